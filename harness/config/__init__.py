@@ -1,0 +1,1 @@
+"""Recipes: TOML read into typed, frozen config objects."""

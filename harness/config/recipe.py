@@ -1,0 +1,191 @@
+"""Load a TOML recipe: follow `base = "other.toml"`, apply `--set` overrides, validate everything
+into a frozen `Recipe`, and write the fully resolved recipe back out."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.config.schema import (
+    CVConfig,
+    DataConfig,
+    ModelConfig,
+    Recipe,
+    Selected,
+    TrainConfig,
+    TTAConfig,
+)
+from harness.config.typed import from_dict, suggest, to_dict
+from harness.errors import HarnessError
+from harness.plugin_manager import Plugins
+
+CORE = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig}
+SELECTED = {  # section -> (plugin kind, default name)
+    "augment": ("sample_transforms", "standard"),
+    "loss": ("losses", "cross_entropy"),
+    "sampler": ("samplers", "instance"),
+    "scheduler": ("schedulers", "constant"),
+    "ensemble": ("ensemblers", "mean"),
+}
+ENABLED = {"batch_transforms": "batch_transforms", "callbacks": "callbacks"}  # section -> kind
+TOP_LEVEL = ["base", *CORE, *SELECTED, "tta", *ENABLED]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise HarnessError(f"recipe not found: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"recipe {path} does not parse: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"recipe {path} is not UTF-8 text: {exc}") from exc
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The recipe's data with its `base` chain merged in (the child wins)."""
+    path = path.resolve()
+    if path in seen:
+        raise HarnessError(f"recipe {path} extends itself through 'base'")
+    data = read_toml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise HarnessError(f"{path}: 'base' must be a file name, got {base!r}")
+    return merge(load_raw(path.parent / base, (*seen, path)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value`; the value is read as TOML, else taken as a plain string."""
+    if "=" not in text:
+        raise HarnessError(f"--set {text!r}: expected KEY=VALUE, such as train.lr=0.001")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 2 or not all(parts):
+        raise HarnessError(f"--set {text!r}: the key must name a section, such as train.lr")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    for text in overrides:
+        parts, value = parse_override(text)
+        patch: dict[str, Any] = {parts[-1]: value}
+        for part in reversed(parts[:-1]):
+            patch = {part: patch}
+        data = merge(data, patch)
+    return data
+
+
+def _select(plugins: Plugins, kind: str, name: str, options: Mapping[str, Any], where: str) -> Selected:
+    component = plugins.get(kind, name)
+    return Selected(name, from_dict(component.options, options, where))
+
+
+def _enabled(plugins: Plugins, section: str, kind: str, tables: Any) -> tuple[Selected, ...]:
+    if not isinstance(tables, Mapping):
+        raise HarnessError(f"'{section}' must be a table of [{section}.NAME] tables")
+    chosen = []
+    for name, opts in tables.items():
+        where = f"{section}.{name}"
+        if not isinstance(opts, Mapping):
+            raise HarnessError(f"'{where}' must be a table, got {opts!r}")
+        opts = dict(opts)
+        enabled = opts.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            raise HarnessError(f"{where}.enabled: expected bool, got {enabled!r}")
+        if enabled:
+            chosen.append(_select(plugins, kind, name, opts, where))
+    return tuple(chosen)
+
+
+def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise HarnessError(f"unknown key '{key}'{suggest(key, TOP_LEVEL)}; valid: {', '.join(TOP_LEVEL)}")
+    for key in [*CORE, *SELECTED, "tta"]:
+        if key in data and not isinstance(data[key], Mapping):
+            raise HarnessError(f"'{key}' must be a table ([{key}]), got {data[key]!r}")
+    core = {k: from_dict(cls, data.get(k, {}), k) for k, cls in CORE.items()}
+    selected = {}
+    for section, (kind, default) in SELECTED.items():
+        opts = dict(data.get(section, {}))
+        name = opts.pop("name", default)
+        if not isinstance(name, str):
+            raise HarnessError(f"{section}.name: expected str, got {name!r}")
+        selected[section] = _select(plugins, kind, name, opts, section)
+    tta_raw = dict(data.get("tta", {}))
+    tta = from_dict(TTAConfig, {"views": tta_raw.pop("views", ["identity"])}, "tta")
+    for key, value in tta_raw.items():
+        if key not in tta.views:
+            raise HarnessError(f"'tta.{key}' configures a view not listed in tta.views {list(tta.views)}")
+        if not isinstance(value, Mapping):
+            raise HarnessError(f"'tta.{key}' must be a table")
+    tta_options = tuple(
+        _select(plugins, "tta_views", v, tta_raw.get(v, {}), f"tta.{v}") for v in tta.views
+    )
+    return Recipe(
+        **core,
+        **selected,
+        tta=tta,
+        tta_options=tta_options,
+        batch_transforms=_enabled(plugins, "batch_transforms", "batch_transforms", data.get("batch_transforms", {})),
+        callbacks=_enabled(plugins, "callbacks", "callbacks", data.get("callbacks", {})),
+    )  # type: ignore[arg-type]
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = (), plugins: Plugins | None = None) -> Recipe:
+    from harness.plugin_manager import load_plugins
+
+    plugins = plugins or load_plugins()
+    path = Path(path)
+    data = apply_overrides(load_raw(path), overrides)
+    recipe = build_recipe(data, plugins)
+    if recipe.data.root and not Path(recipe.data.root).is_absolute():
+        # a relative data root is relative to where the command runs, as a user types it
+        recipe = _with_root(recipe, str(Path(recipe.data.root).resolve()))
+    return recipe
+
+
+def _with_root(recipe: Recipe, root: str) -> Recipe:
+    from dataclasses import replace
+
+    return replace(recipe, data=replace(recipe.data, root=root))
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """The fully resolved recipe as TOML-ready data; reading it back gives the same Recipe."""
+    out: dict[str, Any] = {k: to_dict(getattr(recipe, k)) for k in CORE}
+    for section in SELECTED:
+        sel: Selected = getattr(recipe, section)
+        out[section] = {"name": sel.name, **to_dict(sel.options)}
+    out["tta"] = {"views": list(recipe.tta.views)}
+    for sel in recipe.tta_options:
+        opts = to_dict(sel.options)
+        if opts:
+            out["tta"][sel.name] = opts
+    for section in ENABLED:
+        out[section] = {s.name: to_dict(s.options) for s in getattr(recipe, section)}
+    return out
+
+
+def write_recipe(recipe: Recipe, path: Path) -> None:
+    import tomli_w
+
+    path.write_text(tomli_w.dumps(recipe_to_dict(recipe)), encoding="utf-8")

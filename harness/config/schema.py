@@ -1,0 +1,127 @@
+"""The recipe's core sections. Plugin sections (loss, sampler, ...) are typed by each plugin's own
+options dataclass and resolved in `harness.config.recipe`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness.config.typed import require
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = ""
+    layout: Literal["auto", "kaggle", "imagefolder"] = "auto"
+    image_size: int = 224
+    # Kaggle layout: a CSV of ids and labels, an image folder, a test folder, a sample submission.
+    train_csv: str = "train.csv"
+    id_column: str = "id"
+    label_column: str = "label"
+    train_dir: str = "train"
+    test_dir: str = "test"
+    extension: str = ".png"
+    sample_submission: str = "sample_submission.csv"
+    # Explicit class list; empty means the sorted labels found in the training data.
+    classes: tuple[str, ...] = ()
+    num_workers: int = 2
+    max_bad_fraction: float = 0.02
+    cache: bool = False
+    cache_dir: str = ""
+    cache_oversize: float = 1.15
+
+    def validate(self, where: str) -> None:
+        require(self.image_size >= 8, f"{where}.image_size", "must be at least 8")
+        require(self.num_workers >= 0, f"{where}.num_workers", "must be >= 0")
+        require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
+        require(self.cache_oversize >= 1.0, f"{where}.cache_oversize", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    source: str = "timm"
+    name: str = "resnet18"
+    pretrained: bool = False
+    weights: str = ""
+    drop_rate: float = 0.0
+    channels_last: bool = True
+
+    def validate(self, where: str) -> None:
+        require(0.0 <= self.drop_rate < 1.0, f"{where}.drop_rate", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = 0.9
+    seed: int = 42
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    grad_accum: int = 1
+    clip_grad: float = 0.0
+    compile: bool = False
+    backbone_lr_mult: float = 1.0
+    scale_lr: bool = False  # linear scaling with the global batch size (reference: 256)
+    eval_batch_size: int = 0  # 0 means twice the training batch
+    log_every: int = 25
+    max_nonfinite: int = 5
+
+    def validate(self, where: str) -> None:
+        require(self.epochs >= 1, f"{where}.epochs", "must be >= 1")
+        require(self.batch_size >= 1, f"{where}.batch_size", "must be >= 1")
+        require(self.lr > 0, f"{where}.lr", f"must be > 0, got {self.lr}")
+        require(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
+        require(self.grad_accum >= 1, f"{where}.grad_accum", "must be >= 1")
+        require(self.clip_grad >= 0, f"{where}.clip_grad", "must be >= 0")
+        require(self.backbone_lr_mult >= 0, f"{where}.backbone_lr_mult", "must be >= 0")
+        require(self.eval_batch_size >= 0, f"{where}.eval_batch_size", "must be >= 0")
+        require(self.log_every >= 1, f"{where}.log_every", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    folds: int = 5
+    metric: Literal["accuracy", "log_loss", "f1_macro", "roc_auc"] = "accuracy"
+    only: tuple[int, ...] = ()  # train a subset of folds; empty means all
+
+    def validate(self, where: str) -> None:
+        require(self.folds >= 2, f"{where}.folds", "must be >= 2")
+        for k in self.only:
+            require(0 <= k < self.folds, f"{where}.only", f"fold {k} is not in 0..{self.folds - 1}")
+
+
+@dataclass(frozen=True)
+class TTAConfig:
+    views: tuple[str, ...] = ("identity",)
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A plugin component chosen by name, with its validated options."""
+
+    name: str
+    options: Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    cv: CVConfig
+    augment: Selected
+    loss: Selected
+    sampler: Selected
+    scheduler: Selected
+    ensemble: Selected
+    tta: TTAConfig
+    tta_options: tuple[Selected, ...]
+    batch_transforms: tuple[Selected, ...]
+    callbacks: tuple[Selected, ...]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.cv.metric != "log_loss"

@@ -1,0 +1,107 @@
+"""Every hook a plugin can implement. Built-in tricks use exactly these, as third parties do.
+
+Component hooks return lists of small frozen dataclasses (`harness.specs`). A recipe selects
+components by name, so the recipe, not registration order, decides what runs and in what order.
+Two plugins offering the same name is an error that names both.
+
+A plugin is any module or object with `@hookimpl` functions, registered through the entry-point
+group `harness`:
+
+    [project.entry-points.harness]
+    my_tricks = "my_tricks.plugin"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from harness.specs import Component, ModelSpec
+
+PROJECT = "harness"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def harness_models() -> list[ModelSpec]:
+    """Model sources, selected by `model.source`. `build(model_config, num_classes)` returns an
+    `nn.Module` that maps (N, 3, H, W) images to (N, num_classes) logits.
+
+    Example: `ModelSpec("timm", build=lambda cfg, n: timm.create_model(cfg.name, num_classes=n))`.
+    """
+
+
+@hookspec
+def harness_sample_transforms() -> list[Component]:
+    """Per-sample augmentation pipelines, selected by `augment.name`.
+    `build(options, context, train: bool)` returns a `SampleTransform` (uint8 CHW -> float CHW).
+
+    Example: `Component("standard", build=make_pipeline, options=StandardOptions)`.
+    """
+
+
+@hookspec
+def harness_batch_transforms() -> list[Component]:
+    """Per-batch transforms such as CutMix, enabled by a `[batch_transforms.NAME]` table.
+    `build(options, context)` returns a `BatchTransform` that yields soft targets.
+
+    Example: `Component("mixup_cutmix", build=MixupCutmix.from_options, options=MixupOptions)`.
+    """
+
+
+@hookspec
+def harness_losses() -> list[Component]:
+    """Losses, selected by `loss.name`. `build(options, context)` returns a `Loss` that accepts
+    hard (N,) or soft (N, C) targets.
+
+    Example: `Component("cross_entropy", build=make_ce, options=CEOptions)`.
+    """
+
+
+@hookspec
+def harness_samplers() -> list[Component]:
+    """Training samplers, selected by `sampler.name`. `build(options, context)` returns a
+    `torch.utils.data.Sampler` with `set_epoch(epoch)`; it yields one global draw that
+    Accelerate shards across processes.
+
+    Example: `Component("class_balanced", build=ClassBalancedSampler.from_options, options=...)`.
+    """
+
+
+@hookspec
+def harness_schedulers() -> list[Component]:
+    """Learning-rate schedules, selected by `scheduler.name`. `build(options, context)` returns a
+    `Schedule` whose `factor(update)` multiplies the base learning rate.
+
+    Example: `Component("warmup_cosine", build=WarmupCosine.from_options, options=...)`.
+    """
+
+
+@hookspec
+def harness_tta_views() -> list[Component]:
+    """Predict-time views, listed in `tta.views`. `build(options, context)` returns a list of
+    `TTAView` (one component may give several, as five-crop does).
+
+    Example: `Component("hflip", build=lambda o, c: [TTAView("hflip", lambda x: x.flip(-1))])`.
+    """
+
+
+@hookspec
+def harness_ensemblers() -> list[Component]:
+    """Ensemblers that combine folds, TTA views and runs, selected by `ensemble.name`.
+    `build(options, context)` returns an `Ensembler`.
+
+    Example: `Component("mean", build=lambda o, c: mean_probs)`.
+    """
+
+
+@hookspec
+def harness_callbacks() -> list[Component]:
+    """Lifecycle tricks (EMA, early stopping, freezing), enabled by a `[callbacks.NAME]` table and
+    run in recipe order. `build(options, context)` returns a `harness.specs.Callback`.
+
+    Example: `Component("ema", build=ModelEma.from_options, options=EmaOptions)`.
+    """

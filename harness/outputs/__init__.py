@@ -1,0 +1,1 @@
+"""What a run writes: checkpoints, prediction tables, the submission, logs and plots."""

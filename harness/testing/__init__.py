@@ -1,0 +1,1 @@
+"""Contract tests and fixtures for plugin authors."""

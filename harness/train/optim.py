@@ -1,0 +1,37 @@
+"""Optimizer with four parameter groups: backbone/head x decay/no-decay. The head is what timm's
+`get_classifier()` returns; biases and norm weights get no weight decay."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from harness.config.schema import TrainConfig
+
+
+def head_parameter_ids(model: nn.Module) -> set[int]:
+    get = getattr(model, "get_classifier", None)
+    head = get() if callable(get) else None
+    if not isinstance(head, nn.Module):
+        children = list(model.children())
+        head = children[-1] if children else model
+    return {id(p) for p in head.parameters()}
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    head = head_parameter_ids(model)
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        part = "head" if id(p) in head else "backbone"
+        groups.setdefault((part, p.ndim > 1), []).append(p)
+    param_groups = []
+    for (part, decay), params in groups.items():
+        base = lr * (cfg.backbone_lr_mult if part == "backbone" else 1.0)
+        param_groups.append(
+            {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0, "lr": base, "base_lr": base, "part": part}
+        )
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=lr, momentum=cfg.momentum, nesterov=True)
+    return torch.optim.AdamW(param_groups, lr=lr)

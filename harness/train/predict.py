@@ -1,0 +1,52 @@
+"""Predict a dataset with every TTA view in one stacked batch, exactly once per sample even under
+several processes (`gather_for_metrics` drops the padding that evens out the shards)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader
+
+from harness.specs import TTAView
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module,
+    loader: DataLoader,
+    views: Sequence[TTAView],
+    accelerator: Accelerator,
+    n: int,
+    channels_last: bool = False,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Return ({view name: logits (n, C) in dataset order}, images per second counting each view)."""
+    was_training = model.training
+    model.eval()
+    outs: list[torch.Tensor] = []
+    idxs: list[torch.Tensor] = []
+    start = time.perf_counter()
+    for images, _, idx in loader:
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        batch = torch.cat([v.apply(images) for v in views]) if len(views) > 1 else views[0].apply(images)
+        with accelerator.autocast():
+            logits = model(batch).float()
+        logits = logits.view(len(views), images.shape[0], -1).transpose(0, 1)  # (B, V, C)
+        logits, idx = accelerator.gather_for_metrics((logits.contiguous(), idx))
+        outs.append(logits.cpu())
+        idxs.append(idx.cpu())
+    seconds = time.perf_counter() - start
+    model.train(was_training)
+    all_logits = torch.cat(outs).numpy()
+    order = torch.cat(idxs).numpy()
+    if len(order) != n or len(np.unique(order)) != n:
+        raise RuntimeError(f"prediction gathered {len(order)} rows ({len(np.unique(order))} unique) for {n} samples")
+    result = np.empty_like(all_logits)
+    result[order] = all_logits
+    rate = n * len(views) / max(seconds, 1e-9)
+    return {v.name: result[:, i] for i, v in enumerate(views)}, rate

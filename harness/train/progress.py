@@ -1,0 +1,72 @@
+"""Progress: a rich bar (epoch, step, loss, images/s) on a terminal, one line per epoch otherwise;
+silent on every process but the main one."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+
+class Progress:
+    def __init__(self, enabled: bool, folds: int, epochs: int):
+        self.enabled = enabled
+        self.folds, self.epochs = folds, epochs
+        self.bar: Any = None
+        self.live = enabled and sys.stderr.isatty()
+        self.loss: float | None = None
+        self.t0 = time.perf_counter()
+        self.images = 0
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[ips]} img/s"), TimeRemainingColumn(),
+                transient=False,
+            )
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, event: str, **kw: Any) -> Any:
+        if not self.enabled:
+            return None
+        if event == "start":
+            self.t0, self.images = time.perf_counter(), 0
+            if self.bar is not None:
+                return self.bar.add_task(f"fold {kw['fold'] + 1}/{self.folds}", total=kw["total"], loss="-", ips="-")
+            return None
+        if event == "step":
+            self.images += kw["images"]
+            if kw["loss"] is not None:
+                self.loss = kw["loss"]
+            if self.bar is not None:
+                ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
+                loss = "-" if self.loss is None else f"{self.loss:.4f}"
+                self.bar.update(kw["task"], advance=1, loss=loss, ips=f"{ips:.1f}")
+            return None
+        if event == "epoch":
+            m = kw["metrics"]
+            self.t0, self.images = time.perf_counter(), 0
+            line = (
+                f"fold {m['fold'] + 1}/{self.folds} epoch {m['epoch'] + 1}/{self.epochs}: "
+                f"train_loss {m['train_loss']:.4f} val_loss {m['val_loss']:.4f} val_score {m['val_score']:.4f}"
+                + (f" (ema {m['val_score_ema']:.4f})" if "val_score_ema" in m else "")
+                + f" lr {m['lr']:.2e} {m['train_img_per_s']:.1f} img/s"
+            )
+            self.message(line)
+        return None
+
+    def message(self, line: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.console.print(line)
+        else:
+            print(line, file=sys.stderr, flush=True)

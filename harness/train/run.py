@@ -1,0 +1,179 @@
+"""A whole run: read the competition, screen the images, split K stratified folds, train each
+fold, and write OOF, per-fold and ensembled predictions, the submission and the metrics."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from harness.config.recipe import write_recipe
+from harness.config.schema import Recipe
+from harness.data.competition import Competition, Split, check_folds, load_competition
+from harness.errors import HarnessError
+from harness.metrics import score, softmax
+from harness.outputs.plot import learning_curves
+from harness.outputs.tables import prob_frame, write_submission
+from harness.plugin_manager import Plugins
+from harness.train import precision
+from harness.train.fold import FoldData, FoldResult, run_fold
+from harness.train.progress import Progress
+from harness.train.screen import screen_images
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out_dir: Path
+    metrics: dict[str, Any]
+
+
+def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold
+
+    assignment = np.full(len(labels), -1, dtype=np.int64)
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, valid) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+        assignment[valid] = k
+    return assignment
+
+
+def _make_accelerator(recipe: Recipe):  # type: ignore[no-untyped-def]
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    bf16_gpu = cuda and torch.cuda.is_bf16_supported()
+    mp = precision.resolve(recipe.train.precision, cuda, bf16_gpu)
+    return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda)
+
+
+def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:
+    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    return ensemble([softmax(v) for v in logits.values()])
+
+
+def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins) -> RunSummary:
+    started = time.perf_counter()
+    acc = _make_accelerator(recipe)
+    main = acc.is_main_process
+    comp = load_competition(recipe.data)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_recipe(recipe, out_dir / "recipe.toml")
+    log = Progress(main, recipe.cv.folds, recipe.train.epochs)
+    comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
+    check_folds(comp, recipe.cv.folds)
+    assert comp.train.labels is not None
+    folds = make_folds(comp.train.labels, recipe.cv.folds, recipe.train.seed)
+    if main:
+        pd.DataFrame({"id": comp.train.ids, "fold": folds}).to_csv(out_dir / "folds.csv", index=False)
+        log.message(
+            f"{len(comp.train)} training images, {comp.num_classes} classes, {recipe.cv.folds} folds, "
+            f"{acc.num_processes} process(es) on {acc.device}, mixed precision {acc.mixed_precision}"
+        )
+    predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None}
+    run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
+    results: list[FoldResult] = []
+    with log:
+        for k in run_folds:
+            data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
+                            predict_sets, cache)
+            result = run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log)
+            results.append(result)
+            if main:
+                _write_fold(out_dir, comp, recipe, plugins, result, data)
+                log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {result.score:.4f} "
+                            f"({result.best_weights} weights, epoch {result.best_epoch + 1})")
+    metrics: dict[str, Any] = {}
+    if main:
+        metrics = _write_run(out_dir, comp, recipe, plugins, folds, results, time.perf_counter() - started, acc)
+        log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
+            f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
+    acc.wait_for_everyone()
+    acc.end_training()
+    return RunSummary(out_dir, metrics)
+
+
+def _write_fold(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, r: FoldResult, data: FoldData) -> None:
+    fold_dir = out_dir / f"fold{r.fold}"
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {f"oof/{v}": x for v, x in r.oof.items()}
+    arrays["oof_ids"] = np.array(data.valid.ids)
+    for set_name, views in r.predictions.items():
+        arrays.update({f"{set_name}/{v}": x for v, x in views.items()})
+        split = data.predict_sets[set_name]
+        arrays[f"{set_name}_ids"] = np.array(split.ids)
+        probs = _views_ensembled(plugins, recipe, views)
+        prob_frame(split.ids, probs, comp.classes, recipe.data.id_column).to_csv(fold_dir / f"{set_name}_probs.csv", index=False)
+    np.savez_compressed(fold_dir / "logits.npz", **arrays)
+
+
+def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,
+               results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
+    classes, id_col, metric = comp.classes, recipe.data.id_column, recipe.cv.metric
+    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    assert comp.train.labels is not None
+    n = len(comp.train)
+    oof = np.full((n, comp.num_classes), np.nan)
+    oof_plain = np.full((n, comp.num_classes), np.nan)
+    for r in results:
+        rows = np.flatnonzero(folds == r.fold)
+        oof[rows] = _views_ensembled(plugins, recipe, r.oof)
+        oof_plain[rows] = softmax(next(iter(r.oof.values())))
+    done = ~np.isnan(oof).any(axis=1)
+    frame = prob_frame(comp.train.ids, oof, classes, id_col)
+    frame.insert(1, "label", [classes[i] for i in comp.train.labels])
+    frame.insert(2, "fold", folds)
+    frame[done].to_csv(out_dir / "oof.csv", index=False)
+    y = comp.train.labels[done]
+    metrics: dict[str, Any] = {
+        "metric": metric,
+        "cv_score": score(metric, y, oof[done]),
+        "cv_score_no_tta": score(metric, y, oof_plain[done]),
+        "fold_scores": {str(r.fold): r.score for r in results},
+        "fold_best_weights": {str(r.fold): r.best_weights for r in results},
+        "tta_views": list(results[0].oof) if results else [],
+    }
+    for set_name in ("test", "holdout"):
+        per_fold = [_views_ensembled(plugins, recipe, r.predictions[set_name]) for r in results if set_name in r.predictions]
+        if not per_fold:
+            continue
+        split: Split = getattr(comp, set_name)
+        probs = ensemble(per_fold)
+        if set_name == "test":
+            write_submission(out_dir / "submission.csv", comp.sample_submission, split.ids, probs, classes, id_col,
+                             recipe.data.label_column)
+        else:
+            assert split.labels is not None
+            metrics["holdout_score"] = score(metric, split.labels, probs)
+            holdout = prob_frame(split.ids, probs, classes, id_col)
+            holdout.insert(1, "label", [classes[i] for i in split.labels])
+            holdout.to_csv(out_dir / "holdout.csv", index=False)
+            write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col, recipe.data.label_column)
+    rates = [x for r in results for x in r.train_img_per_s]
+    metrics.update({
+        "train_img_per_s": statistics.median(rates) if rates else 0.0,
+        "predict_img_per_s": statistics.median([r.predict_img_per_s for r in results]) if results else 0.0,
+        "epochs_run": {str(r.fold): len(r.history) for r in results},
+        "processes": acc.num_processes,
+        "device": str(acc.device),
+        "mixed_precision": acc.mixed_precision,
+        "wall_seconds": round(seconds, 2),
+    })
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    history = [h for r in results for h in r.history]
+    with open(out_dir / "log.jsonl", "w") as fh:
+        for h in history:
+            fh.write(json.dumps(h) + "\n")
+    if history:
+        learning_curves(history, metric, out_dir / "learning_curve.png")
+    return metrics
+
+
+__all__ = ["run_experiment", "make_folds", "RunSummary", "HarnessError"]

@@ -1,0 +1,72 @@
+"""Screen every image once before training (filling the decoded-image cache on the way).
+
+A bad training image is skipped, counted and named; above `data.max_bad_fraction` the run stops.
+A bad image to predict (test or holdout) is a hard error that names the file: a submission never
+silently carries a substituted sample. The main process screens; the others read its verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config.schema import Recipe
+from harness.data.cache import ImageCache, default_cache_dir
+from harness.data.check import scan
+from harness.data.competition import Competition
+from harness.errors import HarnessError
+
+
+def _describe(bad: dict[Path, str], limit: int = 5) -> str:
+    items = [f"{p} ({why})" for p, why in list(bad.items())[:limit]]
+    more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
+    return "; ".join(items) + more
+
+
+def screen_images(
+    comp: Competition, recipe: Recipe, acc: Any, out_dir: Path, say: Callable[[str], None]
+) -> tuple[Competition, dict[Path, Path] | None]:
+    cfg = recipe.data
+    splits = {"train": comp.train, "test": comp.test, "holdout": comp.holdout}
+    paths = sorted({p for s in splits.values() if s is not None for p in s.paths})
+    cache = None
+    if cfg.cache:
+        folder = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        cache = ImageCache(folder, round(cfg.image_size * cfg.cache_oversize))
+    verdict_file = out_dir / "bad_images.json"
+    if acc.is_main_process:
+        decode = cache.ensure if cache is not None else None
+        bad_idx = scan(paths, workers=max(2, cfg.num_workers), **({"decode": decode} if decode else {}))
+        bad = {str(paths[i]): why for i, why in bad_idx.items()}
+        verdict_file.write_text(json.dumps(bad, indent=2) + "\n")
+    acc.wait_for_everyone()
+    bad_paths = {Path(p): why for p, why in json.loads(verdict_file.read_text()).items()}
+    for name in ("test", "holdout"):
+        split = splits[name]
+        hit = {p: bad_paths[p] for p in (split.paths if split else ()) if p in bad_paths}
+        if hit:
+            raise HarnessError(f"{len(hit)} unreadable {name} image(s) cannot be predicted: {_describe(hit)}")
+    train_bad = {p: bad_paths[p] for p in comp.train.paths if p in bad_paths}
+    if train_bad:
+        fraction = len(train_bad) / len(comp.train)
+        if fraction > cfg.max_bad_fraction:
+            raise HarnessError(
+                f"{len(train_bad)} of {len(comp.train)} training images ({fraction:.1%}) are unreadable, over "
+                f"data.max_bad_fraction={cfg.max_bad_fraction}: {_describe(train_bad)}"
+            )
+        say(f"skipping {len(train_bad)} unreadable training image(s): {_describe(train_bad, limit=20)}")
+        keep = np.array([p not in bad_paths for p in comp.train.paths])
+        comp = replace(comp, train=comp.train.subset(np.flatnonzero(keep)))
+    entries = None
+    if cache is not None:
+        entries = {p: cache.entry(p) for p in paths if p not in bad_paths}
+    return comp, entries
+
+
+__all__ = ["screen_images", "partial"]

@@ -1,0 +1,28 @@
+"""The mutable state a fold's callbacks see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accelerate import Accelerator
+from torch import nn
+from torch.optim import Optimizer
+
+from harness.config.schema import Recipe
+
+
+@dataclass
+class TrainState:
+    recipe: Recipe
+    accelerator: Accelerator
+    model: nn.Module  # as prepared (may be wrapped for DDP); `unwrapped` is the bare module
+    unwrapped: nn.Module
+    optimizer: Optimizer
+    fold: int
+    epoch: int = 0
+    update: int = 0  # optimizer updates so far in this fold
+    metrics: dict[str, Any] = field(default_factory=dict)  # this epoch's, filled before on_epoch_end
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop: bool = False
+    nonfinite_steps: int = 0

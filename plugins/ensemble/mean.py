@@ -1,0 +1,45 @@
+"""Weighted mean of probabilities (or of log-probabilities: a geometric mean), the ensembler that
+combines folds, TTA views and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from harness.hookspecs import hookimpl
+from harness.specs import BuildContext, Component
+
+
+@dataclass(frozen=True)
+class MeanOptions:
+    kind: Literal["arithmetic", "geometric"] = "arithmetic"
+
+
+def mean_probs(
+    probs: Sequence[np.ndarray], weights: Sequence[float] | None = None, kind: str = "arithmetic"
+) -> np.ndarray:
+    if not probs:
+        raise ValueError("nothing to ensemble")
+    w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
+    if kind == "geometric":
+        logp = np.tensordot(w, np.log(np.clip(stack, 1e-12, 1.0)), axes=1)
+        out = np.exp(logp - logp.max(axis=1, keepdims=True))
+        return out / out.sum(axis=1, keepdims=True)
+    return np.tensordot(w, stack, axes=1)
+
+
+def build(opts: MeanOptions, ctx: BuildContext | None):  # type: ignore[no-untyped-def]
+    def ensemble(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+        return mean_probs(probs, weights, opts.kind)
+
+    return ensemble
+
+
+@hookimpl
+def harness_ensemblers() -> list[Component]:
+    return [Component("mean", build, MeanOptions, doc="weighted arithmetic or geometric mean")]
