@@ -33,7 +33,12 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.schedule.warmup_cosine",
     "harness_plugins.schedule.classic",
     "harness_plugins.tta.views",
+    "harness_plugins.tta.multi_scale",
+    "harness_plugins.tta.crops",
     "harness_plugins.ensemble.mean",
+    "harness_plugins.callbacks.ema",
+    "harness_plugins.callbacks.early_stopping",
+    "harness_plugins.callbacks.freeze_backbone",
 )
 
 KINDS: tuple[str, ...] = (

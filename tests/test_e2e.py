@@ -1,0 +1,95 @@
+"""The real CLI on real (small, generated) image competitions, one process and two."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.config.recipe import load_recipe
+
+from .conftest import TINY
+
+pytestmark = pytest.mark.slow
+
+
+def harness(*args: str, cwd: Path, launcher: list[str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    cmd = (launcher or [sys.executable]) + ["-m", "harness", *args]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> None:
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=kaggle_comp))
+    res = harness("run", str(recipe), "--out", "run", "--set", "tta.views=['identity','hflip']", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    run = tmp_path / "run"
+    for name in ["recipe.toml", "folds.csv", "oof.csv", "submission.csv", "metrics.json", "log.jsonl",
+                 "learning_curve.png", "fold0/best_raw.safetensors", "fold1/test_probs.csv", "fold1/logits.npz"]:
+        assert (run / name).is_file(), name
+    train = pd.read_csv(kaggle_comp / "train.csv")
+    oof = pd.read_csv(run / "oof.csv")
+    assert sorted(oof.id) == sorted(train.id) and oof.id.is_unique
+    assert list(oof.columns[:3]) == ["id", "label", "fold"]
+    np.testing.assert_allclose(oof[["class_0", "class_1", "class_2"]].sum(axis=1), 1.0, atol=1e-5)
+    sample = pd.read_csv(kaggle_comp / "sample_submission.csv")
+    sub = pd.read_csv(run / "submission.csv")
+    assert list(sub.columns) == list(sample.columns) and list(sub.id) == list(sample.id)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["fold_scores"]) == {"0", "1"} and 0 <= metrics["cv_score"] <= 1
+    assert metrics["tta_views"] == ["identity", "hflip"] and "cv_score_no_tta" in metrics
+    assert metrics["train_img_per_s"] > 0 and metrics["predict_img_per_s"] > 0
+    logits = np.load(run / "fold0" / "logits.npz")
+    assert {"oof/identity", "oof/hflip", "test/identity", "test/hflip"} <= set(logits.files)
+    resolved = load_recipe(run / "recipe.toml")
+    assert resolved.tta.views == ("identity", "hflip") and resolved.data.root == str(kaggle_comp)
+    assert len(json.loads((run / "log.jsonl").read_text().splitlines()[0])) > 5
+
+
+def test_imagefolder_holdout_and_third_party_plugin(tmp_path: Path, imagefolder_comp: Path) -> None:
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=imagefolder_comp) + "\n[loss]\nname = 'focal'\ngamma = 1.5\n")
+    res = harness("run", str(recipe), "--out", "run", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0 <= metrics["holdout_score"] <= 1
+    holdout = pd.read_csv(tmp_path / "run" / "holdout.csv")
+    assert len(holdout) == 8 and holdout.id.str.startswith("val/").all()
+    assert load_recipe(tmp_path / "run" / "recipe.toml").loss.name == "focal"
+
+
+def test_pretrained_offline_fails_clearly(tmp_path: Path, kaggle_comp: Path) -> None:
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=kaggle_comp))
+    res = harness("run", str(recipe), "--set", "model.name=resnet18", "--set", "model.pretrained=true",
+                  cwd=tmp_path, timeout=120)
+    assert res.returncode == 2
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("harness: error:")]
+    assert len(errors) == 1 and "Traceback" not in res.stderr
+    assert "model.pretrained=false" in errors[0] and "model.weights" in errors[0]
+
+
+def test_two_processes_match_one(tmp_path: Path, kaggle_comp: Path) -> None:
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=kaggle_comp))
+    one = harness("run", str(recipe), "--out", "one", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    two = harness("run", str(recipe), "--out", "two", cwd=tmp_path, launcher=[
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"])
+    assert two.returncode == 0, two.stderr
+    oof1 = pd.read_csv(tmp_path / "one" / "oof.csv")
+    oof2 = pd.read_csv(tmp_path / "two" / "oof.csv")
+    assert oof2.id.is_unique and sorted(oof1.id) == sorted(oof2.id)
+    assert (oof1.set_index("id").fold == oof2.set_index("id").fold.loc[oof1.id]).all()
+    m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    m2 = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert m2["processes"] == 2
+    assert abs(m1["cv_score"] - m2["cv_score"]) <= 0.25  # tiny data: within noise, not bitwise
