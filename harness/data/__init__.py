@@ -1,0 +1,1 @@
+"""Competition data: layouts, image decoding, the decoded-image cache and the digits generator."""

@@ -1,0 +1,43 @@
+"""The torch Dataset: decoded (or cached) uint8 image -> the augmentation plugin -> tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from harness.data.cache import ImageCache
+from harness.data.images import load_array
+from harness.specs import SampleTransform
+
+
+class ImageDataset(Dataset):
+    """Yields (image, label, index); index points back into the split, so predictions gathered
+    from several processes can be put back in order exactly."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        labels: np.ndarray | None,
+        transform: SampleTransform,
+        cache_entries: Sequence[Path] | None = None,
+    ):
+        self.paths = list(paths)
+        self.labels = labels
+        self.transform = transform
+        self.cache_entries = cache_entries
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        if self.cache_entries is not None:
+            arr = np.array(ImageCache.read(self.cache_entries[i]))
+        else:
+            arr = load_array(self.paths[i])
+        image = torch.from_numpy(arr).permute(2, 0, 1)
+        label = -1 if self.labels is None else int(self.labels[i])
+        return self.transform(image), label, i
