@@ -53,8 +53,7 @@ def load_rgb(path: str | Path) -> Image.Image:
                 raise BadImage(f"empty image {w}x{h}")
             img.seek(0)  # animated: the first frame
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            return _to_rgb(img)
+            return _to_rgb(ImageOps.exif_transpose(img) or img)
     except BadImage:
         raise
     except FileNotFoundError as exc:
