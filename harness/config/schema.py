@@ -35,6 +35,10 @@ class DataConfig:
         require(self.num_workers >= 0, f"{where}.num_workers", "must be >= 0")
         require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
         require(self.cache_oversize >= 1.0, f"{where}.cache_oversize", "must be >= 1")
+        ext = self.extension
+        require(
+            not ext or ext.startswith("."), f"{where}.extension", f"must start with a dot, such as '.{ext}'"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class TrainConfig:
         require(self.batch_size >= 1, f"{where}.batch_size", "must be >= 1")
         require(self.lr > 0, f"{where}.lr", f"must be > 0, got {self.lr}")
         require(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
+        require(0 <= self.momentum < 1, f"{where}.momentum", "must be in [0, 1)")
+        # numpy seeds must be in [0, 2**32); each fold adds 1000 to the seed
+        require(0 <= self.seed < 2**31, f"{where}.seed", "must be in [0, 2**31)")
         require(self.grad_accum >= 1, f"{where}.grad_accum", "must be >= 1")
         require(self.clip_grad >= 0, f"{where}.clip_grad", "must be >= 0")
         require(self.backbone_lr_mult >= 0, f"{where}.backbone_lr_mult", "must be >= 0")
@@ -91,11 +98,16 @@ class CVConfig:
         require(self.folds >= 2, f"{where}.folds", "must be >= 2")
         for k in self.only:
             require(0 <= k < self.folds, f"{where}.only", f"fold {k} is not in 0..{self.folds - 1}")
+        require(len(set(self.only)) == len(self.only), f"{where}.only", "lists a fold more than once")
 
 
 @dataclass(frozen=True)
 class TTAConfig:
     views: tuple[str, ...] = ("identity",)
+
+    def validate(self, where: str) -> None:
+        require(len(self.views) > 0, f"{where}.views", "must list at least one view, such as ['identity']")
+        require(len(set(self.views)) == len(self.views), f"{where}.views", "lists a view more than once")
 
 
 @dataclass(frozen=True)

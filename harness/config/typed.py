@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -17,8 +18,17 @@ from harness.errors import HarnessError
 T = TypeVar("T")
 
 
+def _abbreviates(short: str, long: str) -> bool:
+    words = [w for w in long.split("_") if w]
+    return len(words) > 1 and "".join(w[0] for w in words) == short
+
+
 def suggest(name: str, valid: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    """The nearest valid name, by spelling or as an abbreviation ('learning_rate' -> 'lr')."""
+    options = list(valid)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    if not close:
+        close = [v for v in options if _abbreviates(v, name) or _abbreviates(name, v)][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -68,6 +78,8 @@ def convert(value: Any, tp: Any, where: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise HarnessError(f"{where}: expected a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
