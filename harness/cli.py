@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # always one line, whatever the message quotes
+        print(f"harness: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

@@ -54,6 +54,11 @@ KINDS: tuple[str, ...] = (
 )
 
 
+def _singular(kind: str) -> str:
+    """'losses' -> 'loss', 'tta_views' -> 'tta view'."""
+    return (kind[:-2] if kind.endswith("sses") else kind[:-1]).replace("_", " ")
+
+
 @dataclass(frozen=True)
 class PluginInfo:
     name: str
@@ -78,7 +83,7 @@ class Plugins:
             for spec in impl.function() or []:
                 if spec.name in found:
                     raise HarnessError(
-                        f"{kind[:-1]} {spec.name!r} is offered by two plugins: "
+                        f"{_singular(kind)} {spec.name!r} is offered by two plugins: "
                         f"{owner[spec.name]!r} and {impl.plugin_name!r}"
                     )
                 found[spec.name] = spec
@@ -100,7 +105,7 @@ class Plugins:
         available = self._collect(kind)
         if name not in available:
             raise HarnessError(
-                f"no {kind[:-1].replace('_', ' ')} named {name!r}{suggest(name, available)}; "
+                f"no {_singular(kind)} named {name!r}{suggest(name, available)}; "
                 f"available: {', '.join(sorted(available))}"
             )
         return available[name]

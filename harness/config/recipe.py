@@ -42,6 +42,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise HarnessError(f"recipe {path} does not parse: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise HarnessError(f"recipe {path} is not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise HarnessError(f"recipe {path} cannot be read: {exc}") from exc
 
 
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,6 +67,8 @@ def load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(base, str):
         raise HarnessError(f"{path}: 'base' must be a file name, got {base!r}")
+    if not (path.parent / base).is_file():
+        raise HarnessError(f"{path}: base = {base!r}: recipe not found: {path.parent / base}")
     return merge(load_raw(path.parent / base, (*seen, path)), data)
 
 
@@ -93,8 +97,18 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return data
 
 
-def _select(plugins: Plugins, kind: str, name: str, options: Mapping[str, Any], where: str) -> Selected:
-    component = plugins.get(kind, name)
+def _component(plugins: Plugins, kind: str, name: str, key: str) -> Any:
+    """The plugin component `name`; an unknown name is an error that names the recipe key."""
+    try:
+        return plugins.get(kind, name)
+    except HarnessError as exc:
+        raise HarnessError(f"{key}: {exc}") from exc
+
+
+def _select(
+    plugins: Plugins, kind: str, name: str, options: Mapping[str, Any], where: str, key: str
+) -> Selected:
+    component = _component(plugins, kind, name, key)
     return Selected(name, from_dict(component.options, options, where))
 
 
@@ -111,7 +125,7 @@ def _enabled(plugins: Plugins, section: str, kind: str, tables: Any) -> tuple[Se
         if not isinstance(enabled, bool):
             raise HarnessError(f"{where}.enabled: expected bool, got {enabled!r}")
         if enabled:
-            chosen.append(_select(plugins, kind, name, opts, where))
+            chosen.append(_select(plugins, kind, name, opts, where, where))
     return tuple(chosen)
 
 
@@ -122,14 +136,15 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
     for key in [*CORE, *SELECTED, "tta"]:
         if key in data and not isinstance(data[key], Mapping):
             raise HarnessError(f"'{key}' must be a table ([{key}]), got {data[key]!r}")
-    core = {k: from_dict(cls, data.get(k, {}), k) for k, cls in CORE.items()}
-    selected = {}
+    core: dict[str, Any] = {k: from_dict(cls, data.get(k, {}), k) for k, cls in CORE.items()}
+    _component(plugins, "models", core["model"].source, "model.source")
+    selected: dict[str, Any] = {}
     for section, (kind, default) in SELECTED.items():
         opts = dict(data.get(section, {}))
         name = opts.pop("name", default)
         if not isinstance(name, str):
             raise HarnessError(f"{section}.name: expected str, got {name!r}")
-        selected[section] = _select(plugins, kind, name, opts, section)
+        selected[section] = _select(plugins, kind, name, opts, section, f"{section}.name")
     tta_raw = dict(data.get("tta", {}))
     tta = from_dict(TTAConfig, {"views": tta_raw.pop("views", ["identity"])}, "tta")
     for key, value in tta_raw.items():
@@ -138,16 +153,18 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
         if not isinstance(value, Mapping):
             raise HarnessError(f"'tta.{key}' must be a table")
     tta_options = tuple(
-        _select(plugins, "tta_views", v, tta_raw.get(v, {}), f"tta.{v}") for v in tta.views
+        _select(plugins, "tta_views", v, tta_raw.get(v, {}), f"tta.{v}", "tta.views") for v in tta.views
     )
     return Recipe(
         **core,
         **selected,
         tta=tta,
         tta_options=tta_options,
-        batch_transforms=_enabled(plugins, "batch_transforms", "batch_transforms", data.get("batch_transforms", {})),
+        batch_transforms=_enabled(
+            plugins, "batch_transforms", "batch_transforms", data.get("batch_transforms", {})
+        ),
         callbacks=_enabled(plugins, "callbacks", "callbacks", data.get("callbacks", {})),
-    )  # type: ignore[arg-type]
+    )
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = (), plugins: Plugins | None = None) -> Recipe:
