@@ -24,6 +24,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
     "harness_plugins.models.efficientnet_lite_pypi",
     "harness_plugins.augment.standard",
+    "harness_plugins.augment.batch_affine",
     "harness_plugins.augment.mixup_cutmix",
     "harness_plugins.loss.cross_entropy",
     "harness_plugins.loss.binary_cross_entropy",

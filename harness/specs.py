@@ -75,7 +75,8 @@ class Loss(Protocol):
 
 
 class BatchTransform(Protocol):
-    """Mixes a batch on the device: returns images and soft targets (N, C)."""
+    """Transforms a batch on the device (CutMix, batch-level jitter): returns images and targets,
+    hard (N,) or soft (N, C)."""
 
     def __call__(
         self, images: torch.Tensor, target: torch.Tensor, epoch: int
