@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from harness.config.schema import ModelConfig
 
-O = TypeVar("O")
+OptionsT = TypeVar("OptionsT")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -50,7 +50,7 @@ class BuildContext:
 
 
 @dataclass(frozen=True)
-class Component(Generic[O]):
+class Component(Generic[OptionsT]):
     """A named, configurable piece that a recipe can select."""
 
     name: str

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from harness_plugins.loss.binary_cross_entropy import BinaryCrossEntropy, BinaryCrossEntropyOptions
 from timm.loss import BinaryCrossEntropy as TimmBCE
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
 from harness.specs import BuildContext
+from harness_plugins.loss.binary_cross_entropy import BinaryCrossEntropy, BinaryCrossEntropyOptions
 
 C = 5
 

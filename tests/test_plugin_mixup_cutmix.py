@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions, sample_beta
-from harness_plugins.loss.cross_entropy import SmoothedCrossEntropy, smooth
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
 from harness.specs import BuildContext
+from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions, sample_beta
+from harness_plugins.loss.cross_entropy import SmoothedCrossEntropy, smooth
 
 C, H, W = 10, 12, 16
 

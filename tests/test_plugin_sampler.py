@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 import pytest
 from accelerate.data_loader import BatchSamplerShard
-from harness_plugins.sampler.class_balanced import ClassBalancedOptions, ClassBalancedSampler
 from torch.utils.data import BatchSampler
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
 from harness.specs import BuildContext
+from harness_plugins.sampler.class_balanced import ClassBalancedOptions, ClassBalancedSampler
 
 COUNTS = np.array([100, 25, 4])
 LABELS = np.repeat(np.arange(3), COUNTS)

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from harness_plugins.schedule.classic import PlateauOptions, ReduceOnPlateau
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
 from harness.specs import BuildContext, Schedule
+from harness_plugins.schedule.classic import PlateauOptions, ReduceOnPlateau
 
 EPOCHS, STEPS = 5, 10
 TOTAL = EPOCHS * STEPS

@@ -10,7 +10,13 @@ Run it with pytest next to your own tests. `make_kaggle_competition` and `make_i
 write small, real image competitions (learnable colour patterns) for end-to-end tests.
 """
 
-from harness.testing.contracts import CallbackContract, LossContract, SamplerContract, ScheduleContract, context
+from harness.testing.contracts import (
+    CallbackContract,
+    LossContract,
+    SamplerContract,
+    ScheduleContract,
+    context,
+)
 from harness.testing.data import make_imagefolder, make_kaggle_competition
 
 __all__ = [

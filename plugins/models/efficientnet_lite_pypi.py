@@ -42,7 +42,7 @@ def map_in_order(source: OrderedDict[str, torch.Tensor], target: dict[str, torch
     if len(source) != len(target):
         raise HarnessError(f"weights hold {len(source)} tensors, the model {len(target)}")
     out = {}
-    for (skey, sval), (tkey, tval) in zip(source.items(), target.items()):
+    for (skey, sval), (tkey, tval) in zip(source.items(), target.items(), strict=True):
         if sval.shape != tval.shape:
             raise HarnessError(f"tensor {skey} {tuple(sval.shape)} does not fit {tkey} {tuple(tval.shape)}")
         out[tkey] = sval
