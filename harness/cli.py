@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train K folds from a recipe and write a submission")
     run.add_argument("recipe", type=Path, help="recipe TOML file")
     run.add_argument("--out", type=Path, default=None, help="run folder (default: runs/RECIPE_NAME)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the unfinished run in --out (default: the newest runs/RECIPE_NAME*) exactly")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a recipe key, e.g. --set train.lr=0.001 (repeatable)")
 
@@ -57,15 +59,38 @@ def _default_out(recipe: Path) -> Path:
     return Path(chosen[0])
 
 
+def _resume_dir(recipe: Path, out: Path | None) -> Path:
+    if out is None:
+        candidates = sorted(Path("runs").glob(f"{recipe.stem}*"), key=lambda p: p.stat().st_mtime)
+        unfinished = [p for p in candidates if (p / "recipe.toml").is_file() and not (p / "metrics.json").exists()]
+        if not unfinished:
+            raise HarnessError(f"--resume: no unfinished run of {recipe.stem} under runs/; give --out DIR")
+        out = unfinished[-1]
+    if not (out / "recipe.toml").is_file():
+        raise HarnessError(f"--resume: {out} holds no run to resume (no recipe.toml)")
+    if (out / "metrics.json").exists():
+        raise HarnessError(f"--resume: the run in {out} has already finished")
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config.recipe import load_recipe
     from harness.plugin_manager import load_plugins
     from harness.train.run import run_experiment
 
     plugins = load_plugins()
-    recipe = load_recipe(args.recipe, args.overrides, plugins)
-    out = args.out or _default_out(args.recipe)
-    run_experiment(recipe, out, plugins)
+    if args.resume:
+        if args.overrides:
+            raise HarnessError("--resume continues the run as it was recorded; --set cannot change it")
+        out = _resume_dir(args.recipe, args.out)
+        recipe = load_recipe(out / "recipe.toml", (), plugins)
+    else:
+        recipe = load_recipe(args.recipe, args.overrides, plugins)
+        out = args.out or _default_out(args.recipe)
+        if (out / "recipe.toml").is_file():
+            state = "a finished run" if (out / "metrics.json").exists() else "an unfinished run (add --resume)"
+            raise HarnessError(f"--out {out} already holds {state}; choose another folder")
+    run_experiment(recipe, out, plugins, resume=args.resume)
     return 0
 
 

@@ -71,7 +71,8 @@ class TrainConfig:
     scale_lr: bool = False  # linear scaling with the global batch size (reference: 256)
     eval_batch_size: int = 0  # 0 means twice the training batch
     log_every: int = 25
-    max_nonfinite: int = 5
+    max_nonfinite: int = 5  # stop after this many non-finite losses in a row
+    checkpoint_every: int = 100  # optimizer updates between mid-epoch checkpoints (0: epoch ends only)
 
     def validate(self, where: str) -> None:
         require(self.epochs >= 1, f"{where}.epochs", "must be >= 1")
@@ -86,6 +87,8 @@ class TrainConfig:
         require(self.backbone_lr_mult >= 0, f"{where}.backbone_lr_mult", "must be >= 0")
         require(self.eval_batch_size >= 0, f"{where}.eval_batch_size", "must be >= 0")
         require(self.log_every >= 1, f"{where}.log_every", "must be >= 1")
+        require(self.max_nonfinite >= 1, f"{where}.max_nonfinite", "must be >= 1")
+        require(self.checkpoint_every >= 0, f"{where}.checkpoint_every", "must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from harness.data.cache import ImageCache
 from harness.data.images import load_array
 from harness.specs import SampleTransform
+from harness.train.sampling import sample_seed
 
 
 class ImageDataset(Dataset):
@@ -24,16 +25,28 @@ class ImageDataset(Dataset):
         labels: np.ndarray | None,
         transform: SampleTransform,
         cache_entries: Sequence[Path] | None = None,
+        seed: int = 0,
     ):
         self.paths = list(paths)
         self.labels = labels
         self.transform = transform
         self.cache_entries = cache_entries
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        """`key` is an index, or (index, epoch) from `EpochTagged`: then the augmentation draws
+        from a generator seeded by (seed, epoch, index), leaving the global RNG untouched."""
+        if isinstance(key, tuple):
+            i, epoch = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(sample_seed(self.seed, epoch, i))
+                return self._item(i)
+        return self._item(key)
+
+    def _item(self, i: int) -> tuple[torch.Tensor, int, int]:
         if self.cache_entries is not None:
             arr = np.array(ImageCache.read(self.cache_entries[i]))
         else:

@@ -1,5 +1,6 @@
-"""Train and predict one fold: build the components the recipe names, run the epochs, keep the
-best weights (raw or a callback's, such as EMA), then predict OOF, test and holdout with TTA."""
+"""Train and predict one fold: build what the recipe names, run the epochs with resumable
+checkpoints, keep the best weights (raw or a callback's, such as EMA), then predict OOF, test and
+holdout with every TTA view."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch import nn
-from torch.utils.data import DataLoader
 
 from harness.config.schema import Recipe
 from harness.data.competition import Split
@@ -22,10 +22,13 @@ from harness.data.dataset import ImageDataset
 from harness.metrics import better, score, softmax
 from harness.outputs.checkpoint import load_weights, save_weights
 from harness.plugin_manager import Plugins
-from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, TTAView
+from harness.train.build import build_component, build_components, make_loader, with_steps
+from harness.train.checkpoints import Checkpoints, set_rng_state
+from harness.train.debug import maybe_die
 from harness.train.loop import train_one_epoch
 from harness.train.optim import build_optimizer
 from harness.train.predict import predict
+from harness.train.sampling import EpochTagged
 from harness.train.state import TrainState
 
 
@@ -49,123 +52,102 @@ class FoldResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_img_per_s: list[float] = field(default_factory=list)
     predict_img_per_s: float = 0.0
+    step_losses: list[float] = field(default_factory=list)
 
 
-def _seed_worker(worker_id: int) -> None:
-    # Each worker's torch seed comes from the loader's generator; numpy and random follow it.
-    import random
-
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
+def _dataset(split: Split, tf: Any, cache: dict[Path, Path] | None, seed: int = 0, labels: bool = True) -> ImageDataset:
+    entries = None if cache is None else [cache[p] for p in split.paths]
+    return ImageDataset(split.paths, split.labels if labels else None, tf, entries, seed)
 
 
-def _loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False,
-            seed: int = 0) -> DataLoader:
-    return DataLoader(
-        ds,
-        batch_size=batch,
-        sampler=sampler,
-        shuffle=False,
-        num_workers=workers,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=workers > 0,
-        drop_last=drop_last,
-        worker_init_fn=_seed_worker,
-        generator=torch.Generator().manual_seed(seed),
-    )
-
-
-def _entries(split: Split, cache: dict[Path, Path] | None) -> list[Path] | None:
-    return None if cache is None else [cache[p] for p in split.paths]
-
-
-def _model_norm(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    return tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
-
-
-def run_fold(
-    fold: int,
-    recipe: Recipe,
-    plugins: Plugins,
-    accelerator: Accelerator,
-    data: FoldData,
-    num_classes: int,
-    out_dir: Path,
-    progress: Callable[..., Any],
-) -> FoldResult:
-    cfg, acc = recipe.train, accelerator
+def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,
+             out_dir: Path, progress: Callable[..., Any], resume: bool = False) -> FoldResult:
+    cfg = recipe.train
     seed = cfg.seed + 1000 * fold
     set_seed(seed)
     model = plugins.get("models", recipe.model.source).build(recipe.model, num_classes)
     if recipe.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    mean, std = _model_norm(model)
     assert data.train.labels is not None and data.valid.labels is not None
-    world = acc.num_processes
-    per_proc_batches = math.ceil((len(data.train) // cfg.batch_size) / world)
-    ctx = BuildContext(
-        num_classes=num_classes, labels=data.train.labels, seed=seed, epochs=cfg.epochs,
-        steps_per_epoch=max(1, math.ceil(per_proc_batches / cfg.grad_accum)), batch_size=cfg.batch_size,
-        world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
-    )
-
-    def component(kind: str, sel: Any, *extra: Any) -> Any:
-        return plugins.get(kind, sel.name).build(sel.options, ctx, *extra)
-
-    train_tf = component("sample_transforms", recipe.augment, True)
-    eval_tf = component("sample_transforms", recipe.augment, False)
-    sampler = component("samplers", recipe.sampler)
-    loss_fn = component("losses", recipe.loss)
-    batch_transforms = [component("batch_transforms", s) for s in recipe.batch_transforms]
-    callbacks: list[Callback] = [component("callbacks", s) for s in recipe.callbacks]
-    views: list[TTAView] = [v for s in recipe.tta_options for v in component("tta_views", s)]
-    eval_batch = cfg.eval_batch_size or 2 * cfg.batch_size
-
-    workers = recipe.data.num_workers
-    train_ds = ImageDataset(data.train.paths, data.train.labels, train_tf, _entries(data.train, data.cache))
-    train_loader = _loader(train_ds, cfg.batch_size, workers, sampler, drop_last=len(train_ds) > cfg.batch_size, seed=seed)
-    valid_loader = _loader(
-        ImageDataset(data.valid.paths, data.valid.labels, eval_tf, _entries(data.valid, data.cache)), eval_batch, workers
-    )
-    lr = cfg.lr * (cfg.batch_size * world * cfg.grad_accum / 256 if cfg.scale_lr else 1.0)
+    parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes)
+    sampler = EpochTagged(parts.sampler)
+    workers, eval_batch = recipe.data.num_workers, cfg.eval_batch_size or 2 * cfg.batch_size
+    train_ds = _dataset(data.train, parts.train_tf, data.cache, seed)
+    train_loader = make_loader(train_ds, cfg.batch_size, workers, sampler, drop_last=len(train_ds) > cfg.batch_size)
+    valid_loader = make_loader(_dataset(data.valid, parts.eval_tf, data.cache), eval_batch, workers)
+    lr = cfg.lr * (cfg.batch_size * acc.num_processes * cfg.grad_accum / 256 if cfg.scale_lr else 1.0)
     optimizer = build_optimizer(model, cfg, lr)
     model, optimizer, train_loader, valid_loader = acc.prepare(model, optimizer, train_loader, valid_loader)
     if cfg.compile:
         model = torch.compile(model)
-    steps = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
-    ctx = BuildContext(**{**ctx.__dict__, "steps_per_epoch": steps})
-    schedule = component("schedulers", recipe.scheduler)
+    batches_per_epoch = len(train_loader)
+    ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
+    schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
     unwrapped = acc.unwrap_model(model)
     state = TrainState(recipe, acc, model, unwrapped, optimizer, fold)
+    callbacks = list(parts.callbacks.values())
     for cb in callbacks:
         cb.on_fold_start(state)
+    resumable = {"schedule": schedule, **parts.resumable()}
+
+    def candidates() -> dict[str, nn.Module]:
+        found: dict[str, nn.Module] = {"raw": unwrapped}
+        for cb in callbacks:
+            found.update(cb.eval_models(state))
+        return found
 
     fold_dir = out_dir / f"fold{fold}"
+    checkpoints = Checkpoints(fold_dir / "checkpoints", acc)
     best: dict[str, float] = {}
     best_epoch: dict[str, int] = {}
     rates: list[float] = []
-    task = progress("start", fold=fold, total=len(train_loader) * cfg.epochs)
-    for epoch in range(cfg.epochs):
+    start_epoch, start_step = 0, 0
+
+    def trainer_state(epoch: int, step: int) -> dict[str, Any]:
+        return {"epoch": epoch, "step": step, "update": state.update, "best": best, "best_epoch": best_epoch,
+                "history": state.history, "rates": rates, "step_losses": state.losses_as_floats(),
+                "nonfinite_steps": state.nonfinite_steps,
+                "components": {k: v.state_dict() for k, v in resumable.items()}}
+
+    latest = checkpoints.latest() if resume else None
+    if latest is not None:
+        saved = checkpoints.load(latest, unwrapped, optimizer)
+        start_epoch, start_step, state.update = saved["epoch"], saved["step"], saved["update"]
+        best.update(saved["best"])
+        best_epoch.update(saved["best_epoch"])
+        state.history, rates[:] = list(saved["history"]), list(saved["rates"])
+        state.step_losses, state.nonfinite_steps = list(saved["step_losses"]), saved["nonfinite_steps"]
+        for key, component in resumable.items():
+            component.load_state_dict(saved["components"][key])
+        progress("message", text=f"fold {fold + 1}: resuming from {latest.name} (epoch {start_epoch + 1}, "
+                                 f"step {start_step})")
+        set_rng_state(saved["rng"])
+
+    every = cfg.checkpoint_every
+    task = progress("start", fold=fold, total=batches_per_epoch * cfg.epochs, done=start_epoch * batches_per_epoch + start_step)
+    for epoch in range(start_epoch, cfg.epochs):
         state.epoch = epoch
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
-        train_loader.set_epoch(epoch)
+        first = start_step if epoch == start_epoch else 0
+        train_loader.set_epoch(epoch)  # Accelerate's own epoch count, which it passes to the sampler
+        sampler.set_epoch(epoch)
+        sampler.skip_first(first * cfg.batch_size * acc.num_processes)
         for cb in callbacks:
             cb.on_epoch_start(state)
+
+        def on_update(step: int, epoch: int = epoch) -> None:
+            maybe_die(state.update, acc.process_index, fold)
+            if every and state.update % every == 0 and step < batches_per_epoch:
+                checkpoints.save(state.update, unwrapped, optimizer, trainer_state(epoch, step))
+
         stats = train_one_epoch(
-            state, train_loader, loss_fn, schedule, batch_transforms, callbacks,
-            lambda n, loss: progress("step", task=task, images=n, loss=loss),
+            state, train_loader, parts.loss, schedule, list(parts.batch_transforms.values()), callbacks,
+            lambda n, loss: progress("step", task=task, images=n, loss=loss), on_update,
+            lambda text: progress("message", text=text), first_step=first,
         )
         rates.append(stats.img_per_s)
-        candidates: dict[str, nn.Module] = {"raw": unwrapped}
-        for cb in callbacks:
-            candidates.update(cb.eval_models(state))
-        scores: dict[str, float] = {}
-        val_loss: dict[str, float] = {}
-        for name, module in candidates.items():
-            logits, _ = predict(module, valid_loader, views[:1], acc, len(data.valid), recipe.model.channels_last)
+        scores, val_loss = {}, {}
+        for name, module in candidates().items():
+            logits, _ = predict(module, valid_loader, parts.views[:1], acc, len(data.valid), recipe.model.channels_last)
             probs = softmax(next(iter(logits.values())))
             scores[name] = score(recipe.cv.metric, data.valid.labels, probs)
             val_loss[name] = score("log_loss", data.valid.labels, probs)
@@ -185,7 +167,9 @@ def run_fold(
             cb.on_epoch_end(state)
         state.history.append(state.metrics)
         progress("epoch", task=task, metrics=state.metrics)
-        if state.stop:
+        stop = state.stop or epoch + 1 == cfg.epochs
+        checkpoints.save(state.update, unwrapped, optimizer, trainer_state(cfg.epochs if stop else epoch + 1, 0))
+        if stop:
             break
 
     # The best weights over all candidates predict; ties go to the raw weights.
@@ -193,19 +177,19 @@ def run_fold(
     for name in best:
         if better(best[name], best[chosen], recipe.higher_is_better):
             chosen = name
-    acc.wait_for_everyone()
-    final = candidates[chosen]
+    final = candidates()[chosen]
     load_weights(final, fold_dir / f"best_{chosen}.safetensors")
-    oof, _ = predict(final, valid_loader, views, acc, len(data.valid), recipe.model.channels_last)
+    oof, _ = predict(final, valid_loader, parts.views, acc, len(data.valid), recipe.model.channels_last)
     predictions: dict[str, dict[str, np.ndarray]] = {}
     rate = 0.0
     for set_name, split in data.predict_sets.items():
-        loader = acc.prepare(_loader(ImageDataset(split.paths, None, eval_tf, _entries(split, data.cache)), eval_batch, workers))
-        predictions[set_name], rate = predict(final, loader, views, acc, len(split), recipe.model.channels_last)
+        loader = acc.prepare(make_loader(_dataset(split, parts.eval_tf, data.cache, labels=False), eval_batch, workers))
+        predictions[set_name], rate = predict(final, loader, parts.views, acc, len(split), recipe.model.channels_last)
     if not data.predict_sets:
-        _, rate = predict(final, valid_loader, views, acc, len(data.valid), recipe.model.channels_last)
+        _, rate = predict(final, valid_loader, parts.views, acc, len(data.valid), recipe.model.channels_last)
     acc.free_memory()
     return FoldResult(
         fold=fold, score=best[chosen], best_epoch=best_epoch[chosen], best_weights=chosen, candidate_scores=best,
         oof=oof, predictions=predictions, history=state.history, train_img_per_s=rates, predict_img_per_s=rate,
+        step_losses=state.losses_as_floats(),
     )

@@ -41,7 +41,11 @@ class Progress:
         if event == "start":
             self.t0, self.images = time.perf_counter(), 0
             if self.bar is not None:
-                return self.bar.add_task(f"fold {kw['fold'] + 1}/{self.folds}", total=kw["total"], loss="-", ips="-")
+                return self.bar.add_task(f"fold {kw['fold'] + 1}/{self.folds}", total=kw["total"],
+                                         completed=kw.get("done", 0), loss="-", ips="-")
+            return None
+        if event == "message":
+            self.message(kw["text"])
             return None
         if event == "step":
             self.images += kw["images"]

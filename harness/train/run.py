@@ -19,6 +19,7 @@ from harness.config.schema import Recipe
 from harness.data.competition import Competition, Split, check_folds, load_competition
 from harness.errors import HarnessError
 from harness.metrics import score, softmax
+from harness.outputs.fold_results import read_fold, write_fold
 from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
@@ -58,7 +59,9 @@ def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndar
     return ensemble([softmax(v) for v in logits.values()])
 
 
-def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins) -> RunSummary:
+def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool = False) -> RunSummary:
+    """Train every fold; with `resume`, finished folds are read back and the others continue from
+    their newest valid checkpoint."""
     started = time.perf_counter()
     acc = _make_accelerator(recipe)
     main = acc.is_main_process
@@ -66,6 +69,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins) -> RunSummar
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_recipe(recipe, out_dir / "recipe.toml")
+    acc.wait_for_everyone()
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
     comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
     check_folds(comp, recipe.cv.folds)
@@ -84,10 +88,18 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins) -> RunSummar
         for k in run_folds:
             data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
                             predict_sets, cache)
-            result = run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log)
+            done = read_fold(out_dir / f"fold{k}") if resume else None
+            if done is not None:
+                results.append(done)
+                log.message(f"fold {k + 1}/{recipe.cv.folds}: finished before, skipped")
+                continue
+            result = run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log, resume=resume)
             results.append(result)
             if main:
-                _write_fold(out_dir, comp, recipe, plugins, result, data)
+                write_fold(out_dir / f"fold{k}", result, data.valid, data.predict_sets, comp.classes,
+                           recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
+            acc.wait_for_everyone()
+            if main:
                 log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {result.score:.4f} "
                             f"({result.best_weights} weights, epoch {result.best_epoch + 1})")
     metrics: dict[str, Any] = {}
@@ -98,20 +110,6 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins) -> RunSummar
     acc.wait_for_everyone()
     acc.end_training()
     return RunSummary(out_dir, metrics)
-
-
-def _write_fold(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, r: FoldResult, data: FoldData) -> None:
-    fold_dir = out_dir / f"fold{r.fold}"
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"oof/{v}": x for v, x in r.oof.items()}
-    arrays["oof_ids"] = np.array(data.valid.ids)
-    for set_name, views in r.predictions.items():
-        arrays.update({f"{set_name}/{v}": x for v, x in views.items()})
-        split = data.predict_sets[set_name]
-        arrays[f"{set_name}_ids"] = np.array(split.ids)
-        probs = _views_ensembled(plugins, recipe, views)
-        prob_frame(split.ids, probs, comp.classes, recipe.data.id_column).to_csv(fold_dir / f"{set_name}_probs.csv", index=False)
-    np.savez_compressed(fold_dir / "logits.npz", **arrays)
 
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,

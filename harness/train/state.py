@@ -25,4 +25,9 @@ class TrainState:
     metrics: dict[str, Any] = field(default_factory=dict)  # this epoch's, filled before on_epoch_end
     history: list[dict[str, Any]] = field(default_factory=list)
     stop: bool = False
-    nonfinite_steps: int = 0
+    nonfinite_steps: int = 0  # consecutive non-finite losses
+    step_losses: list[Any] = field(default_factory=list)  # per step: floats, or device tensors not yet read
+
+    def losses_as_floats(self) -> list[float]:
+        self.step_losses = [float(x) for x in self.step_losses]
+        return self.step_losses

@@ -1,0 +1,96 @@
+"""Build a fold's components from the recipe: each one by name, through the plugin manager."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from harness.config.schema import Recipe, Selected
+from harness.data.dataset import ImageDataset
+from harness.plugin_manager import Plugins
+from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, TTAView
+
+
+@dataclass
+class Components:
+    ctx: BuildContext
+    train_tf: Any
+    eval_tf: Any
+    sampler: Any
+    loss: Any
+    batch_transforms: dict[str, Any]  # name -> transform, in recipe order
+    callbacks: dict[str, Callback]
+    views: list[TTAView]
+
+    def resumable(self) -> dict[str, Any]:
+        """Everything with state that an exact resume must restore, by a stable key."""
+        out: dict[str, Any] = {f"batch.{k}": v for k, v in self.batch_transforms.items()}
+        out.update({f"callback.{k}": v for k, v in self.callbacks.items()})
+        return {k: v for k, v in out.items() if hasattr(v, "state_dict")}
+
+
+def model_norm(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
+
+
+def build_component(plugins: Plugins, kind: str, sel: Selected, ctx: BuildContext, *extra: Any) -> Any:
+    return plugins.get(kind, sel.name).build(sel.options, ctx, *extra)
+
+
+def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels: np.ndarray, num_classes: int,
+                     seed: int, world: int) -> Components:
+    cfg = recipe.train
+    mean, std = model_norm(model)
+    per_proc_batches = math.ceil((len(labels) // cfg.batch_size) / world)
+    ctx = BuildContext(
+        num_classes=num_classes, labels=labels, seed=seed, epochs=cfg.epochs,
+        steps_per_epoch=max(1, math.ceil(per_proc_batches / cfg.grad_accum)), batch_size=cfg.batch_size,
+        world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
+    )
+    views = [v for s in recipe.tta_options for v in build_component(plugins, "tta_views", s, ctx)]
+    names = [v.name for v in views]
+    if len(set(names)) != len(names):
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"tta.views: two views share a name in {names}")
+    return Components(
+        ctx=ctx,
+        train_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, True),
+        eval_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, False),
+        sampler=build_component(plugins, "samplers", recipe.sampler, ctx),
+        loss=build_component(plugins, "losses", recipe.loss, ctx),
+        batch_transforms={s.name: build_component(plugins, "batch_transforms", s, ctx) for s in recipe.batch_transforms},
+        callbacks={s.name: build_component(plugins, "callbacks", s, ctx) for s in recipe.callbacks},
+        views=views,
+    )
+
+
+def with_steps(ctx: BuildContext, steps_per_epoch: int) -> BuildContext:
+    return replace(ctx, steps_per_epoch=steps_per_epoch)
+
+
+def seed_worker(worker_id: int) -> None:
+    """numpy and random in a worker follow its torch seed (augmentation itself is seeded per sample)."""
+    import random
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False) -> DataLoader:
+    return DataLoader(
+        ds, batch_size=batch, sampler=sampler, shuffle=False, num_workers=workers,
+        pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0, drop_last=drop_last,
+        worker_init_fn=seed_worker,
+        # Its own generator: starting an epoch's iterator must not draw from the global RNG, which
+        # dropout uses and a checkpoint restores.
+        generator=torch.Generator().manual_seed(0),
+    )
