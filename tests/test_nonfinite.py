@@ -1,0 +1,71 @@
+"""A NaN or inf loss: the step is skipped and counted on every rank, the log names it, and too
+many in a row stop the run with a clear error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from harness.config.recipe import load_recipe
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.plugin_manager import load_plugins
+from harness.specs import Component
+from harness.train.run import run_experiment
+
+from .conftest import TINY
+
+
+@dataclass(frozen=True)
+class NanOptions:
+    bad_calls: tuple[int, ...] = ()
+    always: bool = False
+
+
+class NanAt:
+    def __init__(self, opts: NanOptions):
+        self.opts, self.calls = opts, 0
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = F.cross_entropy(logits.float(), target)
+        if self.opts.always or self.calls in self.opts.bad_calls:
+            return loss * float("nan")
+        return loss
+
+
+class NanPlugin:
+    @hookimpl
+    def harness_losses(self) -> list[Component]:
+        return [Component("nan_at", lambda o, c: NanAt(o), NanOptions)]
+
+
+def _recipe(tmp_path: Path, root: Path, loss: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "r.toml"
+    path.write_text(TINY.format(root=root) + loss)
+    plugins = load_plugins(extra=(NanPlugin(),))
+    return load_recipe(path, ["cv.only=[0]", "train.batch_size=4"], plugins), plugins
+
+
+@pytest.mark.slow
+def test_nan_steps_are_skipped_and_logged(tmp_path: Path, kaggle_comp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe, plugins = _recipe(tmp_path, kaggle_comp, "\n[loss]\nname = 'nan_at'\nbad_calls = [2, 3]\n")
+    summary = run_experiment(recipe, tmp_path / "run", plugins)
+    err = capsys.readouterr().err
+    assert "non-finite loss at fold 0 epoch 1 step 1" in err and "step 2" in err
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert sum(r["nonfinite_steps"] for r in rows) == 2
+    assert summary.metrics["cv_score"] >= 0
+    weights = torch.load(next((tmp_path / "run" / "fold0" / "checkpoints").glob("step-*")) / "optimizer.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for s in weights["state"].values() for v in s.values() if v.is_floating_point())
+
+
+def test_too_many_in_a_row_stop_the_run(tmp_path: Path, kaggle_comp: Path) -> None:
+    recipe, plugins = _recipe(tmp_path, kaggle_comp, "\n[loss]\nname = 'nan_at'\nalways = true\n")
+    with pytest.raises(HarnessError, match=r"stopping: 5 non-finite losses in a row.*epoch 2 step 1"):
+        run_experiment(recipe, tmp_path / "run", plugins)
