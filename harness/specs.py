@@ -43,6 +43,7 @@ class BuildContext:
     image_size: int
     mean: tuple[float, ...] = IMAGENET_MEAN  # input normalization the model expects
     std: tuple[float, ...] = IMAGENET_STD
+    higher_is_better: bool = True  # of the validation metric (cv.metric)
 
     @property
     def total_steps(self) -> int:

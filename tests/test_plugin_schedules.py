@@ -102,3 +102,13 @@ def test_every_schedule_is_positive_and_resumable(name: str) -> None:
 def test_invalid_options_are_rejected(name: str, bad: dict[str, object]) -> None:
     with pytest.raises(HarnessError):
         build(name, **bad)
+
+
+def test_plateau_auto_mode_follows_the_metric_direction() -> None:
+    from harness_plugins.schedule.classic import PlateauOptions, ReduceOnPlateau
+
+    for higher, metrics in ((True, [0.5, 0.4, 0.4]), (False, [0.5, 0.6, 0.6])):
+        sched = ReduceOnPlateau(PlateauOptions(patience=1, factor=0.5), higher_is_better=higher)
+        for m in metrics:
+            sched.on_epoch_end(m)
+        assert sched.factor(0) == 0.5  # two epochs worse than the first: reduced once

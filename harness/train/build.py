@@ -53,6 +53,7 @@ def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels:
         num_classes=num_classes, labels=labels, seed=seed, epochs=cfg.epochs,
         steps_per_epoch=max(1, math.ceil(per_proc_batches / cfg.grad_accum)), batch_size=cfg.batch_size,
         world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
+        higher_is_better=recipe.higher_is_better,
     )
     views = [v for s in recipe.tta_options for v in build_component(plugins, "tta_views", s, ctx)]
     names = [v.name for v in views]

@@ -57,7 +57,7 @@ class StepDecay(_Stateless):
 
 @dataclass(frozen=True)
 class PlateauOptions:
-    mode: Literal["max", "min"] = "max"  # whether a higher validation metric is better
+    mode: Literal["auto", "max", "min"] = "auto"  # auto: follows cv.metric (max for accuracy, min for log_loss)
     factor: float = 0.1
     patience: int = 2  # epochs without improvement that are tolerated
     threshold: float = 1e-4  # an improvement must beat the best by more than this
@@ -71,20 +71,21 @@ class PlateauOptions:
 
 
 class ReduceOnPlateau:
-    def __init__(self, opts: PlateauOptions):
+    def __init__(self, opts: PlateauOptions, higher_is_better: bool = True):
         self.opts = opts
+        self.maximize = opts.mode == "max" or (opts.mode == "auto" and higher_is_better)
         self.scale = 1.0
         self.best: float | None = None
         self.bad_epochs = 0  # epochs since the last improvement
 
     @classmethod
     def from_options(cls, opts: PlateauOptions, ctx: BuildContext) -> ReduceOnPlateau:
-        return cls(opts)
+        return cls(opts, ctx.higher_is_better)
 
     def improved(self, metric: float) -> bool:
         if self.best is None:
             return not math.isnan(metric)
-        gain = metric - self.best if self.opts.mode == "max" else self.best - metric
+        gain = metric - self.best if self.maximize else self.best - metric
         return gain > self.opts.threshold
 
     def factor(self, update: int) -> float:
