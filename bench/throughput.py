@@ -43,7 +43,8 @@ def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[st
                           "--out", str(out / "run"), "--set", f"data.root='{data}'", "--set", f"data.cache={str(cache).lower()}",
                           "--set", f"data.cache_dir='{scratch / 'cache'}'", *extra], ROOT)
     m = json.loads((out / "run" / "metrics.json").read_text())
-    return {"train_img_per_s": m["train_img_per_s"], "predict_img_per_s": m["predict_img_per_s"], "wall_s": wall, "peak_rss_mib": rss}
+    return {"train_img_per_s": m["train_img_per_s"], "predict_img_per_s": m["predict_img_per_s"],
+            "wall_s": wall, "peak_rss_mib": rss}
 
 
 def bare(data: Path, extra: list[str]) -> dict[str, float]:

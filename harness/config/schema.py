@@ -49,6 +49,7 @@ class ModelConfig:
     weights: str = ""
     drop_rate: float = 0.0
     channels_last: bool = True
+    freeze_bn: bool = False  # keep pretrained BatchNorm statistics (small-data fine-tuning)
 
     def validate(self, where: str) -> None:
         require(0.0 <= self.drop_rate < 1.0, f"{where}.drop_rate", "must be in [0, 1)")

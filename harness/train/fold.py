@@ -4,6 +4,7 @@ holdout with every TTA view."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,6 +167,9 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         for cb in callbacks:
             cb.on_epoch_end(state)
         state.history.append(state.metrics)
+        if acc.is_main_process:  # as it happens; rewritten whole (without replayed epochs) at the end
+            with open(out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(state.metrics) + "\n")
         progress("epoch", task=task, metrics=state.metrics)
         stop = state.stop or epoch + 1 == cfg.epochs
         checkpoints.save(state.update, unwrapped, optimizer, trainer_state(cfg.epochs if stop else epoch + 1, 0))

@@ -60,6 +60,10 @@ def train_one_epoch(
     acc, cfg = state.accelerator, state.recipe.train
     channels_last = state.recipe.model.channels_last
     state.model.train()
+    if state.recipe.model.freeze_bn:
+        for module in state.model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()  # the statistics stay those of pretraining; the affine weights still learn
     loss_sum = torch.zeros((), device=acc.device)
     seen = torch.zeros((), device=acc.device)
     images_seen, nonfinite, window_bad = 0, 0, False

@@ -1,0 +1,90 @@
+"""Before/after for each fast default, on tensors in memory, alternating variants each round:
+channels_last, bf16 autocast (which `precision = "auto"` enables only with AMX or a GPU),
+`zero_grad(set_to_none=True)`, and optionally `torch.compile`.
+
+    python bench/defaults.py --model efficientnet_lite0 --size 224 --rounds 3 [--compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import timm
+import torch
+
+from harness.train.precision import cpu_has_amx
+
+HERE = Path(__file__).resolve().parent
+
+
+def epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int,
+          channels_last: bool, bf16: bool, set_to_none: bool) -> float:
+    device = x.device.type
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    start = time.perf_counter()
+    for _ in range(steps):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=set_to_none)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--compile", action="store_true")
+    args = p.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    y = torch.randint(0, 2, (args.batch,), device=device)
+    variants = {
+        "fp32": dict(channels_last=False, bf16=False, set_to_none=True),
+        "fp32_channels_last": dict(channels_last=True, bf16=False, set_to_none=True),
+        "bf16_channels_last": dict(channels_last=True, bf16=True, set_to_none=True),
+        "fp32_zero_grad_to_zeros": dict(channels_last=False, bf16=False, set_to_none=False),
+    }
+    models = {}
+    for name, v in variants.items():
+        m = timm.create_model(args.model, num_classes=2).to(device)
+        if v["channels_last"]:
+            m = m.to(memory_format=torch.channels_last)
+        models[name] = (m, torch.optim.AdamW(m.parameters()))
+    if args.compile:
+        m = torch.compile(timm.create_model(args.model, num_classes=2).to(device))
+        models["fp32_compiled"] = (m, torch.optim.AdamW(m.parameters()))
+        variants["fp32_compiled"] = dict(channels_last=False, bf16=False, set_to_none=True)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name in variants:  # warm-up (and compilation) outside the timing
+        epoch(*models[name], x, y, 1, **variants[name])
+    order = list(variants)
+    for r in range(args.rounds):
+        for name in order[r % len(order):] + order[: r % len(order)]:
+            times[name].append(epoch(*models[name], x, y, args.steps, **variants[name]))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    result = {
+        "model": args.model, "size": args.size, "batch": args.batch, "device": device, "amx": cpu_has_amx(),
+        "img_per_s": {k: args.batch / v for k, v in med.items()},
+        "speedup_vs_fp32": {k: med["fp32"] / v for k, v in med.items()},
+    }
+    print(json.dumps(result, indent=1))
+    (HERE / "results").mkdir(exist_ok=True)
+    with open(HERE / "results" / "defaults.jsonl", "a") as fh:
+        fh.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
