@@ -1,5 +1,6 @@
 """Optimizer with four parameter groups: backbone/head x decay/no-decay. The head is what timm's
-`get_classifier()` returns; biases and norm weights get no weight decay."""
+`get_classifier()` returns; biases and norm weights get no weight decay. `train.backbone_lr_mult
+= 0` trains the head alone on frozen features, with no backbone gradients computed at all."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.opti
     head = head_parameter_ids(model)
     groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
     for p in model.parameters():
+        part = "head" if id(p) in head else "backbone"
+        if part == "backbone" and cfg.backbone_lr_mult == 0:
+            p.requires_grad_(False)  # never updated: skip its gradients (about 3x faster on a CPU)
         if not p.requires_grad:
             continue
-        part = "head" if id(p) in head else "backbone"
         groups.setdefault((part, p.ndim > 1), []).append(p)
     param_groups = []
     for (part, decay), params in groups.items():
