@@ -29,7 +29,6 @@ TRICKS: dict[str, list[str]] = {
     "sqrt_sampler": ["sampler.name='class_balanced'", "sampler.mode='sqrt'"],
     "warmup_cosine": ["scheduler.name='warmup_cosine'", "scheduler.warmup_epochs=1.0"],
     "ema": ["callbacks.ema.decay=0.99"],
-    "freeze_backbone": ["callbacks.freeze_backbone.epochs=1"],
     "tta_hflip": ["tta.views=['identity','hflip']"],
 }
 TRICKS["full_stack"] = [s for name, sets in TRICKS.items() if name not in ("baseline", "cutmix") for s in sets]

@@ -57,3 +57,14 @@ def test_freeze_bn_keeps_running_statistics(tmp_path: Path, freeze: bool) -> Non
     assert torch.equal(bn.running_mean, before) == freeze
     assert not torch.equal(bn.weight, weight)  # the affine parameters learn either way
     assert stats.images == 16 and state.update == 4 and len(state.step_losses) == 4
+
+
+def test_zero_backbone_lr_trains_the_head_alone(tmp_path: Path) -> None:
+    recipe_path = tmp_path / "r.toml"
+    recipe_path.write_text(TINY.format(root=tmp_path))
+    recipe = load_recipe(recipe_path, ["train.backbone_lr_mult=0.0"])
+    model = Net()
+    optimizer = build_optimizer(model, recipe.train, 0.01)
+    assert {g["part"] for g in optimizer.param_groups} == {"head"}
+    assert not any(p.requires_grad for p in model.body.parameters())
+    assert all(p.requires_grad for p in model.head.parameters())
