@@ -103,6 +103,19 @@ class Schedule(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class StatelessSchedule:
+    """Base for a schedule that is a pure function of the update index: nothing to save or restore."""
+
+    def on_epoch_end(self, metric: float) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class TTAView:
     """One predict-time view: maps a normalized batch (N, C, H, W) to a batch of the same shape."""

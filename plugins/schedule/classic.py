@@ -18,18 +18,7 @@ from typing import Any, Literal
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
-
-
-class _Stateless:
-    def on_epoch_end(self, metric: float) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
+from harness.specs import BuildContext, Component, StatelessSchedule
 
 
 @dataclass(frozen=True)
@@ -43,7 +32,7 @@ class StepOptions:
 
 
 @dataclass
-class StepDecay(_Stateless):
+class StepDecay(StatelessSchedule):
     every: int  # updates
     gamma: float
 
@@ -136,7 +125,7 @@ def one_cycle(
 
 
 @dataclass
-class OneCycle(_Stateless):
+class OneCycle(StatelessSchedule):
     total: int
     opts: OneCycleOptions
 

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component, NoOptions
+from harness.specs import BuildContext, Component, NoOptions, StatelessSchedule
 
 
-@dataclass
-class Constant:
+class Constant(StatelessSchedule):
     def factor(self, update: int) -> float:
         return 1.0
-
-    def on_epoch_end(self, metric: float) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
 
 
 def build(opts: NoOptions, ctx: BuildContext) -> Constant:

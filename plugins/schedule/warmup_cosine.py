@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import BuildContext, Component, StatelessSchedule
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def warmup_cosine(update: int, warmup: int, total: int, start: float = 0.01, flo
 
 
 @dataclass
-class WarmupCosine:
+class WarmupCosine(StatelessSchedule):
     warmup: int  # updates
     total: int
     start: float
@@ -53,15 +52,6 @@ class WarmupCosine:
 
     def factor(self, update: int) -> float:
         return warmup_cosine(update, self.warmup, self.total, self.start, self.floor)
-
-    def on_epoch_end(self, metric: float) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
 
 
 @hookimpl
