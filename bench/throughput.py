@@ -4,8 +4,8 @@ bare PyTorch + timm loop doing the same work, alternating in one invocation, sev
     python bench/throughput.py --data ../shared/data/hymenoptera --rounds 3
 
 Prints medians and ratios, and appends every measurement, with the machine it ran on, to
-bench/results/throughput.jsonl. timm's train.py is not shipped in the timm wheel; with a local copy,
-set TIMM_TRAIN_PY to add it (not measured in the recorded results).
+bench/results/throughput.jsonl. timm's reference train.py is not shipped in the timm wheel and no
+copy can be fetched offline here, so it is not part of this comparison.
 """
 
 from __future__ import annotations
