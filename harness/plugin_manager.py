@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -119,7 +119,8 @@ class Plugins:
             hooks = []
             for caller in sorted(self.pm.get_hookcallers(plugin) or [], key=lambda c: c.name):
                 impls = [i for i in caller.get_hookimpls() if i.plugin_name == name]
-                hooks.append((caller.name, tuple(s.name for i in impls for s in (i.function() or []))))
+                specs: list[Any] = [s for i in impls for s in cast(list[Any], i.function() or [])]
+                hooks.append((caller.name, tuple(s.name for s in specs)))
             out.append(PluginInfo(name, self.sources.get(name, "built-in"), tuple(hooks)))
         return out
 

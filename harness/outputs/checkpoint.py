@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import nn
 
 
-def atomic_write(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+def atomic_write(path: Path, write) -> None:
     """Call `write(tmp_path)`, then move the result over `path` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ RESULT = "result.json"
 def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: dict[str, Split],
                classes: Sequence[str], id_col: str, ensemble_views: Callable[[dict[str, np.ndarray]], np.ndarray]) -> None:
     fold_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"oof/{v}": x for v, x in result.oof.items()}
+    arrays: dict[str, Any] = {f"oof/{v}": x for v, x in result.oof.items()}
     arrays["oof_ids"] = np.array(valid.ids)
     for set_name, views in result.predictions.items():
         arrays.update({f"{set_name}/{v}": x for v, x in views.items()})

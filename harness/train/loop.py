@@ -36,7 +36,7 @@ def set_learning_rates(state: TrainState, schedule: Schedule, callbacks: Sequenc
         group["lr"] = group["base_lr"] * factor * mult
 
 
-def _nonfinite_everywhere(acc, loss: torch.Tensor) -> bool:  # type: ignore[no-untyped-def]
+def _nonfinite_everywhere(acc, loss: torch.Tensor) -> bool:
     bad = (~torch.isfinite(loss.detach())).float()
     if acc.num_processes > 1:
         bad = acc.reduce(bad, reduction="sum")

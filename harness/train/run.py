@@ -45,7 +45,7 @@ def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return assignment
 
 
-def _make_accelerator(recipe: Recipe):  # type: ignore[no-untyped-def]
+def _make_accelerator(recipe: Recipe):
     from accelerate import Accelerator
 
     cuda = torch.cuda.is_available()

@@ -41,8 +41,8 @@ def screen_images(
         cache = ImageCache(folder, round(cfg.image_size * cfg.cache_oversize))
     verdict_file = out_dir / "bad_images.json"
     if acc.is_main_process:
-        decode = cache.ensure if cache is not None else None
-        bad_idx = scan(paths, workers=max(2, cfg.num_workers), **({"decode": decode} if decode else {}))
+        workers = max(2, cfg.num_workers)
+        bad_idx = scan(paths, workers) if cache is None else scan(paths, workers, decode=cache.ensure)
         bad = {str(paths[i]): why for i, why in bad_idx.items()}
         verdict_file.write_text(json.dumps(bad, indent=2) + "\n")
     acc.wait_for_everyone()

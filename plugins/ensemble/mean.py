@@ -33,7 +33,7 @@ def mean_probs(
     return np.tensordot(w, stack, axes=1)
 
 
-def build(opts: MeanOptions, ctx: BuildContext | None):  # type: ignore[no-untyped-def]
+def build(opts: MeanOptions, ctx: BuildContext | None):
     def ensemble(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
         return mean_probs(probs, weights, opts.kind)
 

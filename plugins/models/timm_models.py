@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 from harness.config.schema import ModelConfig
 from harness.errors import HarnessError
@@ -25,11 +26,11 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _create_pretrained(cfg: ModelConfig, num_classes: int):  # type: ignore[no-untyped-def]
+def _create_pretrained(cfg: ModelConfig, num_classes: int):
     import huggingface_hub.constants as hub
     import timm
 
-    kwargs = {"num_classes": num_classes, "drop_rate": cfg.drop_rate}
+    kwargs: dict[str, Any] = {"num_classes": num_classes, "drop_rate": cfg.drop_rate}
     offline_before = hub.HF_HUB_OFFLINE
     hub.HF_HUB_OFFLINE = True  # the local cache first: instant, and no retries against a dead network
     try:
@@ -50,7 +51,7 @@ def _create_pretrained(cfg: ModelConfig, num_classes: int):  # type: ignore[no-u
     )
 
 
-def build_timm(cfg: ModelConfig, num_classes: int):  # type: ignore[no-untyped-def]
+def build_timm(cfg: ModelConfig, num_classes: int):
     import timm
 
     from harness.config.typed import suggest

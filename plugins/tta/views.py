@@ -22,7 +22,7 @@ def vflip(x: torch.Tensor) -> torch.Tensor:
     return x.flip(-2)
 
 
-def _single(name: str, fn):  # type: ignore[no-untyped-def]
+def _single(name: str, fn):
     def build(opts: NoOptions, ctx: BuildContext | None) -> list[TTAView]:
         return [TTAView(name, fn)]
 
