@@ -108,7 +108,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         return {"epoch": epoch, "step": step, "update": state.update, "best": best, "best_epoch": best_epoch,
                 "history": state.history, "rates": rates, "step_losses": state.losses_as_floats(),
                 "nonfinite_steps": state.nonfinite_steps,
-                "components": {k: v.state_dict() for k, v in resumable.items()}}
+                "components": {k: v.state_dict() for k, v in resumable.items()},
+                "scaler": acc.scaler.state_dict() if acc.scaler is not None else {}}  # fp16 on a GPU
 
     latest = checkpoints.latest() if resume else None
     if latest is not None:
@@ -120,6 +121,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         state.step_losses, state.nonfinite_steps = list(saved["step_losses"]), saved["nonfinite_steps"]
         for key, component in resumable.items():
             component.load_state_dict(saved["components"][key])
+        if acc.scaler is not None and saved.get("scaler"):
+            acc.scaler.load_state_dict(saved["scaler"])
         progress("message", text=f"fold {fold + 1}: resuming from {latest.name} (epoch {start_epoch + 1}, "
                                  f"step {start_step})")
         set_rng_state(saved["rng"])
