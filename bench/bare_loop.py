@@ -38,8 +38,8 @@ def main() -> None:
         v2.ToDtype(torch.float32, scale=True), v2.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     ])
     ds = datasets.ImageFolder(args.root, transform=tf, loader=lambda f: datasets.folder.pil_loader(f))
-    if args.limit:
-        ds = torch.utils.data.Subset(ds, range(args.limit))
+    if args.limit:  # an even spread over the classes, as a stratified fold would be
+        ds = torch.utils.data.Subset(ds, torch.randperm(len(ds))[: args.limit].tolist())
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                          drop_last=True, persistent_workers=args.workers > 0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
