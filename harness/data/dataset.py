@@ -41,9 +41,15 @@ class ImageDataset(Dataset):
         from a generator seeded by (seed, epoch, index), leaving the global RNG untouched."""
         if isinstance(key, tuple):
             i, epoch = key
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(sample_seed(self.seed, epoch, i))
+            # The CPU generator only, saved and restored by hand: torch.random.fork_rng and
+            # torch.manual_seed (which also queues CUDA seeding) measured 0.5-0.9 ms an item here.
+            cpu = torch.default_generator
+            saved = cpu.get_state()
+            cpu.manual_seed(sample_seed(self.seed, epoch, i))
+            try:
                 return self._item(i)
+            finally:
+                cpu.set_state(saved)
         return self._item(key)
 
     def _item(self, i: int) -> tuple[torch.Tensor, int, int]:
