@@ -43,10 +43,15 @@ class ImageCache:
     def __init__(self, folder: Path, short_side: int):
         self.folder = folder
         self.short_side = short_side
+        self._entries: dict[Path, Path] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
     def entry(self, path: Path) -> Path:
-        return self.folder / f"{cache_key(path, self.short_side)}.npy"
+        """The entry's file name; the content hash is computed once per path and remembered,
+        since screening (`ensure`) and the dataset both ask for it."""
+        if path not in self._entries:
+            self._entries[path] = self.folder / f"{cache_key(path, self.short_side)}.npy"
+        return self._entries[path]
 
     def ensure(self, path: Path) -> Path:
         """Decode and store `path` unless it is cached already; raises BadImage."""
