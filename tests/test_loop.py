@@ -68,3 +68,71 @@ def test_zero_backbone_lr_trains_the_head_alone(tmp_path: Path) -> None:
     assert {g["part"] for g in optimizer.param_groups} == {"head"}
     assert not any(p.requires_grad for p in model.body.parameters())
     assert all(p.requires_grad for p in model.head.parameters())
+
+
+def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), steps: int = 8):  # type: ignore[no-untyped-def]
+    """One epoch of Net on random tensors; the loss is NaN at `nan_steps`. Returns the state, the
+    stats and the weights after each update."""
+    torch.manual_seed(0)
+    recipe_path = tmp_path / "r.toml"
+    recipe_path.write_text(TINY.format(root=tmp_path))
+    plugins = load_plugins()
+    recipe = load_recipe(recipe_path, ["model.channels_last=false", *sets], plugins)
+    acc = Accelerator(cpu=True)
+    model = Net()
+    optimizer = build_optimizer(model, recipe.train, 0.01)
+    loader = DataLoader(TensorDataset(torch.randn(4 * steps, 3, 8, 8), torch.randint(0, 3, (4 * steps,)),
+                                      torch.arange(4 * steps)), batch_size=4)
+    model, optimizer, loader = acc.prepare(model, optimizer, loader)
+    state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
+    ctx = context(num_classes=3)
+    ce = build_component(plugins, "losses", recipe.loss, ctx)
+    calls = [0]
+
+    def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        value = ce(logits, target)
+        return value * float("nan") if calls[0] - 1 in nan_steps else value
+
+    weights: list[torch.Tensor] = []
+    messages: list[str] = []
+    stats = train_one_epoch(state, loader, loss, build_component(plugins, "schedulers", recipe.scheduler, ctx), [], [],
+                            lambda n, v: None, lambda step: weights.append(state.unwrapped.head.weight.detach().clone()),
+                            messages.append)
+    return state, stats, weights, messages
+
+
+def test_the_step_loop_reads_nothing_back_per_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `.item()`, `.tolist()` or `bool(tensor)` per step: the host reads the device only every
+    `train.log_every` steps and at the end of the epoch."""
+    reads = [0]
+    for name in ("item", "tolist", "__bool__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self: torch.Tensor, *a: object, _original=original, **k: object) -> object:  # type: ignore[no-untyped-def]
+            reads[0] += 1
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    _, _, _, _ = _epoch(tmp_path, ["train.log_every=1000"], steps=8)
+    per_epoch = reads[0]
+    reads[0] = 0
+    _, _, _, _ = _epoch(tmp_path, ["train.log_every=1000"], steps=24)
+    assert reads[0] == per_epoch, "host reads grew with the number of steps"
+    assert per_epoch <= 4
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_a_nan_step_leaves_weights_and_optimizer_untouched(tmp_path: Path, optimizer: str) -> None:
+    """AdamW skips on the device (fused kernel, found_inf); SGD reads the flag at once. Both: the
+    NaN update changes nothing, is counted and logged, and keeps its slot in the schedule."""
+    state, stats, weights, messages = _epoch(tmp_path, [f"train.optimizer='{optimizer}'"], nan_steps=(3, 4))
+    assert torch.equal(weights[2], weights[3]) and torch.equal(weights[3], weights[4])
+    assert not torch.equal(weights[4], weights[5]) and not torch.equal(weights[1], weights[2])
+    assert all(torch.isfinite(w).all() for w in weights)
+    assert stats.nonfinite == 2 and state.update == 8 and state.nonfinite_steps == 0
+    assert [m.split(" (")[0] for m in messages] == ["non-finite loss at fold 0 epoch 1 step 3",
+                                                     "non-finite loss at fold 0 epoch 1 step 4"]
+    assert all(torch.isfinite(v).all() for s in state.optimizer.state_dict()["state"].values()
+               for v in s.values() if torch.is_tensor(v) and v.is_floating_point())
+    assert torch.isfinite(torch.tensor(stats.loss))

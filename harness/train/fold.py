@@ -27,6 +27,7 @@ from harness.train.build import build_component, build_components, make_loader, 
 from harness.train.checkpoints import Checkpoints, set_rng_state
 from harness.train.debug import maybe_die
 from harness.train.loop import train_one_epoch
+from harness.train.nonfinite import settle
 from harness.train.optim import build_optimizer
 from harness.train.predict import predict
 from harness.train.sampling import EpochTagged
@@ -98,6 +99,10 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         return found
 
     fold_dir = out_dir / f"fold{fold}"
+
+    def say(text: str) -> None:
+        progress("message", text=text)
+
     checkpoints = Checkpoints(fold_dir / "checkpoints", acc)
     best: dict[str, float] = {}
     best_epoch: dict[str, int] = {}
@@ -105,9 +110,10 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     start_epoch, start_step = 0, 0
 
     def trainer_state(epoch: int, step: int) -> dict[str, Any]:
+        settle(state, say)  # no unread non-finite flags behind a checkpoint
         return {"epoch": epoch, "step": step, "update": state.update, "best": best, "best_epoch": best_epoch,
                 "history": state.history, "rates": rates, "step_losses": state.losses_as_floats(),
-                "nonfinite_steps": state.nonfinite_steps,
+                "nonfinite_steps": state.nonfinite_steps, "epoch_nonfinite": state.epoch_nonfinite,
                 "components": {k: v.state_dict() for k, v in resumable.items()},
                 "scaler": acc.scaler.state_dict() if acc.scaler is not None else {}}  # fp16 on a GPU
 
@@ -119,6 +125,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         best_epoch.update(saved["best_epoch"])
         state.history, rates[:] = list(saved["history"]), list(saved["rates"])
         state.step_losses, state.nonfinite_steps = list(saved["step_losses"]), saved["nonfinite_steps"]
+        state.epoch_nonfinite = saved.get("epoch_nonfinite", 0)
         for key, component in resumable.items():
             component.load_state_dict(saved["components"][key])
         if acc.scaler is not None and saved.get("scaler"):
@@ -145,8 +152,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
 
         stats = train_one_epoch(
             state, train_loader, parts.loss, schedule, list(parts.batch_transforms.values()), callbacks,
-            lambda n, loss: progress("step", task=task, images=n, loss=loss), on_update,
-            lambda text: progress("message", text=text), first_step=first,
+            lambda n, loss: progress("step", task=task, images=n, loss=loss), on_update, say, first_step=first,
         )
         rates.append(stats.img_per_s)
         scores, val_loss = {}, {}

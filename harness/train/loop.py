@@ -1,6 +1,6 @@
-"""One training epoch. Reads top to bottom. The only host-device syncs per step are the loss's
-finiteness check (every rank must take the same action on NaN/inf) and the progress read every
-`train.log_every` steps; losses are summed on the device."""
+"""One training epoch. Reads top to bottom. No host-device sync per step: losses are summed on
+the device, non-finite losses are skipped on the device (harness/train/nonfinite.py), and the host
+reads both every `train.log_every` steps."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
-from harness.errors import HarnessError
 from harness.specs import BatchTransform, Callback, Loss, Schedule
+from harness.train.nonfinite import arm, loss_flag, settle, skips_on_device
 from harness.train.state import TrainState
 
 
@@ -34,13 +34,6 @@ def set_learning_rates(state: TrainState, schedule: Schedule, callbacks: Sequenc
     for group in state.optimizer.param_groups:
         mult = math.prod(cb.lr_factor(state, group["part"]) for cb in callbacks)
         group["lr"] = group["base_lr"] * factor * mult
-
-
-def _nonfinite_everywhere(acc, loss: torch.Tensor) -> bool:
-    bad = (~torch.isfinite(loss.detach())).float()
-    if acc.num_processes > 1:
-        bad = acc.reduce(bad, reduction="sum")
-    return bool(bad.item() > 0)
 
 
 def train_one_epoch(
@@ -66,7 +59,11 @@ def train_one_epoch(
                 module.eval()  # the statistics stay those of pretraining; the affine weights still learn
     loss_sum = torch.zeros((), device=acc.device)
     seen = torch.zeros((), device=acc.device)
-    images_seen, nonfinite, window_bad = 0, 0, False
+    on_device = skips_on_device(state.optimizer)
+    window_flag = torch.zeros((), device=acc.device)
+    images_seen, window_bad = 0, False
+    if first_step == 0:
+        state.epoch_nonfinite = 0
     start = time.perf_counter()
     for step, (images, target, _) in enumerate(loader, start=first_step):
         if channels_last:
@@ -77,38 +74,40 @@ def train_one_epoch(
             with acc.autocast():
                 logits = state.model(images)
             loss = loss_fn(logits, target)
-            if _nonfinite_everywhere(acc, loss):
-                window_bad, nonfinite = True, nonfinite + 1
-                state.nonfinite_steps += 1
-                say(f"non-finite loss at fold {state.fold} epoch {state.epoch + 1} step {step} "
-                    f"(update {state.update}): step skipped on every process")
-                if state.nonfinite_steps >= cfg.max_nonfinite:
-                    raise HarnessError(f"stopping: {state.nonfinite_steps} non-finite losses in a row "
-                                       f"(train.max_nonfinite={cfg.max_nonfinite}); last at epoch {state.epoch + 1} step {step}")
+            flag = loss_flag(acc, loss)
+            state.pending_flags.append((state.epoch, step, state.update, flag))
+            if not on_device and settle(state, say):  # this optimizer cannot skip on the device: read now
+                window_bad = True
             else:
-                state.nonfinite_steps = 0
                 acc.backward(loss)
-                loss_sum += loss.detach().float() * images.shape[0]
-                seen += images.shape[0]
+                ok = 1.0 - flag
+                loss_sum += torch.where(flag > 0, 0.0, loss.detach().float()) * images.shape[0]
+                seen += ok * images.shape[0]
+            window_flag = torch.maximum(window_flag, flag)
             state.step_losses.append(loss.detach().float())
             if acc.sync_gradients and not window_bad:
                 if cfg.clip_grad > 0:
                     acc.clip_grad_norm_(state.model.parameters(), cfg.clip_grad)
                 set_learning_rates(state, schedule, callbacks)
+                if on_device:
+                    arm(state.optimizer, window_flag, acc)
                 state.optimizer.step()
             if acc.sync_gradients or window_bad:
                 state.optimizer.zero_grad(set_to_none=True)
         images_seen += images.shape[0] * acc.num_processes
         if acc.sync_gradients:
-            if not window_bad:
-                state.update += 1
-                for cb in callbacks:
-                    cb.after_optimizer_step(state)
-                on_update(step + 1)
-            window_bad = False
-        shown = (loss_sum / seen.clamp(min=1)).item() if (step + 1) % cfg.log_every == 0 else None
+            state.update += 1  # a skipped update keeps its slot in the schedule
+            for cb in callbacks:
+                cb.after_optimizer_step(state)
+            on_update(step + 1)
+            window_bad, window_flag = False, torch.zeros((), device=acc.device)
+        shown = None
+        if (step + 1) % cfg.log_every == 0:
+            settle(state, say)
+            shown = (loss_sum / seen.clamp(min=1)).item()
         on_step(images.shape[0] * acc.num_processes, shown)
+    settle(state, say)
     seconds = time.perf_counter() - start
     totals = acc.reduce(torch.stack([loss_sum, seen]), reduction="sum")
     loss_total, count = totals.tolist()
-    return EpochStats(loss_total / max(count, 1.0), images_seen, seconds, nonfinite)
+    return EpochStats(loss_total / max(count, 1.0), images_seen, seconds, state.epoch_nonfinite)

@@ -26,6 +26,8 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     stop: bool = False
     nonfinite_steps: int = 0  # consecutive non-finite losses
+    epoch_nonfinite: int = 0  # non-finite losses so far this epoch
+    pending_flags: list[tuple[int, int, int, Any]] = field(default_factory=list)  # (epoch, step, update, flag) not yet read
     step_losses: list[Any] = field(default_factory=list)  # per step: floats, or device tensors not yet read
 
     def losses_as_floats(self) -> list[float]:

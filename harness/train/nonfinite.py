@@ -1,0 +1,70 @@
+"""Non-finite losses: the update is skipped on every process, counted and logged, and too many in
+a row stop the run.
+
+With a fused optimizer (AdamW, on a CPU or GPU) the skip happens on the device: the all-reduced
+flag is handed to the fused kernel as `found_inf`, the hook AMP's GradScaler uses, which leaves
+the weights and the optimizer state untouched. The step loop then never waits for the host; the
+flags are read where the loop syncs anyway (every `train.log_every` steps, before a checkpoint, at
+the end of the epoch). Other optimizers read the flag every step and skip backward and step.
+Either way a skipped update keeps its slot in the schedule, as with GradScaler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from harness.errors import HarnessError
+from harness.train.state import TrainState
+
+
+def loss_flag(acc: Any, loss: torch.Tensor) -> torch.Tensor:
+    """1.0 where the loss is NaN or inf on any process, else 0.0; stays on the device."""
+    bad = (~torch.isfinite(loss.detach())).float()
+    if acc.num_processes > 1:
+        bad = acc.reduce(bad, reduction="sum").clamp(max=1.0)
+    return bad
+
+
+def _inner(optimizer: Any) -> Any:
+    return getattr(optimizer, "optimizer", optimizer)  # Accelerate's wrapper holds the torch optimizer
+
+
+def skips_on_device(optimizer: Any) -> bool:
+    """True for an optimizer whose fused step honours `found_inf` (fused AdamW)."""
+    inner = _inner(optimizer)
+    return isinstance(inner, torch.optim.AdamW) and all(g.get("fused") for g in inner.param_groups)
+
+
+def arm(optimizer: Any, flag: torch.Tensor, acc: Any) -> None:
+    """The next `step()` skips where `flag` is 1. Under fp16 the GradScaler sets found_inf itself
+    (a NaN loss gives non-finite gradients, which it catches)."""
+    if acc.scaler is None:
+        inner = _inner(optimizer)
+        inner.grad_scale, inner.found_inf = None, flag
+
+
+def settle(state: TrainState, say: Callable[[str], None]) -> int:
+    """Read the pending flags (one host sync), log each skipped step, keep the count of
+    non-finite losses in a row, and stop the run at `train.max_nonfinite`. Returns how many of
+    the pending steps were non-finite."""
+    if not state.pending_flags:
+        return 0
+    pending, state.pending_flags = state.pending_flags, []
+    flags = torch.stack([flag for *_, flag in pending]).tolist()
+    limit, bad = state.recipe.train.max_nonfinite, 0
+    for (epoch, step, update, _), flag in zip(pending, flags, strict=True):
+        if not flag:
+            state.nonfinite_steps = 0
+            continue
+        bad += 1
+        state.nonfinite_steps += 1
+        state.epoch_nonfinite += 1
+        say(f"non-finite loss at fold {state.fold} epoch {epoch + 1} step {step} (update {update}): "
+            "update skipped on every process")
+        if state.nonfinite_steps >= limit:
+            raise HarnessError(f"stopping: {state.nonfinite_steps} non-finite losses in a row "
+                               f"(train.max_nonfinite={limit}); last at epoch {epoch + 1} step {step}")
+    return bad
