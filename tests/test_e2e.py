@@ -46,6 +46,7 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     assert set(metrics["fold_scores"]) == {"0", "1"} and 0 <= metrics["cv_score"] <= 1
     assert metrics["tta_views"] == ["identity", "hflip"] and "cv_score_no_tta" in metrics
     assert metrics["train_img_per_s"] > 0 and metrics["predict_img_per_s"] > 0
+    assert 0 <= metrics["data_wait_fraction"] < 1
     logits = np.load(run / "fold0" / "logits.npz")
     assert {"oof/identity", "oof/hflip", "test/identity", "test/hflip"} <= set(logits.files)
     resolved = load_recipe(run / "recipe.toml")

@@ -136,3 +136,32 @@ def test_a_nan_step_leaves_weights_and_optimizer_untouched(tmp_path: Path, optim
     assert all(torch.isfinite(v).all() for s in state.optimizer.state_dict()["state"].values()
                for v in s.values() if torch.is_tensor(v) and v.is_floating_point())
     assert torch.isfinite(torch.tensor(stats.loss))
+
+
+class SlowData(TensorDataset):
+    def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.01)
+        return super().__getitem__(i)
+
+
+def test_data_wait_fraction_tells_a_starved_step(tmp_path: Path) -> None:
+    """Time blocked on the loader over epoch time: high when loading is the bottleneck."""
+    recipe_path = tmp_path / "r.toml"
+    recipe_path.write_text(TINY.format(root=tmp_path))
+    plugins = load_plugins()
+    recipe = load_recipe(recipe_path, ["model.channels_last=false"], plugins)
+    ctx = context(num_classes=3)
+    fractions = []
+    for cls in (TensorDataset, SlowData):
+        acc = Accelerator(cpu=True)
+        model = Net()
+        optimizer = build_optimizer(model, recipe.train, 0.01)
+        loader = DataLoader(cls(torch.randn(32, 3, 8, 8), torch.randint(0, 3, (32,)), torch.arange(32)), batch_size=8)
+        model, optimizer, loader = acc.prepare(model, optimizer, loader)
+        state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
+        stats = train_one_epoch(state, loader, build_component(plugins, "losses", recipe.loss, ctx),
+                                build_component(plugins, "schedulers", recipe.scheduler, ctx), [], [], lambda n, v: None)
+        fractions.append(stats.data_wait_fraction)
+    assert fractions[1] > 0.8 > 0.5 > fractions[0] >= 0

@@ -170,6 +170,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
             "fold": fold, "epoch": epoch, "train_loss": stats.loss, "val_loss": val_loss["raw"],
             "val_score": scores["raw"], **{f"val_score_{k}": v for k, v in scores.items() if k != "raw"},
             "lr": max(g["lr"] for g in optimizer.param_groups), "train_img_per_s": stats.img_per_s,
+            "data_wait_fraction": stats.data_wait_fraction,
             "epoch_seconds": stats.seconds, "nonfinite_steps": stats.nonfinite,
         }
         schedule.on_epoch_end(scores["raw"])

@@ -23,10 +23,16 @@ class EpochStats:
     images: int  # over all processes
     seconds: float
     nonfinite: int
+    data_seconds: float = 0.0  # waiting for the next batch
 
     @property
     def img_per_s(self) -> float:
         return self.images / max(self.seconds, 1e-9)
+
+    @property
+    def data_wait_fraction(self) -> float:
+        """Near 0: the loader keeps up; near 1: the step is starved of data."""
+        return self.data_seconds / max(self.seconds, 1e-9)
 
 
 def set_learning_rates(state: TrainState, schedule: Schedule, callbacks: Sequence[Callback]) -> None:
@@ -64,8 +70,10 @@ def train_one_epoch(
     images_seen, window_bad = 0, False
     if first_step == 0:
         state.epoch_nonfinite = 0
-    start = time.perf_counter()
+    start = waiting_since = time.perf_counter()
+    data_seconds = 0.0
     for step, (images, target, _) in enumerate(loader, start=first_step):
+        data_seconds += time.perf_counter() - waiting_since
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         for transform in batch_transforms:
@@ -106,8 +114,9 @@ def train_one_epoch(
             settle(state, say)
             shown = (loss_sum / seen.clamp(min=1)).item()
         on_step(images.shape[0] * acc.num_processes, shown)
+        waiting_since = time.perf_counter()
     settle(state, say)
     seconds = time.perf_counter() - start
     totals = acc.reduce(torch.stack([loss_sum, seen]), reduction="sum")
     loss_total, count = totals.tolist()
-    return EpochStats(loss_total / max(count, 1.0), images_seen, seconds, state.epoch_nonfinite)
+    return EpochStats(loss_total / max(count, 1.0), images_seen, seconds, state.epoch_nonfinite, data_seconds)

@@ -155,9 +155,11 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
             holdout.to_csv(out_dir / "holdout.csv", index=False)
             write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col, recipe.data.label_column)
     rates = [x for r in results for x in r.train_img_per_s]
+    waits = [h["data_wait_fraction"] for r in results for h in r.history if "data_wait_fraction" in h]
     metrics.update({
         "train_img_per_s": statistics.median(rates) if rates else 0.0,
         "predict_img_per_s": statistics.median([r.predict_img_per_s for r in results]) if results else 0.0,
+        "data_wait_fraction": statistics.median(waits) if waits else 0.0,
         "epochs_run": {str(r.fold): len(r.history) for r in results},
         "processes": acc.num_processes,
         "device": str(acc.device),
