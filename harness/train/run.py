@@ -24,6 +24,7 @@ from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.train import precision
+from harness.train.allocator import keep_freed_memory
 from harness.train.fold import FoldData, FoldResult, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
@@ -63,6 +64,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     """Train every fold; with `resume`, finished folds are read back and the others continue from
     their newest valid checkpoint."""
     started = time.perf_counter()
+    if recipe.train.keep_freed_memory:
+        keep_freed_memory()
     acc = _make_accelerator(recipe)
     main = acc.is_main_process
     comp = load_competition(recipe.data)
