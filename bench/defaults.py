@@ -1,8 +1,9 @@
 """Before/after for each fast default, on tensors in memory, alternating variants each round:
 channels_last, bf16 autocast (which `precision = "auto"` enables only with AMX or a GPU),
-`zero_grad(set_to_none=True)`, and optionally `torch.compile`.
+`zero_grad(set_to_none=True)`, fused AdamW (the harness's optimizer), and optionally
+`torch.compile` (`train.compile`).
 
-    python bench/defaults.py --model efficientnet_lite0 --size 224 --rounds 3 [--compile]
+    python bench/defaults.py --model efficientnet_lite0 --size 224 --rounds 3 [--compile] [--no-bf16]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--no-bf16", action="store_true", help="leave out bf16 (very slow on a CPU without AMX)")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
@@ -56,17 +58,20 @@ def main() -> None:
         "fp32_channels_last": dict(channels_last=True, bf16=False, set_to_none=True),
         "bf16_channels_last": dict(channels_last=True, bf16=True, set_to_none=True),
         "fp32_zero_grad_to_zeros": dict(channels_last=False, bf16=False, set_to_none=False),
+        "fp32_channels_last_fused_adamw": dict(channels_last=True, bf16=False, set_to_none=True),
     }
+    if args.no_bf16:
+        del variants["bf16_channels_last"]
+    if args.compile:
+        variants["fp32_compiled"] = dict(channels_last=False, bf16=False, set_to_none=True)
+        variants["fp32_channels_last_compiled"] = dict(channels_last=True, bf16=False, set_to_none=True)
     models = {}
     for name, v in variants.items():
         m = timm.create_model(args.model, num_classes=2).to(device)
         if v["channels_last"]:
             m = m.to(memory_format=torch.channels_last)
-        models[name] = (m, torch.optim.AdamW(m.parameters()))
-    if args.compile:
-        m = torch.compile(timm.create_model(args.model, num_classes=2).to(device))
-        models["fp32_compiled"] = (m, torch.optim.AdamW(m.parameters()))
-        variants["fp32_compiled"] = dict(channels_last=False, bf16=False, set_to_none=True)
+        opt = torch.optim.AdamW(m.parameters(), fused="fused" in name)
+        models[name] = (torch.compile(m) if "compiled" in name else m, opt)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name in variants:  # warm-up (and compilation) outside the timing
         epoch(*models[name], x, y, 1, **variants[name])

@@ -2,7 +2,7 @@
 
 1. a harness training step (`train_one_epoch` with the plugin-built loss, schedule and callbacks
    off, under Accelerate) against a bare step (forward, cross-entropy, backward, AdamW);
-2. prediction with n TTA views in one stacked batch against n times one plain pass.
+2. prediction with n TTA views from one decoded batch against n times one plain pass.
 
     python bench/overhead.py --model efficientnet_lite0 --size 224 --rounds 5
 """

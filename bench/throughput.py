@@ -1,19 +1,26 @@
 """Side-by-side throughput: `harness run` (uncached and with the decoded-image cache) against a
-bare PyTorch + timm loop doing the same work, alternating in one invocation, several rounds.
+bare PyTorch + timm loop doing the same work and, when a local copy is given, timm's reference
+`train.py`; alternating in one invocation, several rounds.
 
-    python bench/throughput.py --data ../shared/data/hymenoptera --rounds 3
+    python bench/throughput.py --data ../shared/data/hymenoptera --rounds 3 [--timm-train PATH/train.py]
 
-Prints medians and ratios, and appends every measurement, with the machine it ran on, to
-bench/results/throughput.jsonl. timm's reference train.py is not shipped in the timm wheel and no
-copy can be fetched offline here, so it is not part of this comparison.
+Every variant trains EfficientNet-Lite0 at 224 px, batch 32, AdamW, fp32 (bf16 where `auto`
+picks it), channels_last, random-resized crop + flip, two loader workers, 3 epochs; the figure is
+the median over epochs of training images/s with loading included and evaluation excluded.
+timm's train.py is not in the timm wheel or sdist: pass a copy of it (its `Train:` log lines give
+per-batch times; it trains on all of train/ rather than one fold, so per-image rates compare).
+Prints medians and ratios, and appends every measurement, with the machine, to
+bench/results/throughput.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -25,8 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[str, float, float]:
-    """Run `cmd`; return stdout, wall seconds and peak RSS in MiB (GNU time)."""
+def timed(cmd: list[str], cwd: Path, stderr_too: bool = False) -> tuple[str, float, float]:
+    """Run `cmd`; return stdout (and stderr), wall seconds and peak RSS in MiB (GNU time)."""
     with tempfile.NamedTemporaryFile(suffix=".txt") as rss:
         start = time.perf_counter()
         res = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd, capture_output=True, text=True,
@@ -34,7 +41,7 @@ def timed(cmd: list[str], cwd: Path) -> tuple[str, float, float]:
         wall = time.perf_counter() - start
         if res.returncode != 0:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{res.stderr[-3000:]}")
-        return res.stdout, wall, int(Path(rss.name).read_text().split()[-1]) / 1024
+        return res.stdout + (res.stderr if stderr_too else ""), wall, int(Path(rss.name).read_text().split()[-1]) / 1024
 
 
 def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[str, float]:
@@ -44,14 +51,43 @@ def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[st
                           "--set", f"data.cache_dir='{scratch / 'cache'}'", *extra], ROOT)
     m = json.loads((out / "run" / "metrics.json").read_text())
     return {"train_img_per_s": m["train_img_per_s"], "predict_img_per_s": m["predict_img_per_s"],
-            "wall_s": wall, "peak_rss_mib": rss}
+            "data_wait_fraction": m.get("data_wait_fraction", float("nan")), "wall_s": wall, "peak_rss_mib": rss}
 
 
-def bare(data: Path, extra: list[str], limit: int) -> dict[str, float]:
+def bare(data: Path, extra: list[str], limit: int, epochs: int) -> dict[str, float]:
     stdout, wall, rss = timed([sys.executable, str(HERE / "bare_loop.py"), str(data / "train"), "--limit", str(limit),
-                               *extra], ROOT)
+                               "--epochs", str(epochs), "--channels-last", *extra], ROOT)
     rates = json.loads(stdout.strip().splitlines()[-1])["train_img_per_s"]
     return {"train_img_per_s": statistics.median(rates), "wall_s": wall, "peak_rss_mib": rss}
+
+
+TIMM_BATCH = re.compile(r"Train: (\d+) \[\s*\d+/\d+ \(\s*\d+%\)\].*?Time: ([\d.]+)s,")
+
+
+def timm_train(script: Path, data: Path, epochs: int, scratch: Path) -> dict[str, float]:
+    """timm's train.py with the bare loop's settings; images/s per epoch from its per-batch times."""
+    out = Path(tempfile.mkdtemp(dir=scratch))
+    device = "cuda" if _cuda() else "cpu"
+    cmd = [sys.executable, str(script), "--data-dir", str(data), "--train-split", "train", "--val-split", "val",
+           "--device", device, "--model", "efficientnet_lite0", "--num-classes", "2", "-b", "32", "--img-size", "224",
+           "--workers", "2", "--opt", "adamw", "--lr", "1e-3", "--weight-decay", "0.01", "--epochs", str(epochs),
+           "--sched", "constant", "--warmup-epochs", "0", "--scale", "0.25", "1", "--hflip", "0.5", "--color-jitter", "0",
+           "--interpolation", "bilinear", "--train-interpolation", "bilinear", "--reprob", "0", "--smoothing", "0",
+           "--channels-last", "--log-interval", "1", "--output", str(out), "--experiment", "run"]
+    log, wall, rss = timed(cmd, out, stderr_too=True)
+    seconds: dict[int, list[float]] = {}
+    for epoch, t in TIMM_BATCH.findall(log):
+        seconds.setdefault(int(epoch), []).append(float(t))
+    rates = [32 * len(ts) / sum(ts) for ts in seconds.values()]
+    if not rates:
+        raise SystemExit(f"no Train: lines in timm's log:\n{log[-3000:]}")
+    return {"train_img_per_s": statistics.median(rates), "wall_s": wall, "peak_rss_mib": rss}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def machine() -> str:
@@ -67,21 +103,29 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--set", dest="sets", action="append", default=[], help="extra harness --set (e.g. model.name=...)")
     p.add_argument("--bare-args", default="", help="extra bare_loop.py arguments, space separated")
+    p.add_argument("--timm-train", type=Path, help="a local copy of timm's train.py, to compare against as well")
+    p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()
     if not (args.data / "train").is_dir():
         raise SystemExit(f"{args.data} has no train/ folder: pass --data")
-    extra = [a for s in args.sets for a in ("--set", s)]
+    extra = [a for s in args.sets for a in ("--set", s)] + ["--set", f"train.epochs={args.epochs}"]
     # The harness trains fold 0 of 3: two thirds of the images. The bare loop gets as many, so
     # both pay the same per-epoch fixed costs.
     limit = sum(1 for p in (args.data / "train").rglob("*") if p.is_file()) * 2 // 3
     scratch = Path(tempfile.mkdtemp(prefix="harness-bench-"))
-    harness(args.data, True, extra, scratch)  # warm-up: fills the cache and the OS file cache
+    harness(args.data, True, [*extra, "--set", "train.epochs=1"], scratch)  # warm-up: fills the cache and OS file cache
     runs: dict[str, list[dict[str, float]]] = {"harness": [], "harness_cached": [], "bare": []}
+    if args.timm_train:
+        runs["timm_train_py"] = []
     order = list(runs)
     for r in range(args.rounds):
-        for name in order[r % 3:] + order[: r % 3]:  # rotate, so no variant always runs first
-            result = (bare(args.data, args.bare_args.split(), limit) if name == "bare"
-                      else harness(args.data, name == "harness_cached", extra, scratch))
+        for name in order[r % len(order):] + order[: r % len(order)]:  # rotate, so no variant always runs first
+            if name == "bare":
+                result = bare(args.data, args.bare_args.split(), limit, args.epochs)
+            elif name == "timm_train_py":
+                result = timm_train(args.timm_train, args.data, args.epochs, scratch)
+            else:
+                result = harness(args.data, name == "harness_cached", extra, scratch)
             runs[name].append(result)
             print(f"round {r + 1} {name}: {json.dumps(result)}", flush=True)
     med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
@@ -91,6 +135,8 @@ def main() -> None:
         "harness_vs_bare": med["harness"]["train_img_per_s"] / med["bare"]["train_img_per_s"],
         "cached_vs_uncached": med["harness_cached"]["train_img_per_s"] / med["harness"]["train_img_per_s"],
         "cached_vs_bare": med["harness_cached"]["train_img_per_s"] / med["bare"]["train_img_per_s"],
+        **({"harness_vs_timm_train_py": med["harness"]["train_img_per_s"] / med["timm_train_py"]["train_img_per_s"],
+            "timm_train_py_sha1": hashlib.sha1(args.timm_train.read_bytes()).hexdigest()} if args.timm_train else {}),
         "raw": runs,
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "raw"}, indent=1))
