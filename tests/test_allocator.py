@@ -40,3 +40,34 @@ def test_freed_memory_is_reused_without_page_faults() -> None:
     assert on["took"] is True and off["took"] is False
     assert on["off"] > pages / 2 and off["after"] > pages / 2  # by default every 64 MiB buffer faults in again
     assert on["after"] < pages / 20  # kept: reused as it is
+
+
+FORK_SCRIPT = """
+import json, torch
+from torch.utils.data import DataLoader
+from harness.train.allocator import before_fork, keep_freed_memory
+
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+keep_freed_memory()
+for _ in range(4):
+    torch.empty(256 * 2**20, dtype=torch.uint8).fill_(1)  # freed, but kept
+kept = rss_mib()
+running = DataLoader(list(range(4)), num_workers=1, persistent_workers=True)
+for _ in running:
+    pass  # its workers now run: no fork ahead
+before_fork(running)
+still = rss_mib()
+before_fork(DataLoader(list(range(4)), num_workers=2))  # would fork: give the free heap back
+print(json.dumps({"kept": kept, "still": still, "released": rss_mib()}))
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_free_heap_is_released_before_workers_fork() -> None:
+    """Forked workers must not share the kept heap (each parent write would copy a page)."""
+    out = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, check=True).stdout
+    rss = json.loads(out.strip().splitlines()[-1])
+    assert rss["still"] > rss["kept"] - 64  # a loader whose workers already run: nothing released
+    assert rss["released"] < rss["kept"] - 200  # about 256 MiB kept, then given back

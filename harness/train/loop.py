@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from harness.specs import BatchTransform, Callback, Loss, Schedule
+from harness.train.allocator import before_fork
 from harness.train.nonfinite import arm, loss_flag, settle, skips_on_device
 from harness.train.state import TrainState
 
@@ -70,6 +71,7 @@ def train_one_epoch(
     images_seen, window_bad = 0, False
     if first_step == 0:
         state.epoch_nonfinite = 0
+    before_fork(loader)
     start = waiting_since = time.perf_counter()
     data_seconds = 0.0
     for step, (images, target, _) in enumerate(loader, start=first_step):

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from harness.specs import TTAView
+from harness.train.allocator import before_fork
 
 
 @torch.inference_mode()
@@ -29,6 +30,7 @@ def predict(
     model.eval()
     outs: list[torch.Tensor] = []
     idxs: list[torch.Tensor] = []
+    before_fork(loader)
     start = time.perf_counter()
     for images, _, idx in loader:
         if channels_last:
