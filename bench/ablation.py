@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import record
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -69,9 +71,7 @@ def main() -> None:
         h, o = [r["holdout"] for r in rs], [r["oof"] for r in rs]
         print(f"| {name} | {statistics.mean(h):.4f} ± {spread(h):.4f} | {statistics.mean(o):.4f} ± {spread(o):.4f} | "
               f"{statistics.mean(r['seconds'] for r in rs):.0f} |")
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "ablation.jsonl", "a") as fh:
-        fh.write(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"), "seeds": args.seeds, "results": results}) + "\n")
+    record("ablation", {"seeds": args.seeds, "results": results})
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ channels_last, bf16 autocast (which `precision = "auto"` enables only with AMX o
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import timm
 import torch
+from common import record
 
 from harness.train.precision import cpu_has_amx
 
@@ -85,10 +85,7 @@ def main() -> None:
         "img_per_s": {k: args.batch / v for k, v in med.items()},
         "speedup_vs_fp32": {k: med["fp32"] / v for k, v in med.items()},
     }
-    print(json.dumps(result, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "defaults.jsonl", "a") as fh:
-        fh.write(json.dumps(result) + "\n")
+    record("defaults", result)
 
 
 if __name__ == "__main__":

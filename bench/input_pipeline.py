@@ -14,7 +14,6 @@ Appends medians and ratios, with the machine, to bench/results/input_pipeline.js
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from throughput import machine
+from common import record
 from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
@@ -101,15 +100,12 @@ def main() -> None:
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in rates.items()), flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
     summary = {
-        "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "images": len(paths), "size": args.size,
+        "images": len(paths), "size": args.size,
         "batch": args.batch, "workers": args.workers, "oversize": args.oversize, "rounds": args.rounds,
         "median_img_per_s": med, "harness_vs_bare": med["harness"] / med["bare"],
         "cached_vs_uncached": med["harness_cached"] / med["harness"], "raw": rates,
     }
-    print(json.dumps({k: v for k, v in summary.items() if k != "raw"}, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "input_pipeline.jsonl", "a") as fh:
-        fh.write(json.dumps(summary) + "\n")
+    record("input_pipeline", summary)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import timm
 import torch
 from accelerate import Accelerator
+from common import record
 from torch.utils.data import DataLoader, TensorDataset
 
 from harness.config.recipe import load_recipe
@@ -109,10 +109,7 @@ def main() -> None:
     result = {"model": args.model, "size": args.size, "batch": args.batch, "rounds": args.rounds,
               "bare_epoch_s": statistics.median(bare_t), "harness_epoch_s": statistics.median(harness_t),
               "harness_step_vs_bare": step_ratio, "tta": tta, "threads": torch.get_num_threads()}
-    print(json.dumps(result, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "overhead.jsonl", "a") as fh:
-        fh.write(json.dumps(result) + "\n")
+    record("overhead", result)
 
 
 if __name__ == "__main__":

@@ -18,30 +18,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from common import record, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-def timed(cmd: list[str], cwd: Path, stderr_too: bool = False) -> tuple[str, float, float]:
-    """Run `cmd`; return stdout (and stderr), wall seconds and peak RSS in MiB (GNU time)."""
-    with tempfile.NamedTemporaryFile(suffix=".txt") as rss:
-        start = time.perf_counter()
-        res = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        wall = time.perf_counter() - start
-        if res.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{res.stderr[-3000:]}")
-        return res.stdout + (res.stderr if stderr_too else ""), wall, int(Path(rss.name).read_text().split()[-1]) / 1024
 
 
 def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[str, float]:
@@ -90,13 +76,6 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def machine() -> str:
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {gpu}"
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "hymenoptera")
@@ -130,7 +109,7 @@ def main() -> None:
             print(f"round {r + 1} {name}: {json.dumps(result)}", flush=True)
     med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
     summary = {
-        "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "rounds": args.rounds, "sets": args.sets,
+        "rounds": args.rounds, "sets": args.sets,
         "medians": med,
         "harness_vs_bare": med["harness"]["train_img_per_s"] / med["bare"]["train_img_per_s"],
         "cached_vs_uncached": med["harness_cached"]["train_img_per_s"] / med["harness"]["train_img_per_s"],
@@ -139,10 +118,7 @@ def main() -> None:
             "timm_train_py_sha1": hashlib.sha1(args.timm_train.read_bytes()).hexdigest()} if args.timm_train else {}),
         "raw": runs,
     }
-    print(json.dumps({k: v for k, v in summary.items() if k != "raw"}, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "throughput.jsonl", "a") as fh:
-        fh.write(json.dumps(summary) + "\n")
+    record("throughput", summary)
 
 
 if __name__ == "__main__":

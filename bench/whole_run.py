@@ -14,10 +14,9 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from throughput import machine, timed
+from common import record, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -48,17 +47,14 @@ def main() -> None:
             print(f"round {r + 1} {name}: {json.dumps(runs[name][-1])}", flush=True)
     med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
     summary = {
-        "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "recipe": str(args.recipe), "sets": args.sets,
+        "recipe": str(args.recipe), "sets": args.sets,
         "rounds": args.rounds, "medians": med,
         "cached_vs_uncached_train": med["cached"]["train_img_per_s"] / med["uncached"]["train_img_per_s"],
         "cached_vs_uncached_predict": med["cached"]["predict_img_per_s"] / med["uncached"]["predict_img_per_s"],
         "uncached_vs_cached_wall": med["uncached"]["wall_s"] / med["cached"]["wall_s"],
         "raw": runs,
     }
-    print(json.dumps({k: v for k, v in summary.items() if k != "raw"}, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "whole_run.jsonl", "a") as fh:
-        fh.write(json.dumps(summary) + "\n")
+    record("whole_run", summary)
 
 
 if __name__ == "__main__":
