@@ -34,7 +34,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")  # convert() to the same mode would copy
 
 
 def load_rgb(path: str | Path) -> Image.Image:
@@ -53,7 +53,8 @@ def load_rgb(path: str | Path) -> Image.Image:
                 raise BadImage(f"empty image {w}x{h}")
             img.seek(0)  # animated: the first frame
             img.load()
-            return _to_rgb(ImageOps.exif_transpose(img) or img)
+            ImageOps.exif_transpose(img, in_place=True)  # in place: otherwise it copies even when upright
+            return _to_rgb(img)
     except BadImage:
         raise
     except FileNotFoundError as exc:
