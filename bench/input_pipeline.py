@@ -4,7 +4,9 @@ deliver, which bounds any accelerator fed by it. Side by side, alternating, in o
 1. the harness's loader on JPEGs (ImageDataset, the `standard` plugin's transform, the epoch-tagged
    sampler, `make_loader`), as `harness run` builds it;
 2. the same with the decoded-image cache (`data.cache`);
-3. a bare torchvision ImageFolder + transforms v2 + DataLoader doing the same work.
+3. a bare torchvision ImageFolder + transforms v2 + DataLoader doing the same work;
+4. the harness's loader with `persistent_workers=False` (workers started every epoch), the
+   before of that default.
 
     python bench/input_pipeline.py --data ../shared/data/hymenoptera/train --rounds 5
 
@@ -38,7 +40,8 @@ from harness.train.sampling import EpochTagged
 HERE = Path(__file__).resolve().parent
 
 
-def harness_loader(paths: list[Path], size: int, batch: int, workers: int, cache: ImageCache | None) -> DataLoader:
+def harness_loader(paths: list[Path], size: int, batch: int, workers: int, cache: ImageCache | None,
+                   persistent: bool = True) -> DataLoader:
     plugins = load_plugins()
     spec = plugins.get("sample_transforms", "standard")
     ctx = context(num_classes=2, n=len(paths), image_size=size, batch_size=batch, mean=(0.5,) * 3, std=(0.5,) * 3)
@@ -46,7 +49,11 @@ def harness_loader(paths: list[Path], size: int, batch: int, workers: int, cache
     entries = None if cache is None else [cache.ensure(p) for p in paths]
     ds = ImageDataset(paths, np.zeros(len(paths), dtype=np.int64), tf, entries)
     sampler = EpochTagged(torch.utils.data.RandomSampler(ds, generator=torch.Generator().manual_seed(0)))
-    return make_loader(ds, batch, workers, sampler, drop_last=True)
+    loader = make_loader(ds, batch, workers, sampler, drop_last=True)
+    if persistent:
+        return loader
+    return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
+                      worker_init_fn=loader.worker_init_fn, generator=loader.generator, persistent_workers=False)
 
 
 def bare_loader(root: Path, size: int, batch: int, workers: int) -> DataLoader:
@@ -87,6 +94,7 @@ def main() -> None:
             "harness": harness_loader(paths, args.size, args.batch, args.workers, None),
             "harness_cached": harness_loader(paths, args.size, args.batch, args.workers, cache),
             "bare": bare_loader(args.data, args.size, args.batch, args.workers),
+            "harness_fresh_workers": harness_loader(paths, args.size, args.batch, args.workers, None, persistent=False),
         }
     except BadImage as exc:
         raise SystemExit(f"an image cannot be decoded: {exc}") from exc
@@ -95,7 +103,7 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name in loaders}
     order = list(loaders)
     for r in range(args.rounds):
-        for name in order[r % 3:] + order[: r % 3]:
+        for name in order[r % len(order):] + order[: r % len(order)]:
             rates[name].append(epoch_rate(loaders[name], r + 1))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in rates.items()), flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
@@ -103,7 +111,8 @@ def main() -> None:
         "images": len(paths), "size": args.size,
         "batch": args.batch, "workers": args.workers, "oversize": args.oversize, "rounds": args.rounds,
         "median_img_per_s": med, "harness_vs_bare": med["harness"] / med["bare"],
-        "cached_vs_uncached": med["harness_cached"] / med["harness"], "raw": rates,
+        "cached_vs_uncached": med["harness_cached"] / med["harness"],
+        "persistent_vs_fresh_workers": med["harness"] / med["harness_fresh_workers"], "raw": rates,
     }
     record("input_pipeline", summary)
 
