@@ -70,9 +70,10 @@ def test_zero_backbone_lr_trains_the_head_alone(tmp_path: Path) -> None:
     assert all(p.requires_grad for p in model.head.parameters())
 
 
-def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), steps: int = 8):  # type: ignore[no-untyped-def]
-    """One epoch of Net on random tensors; the loss is NaN at `nan_steps`. Returns the state, the
-    stats and the weights after each update."""
+def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), steps: int = 8,  # type: ignore[no-untyped-def]
+           data: type[TensorDataset] = TensorDataset):
+    """One epoch of Net on random tensors served by `data`; the loss is NaN at `nan_steps`.
+    Returns the state, the stats, the weights after each update and the logged messages."""
     torch.manual_seed(0)
     recipe_path = tmp_path / "r.toml"
     recipe_path.write_text(TINY.format(root=tmp_path))
@@ -81,8 +82,8 @@ def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), ste
     acc = Accelerator(cpu=True)
     model = Net()
     optimizer = build_optimizer(model, recipe.train, 0.01)
-    loader = DataLoader(TensorDataset(torch.randn(4 * steps, 3, 8, 8), torch.randint(0, 3, (4 * steps,)),
-                                      torch.arange(4 * steps)), batch_size=4)
+    loader = DataLoader(data(torch.randn(4 * steps, 3, 8, 8), torch.randint(0, 3, (4 * steps,)), torch.arange(4 * steps)),
+                        batch_size=4)
     model, optimizer, loader = acc.prepare(model, optimizer, loader)
     state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
     ctx = context(num_classes=3)
@@ -142,26 +143,11 @@ class SlowData(TensorDataset):
     def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
         import time
 
-        time.sleep(0.01)
+        time.sleep(0.02)  # 80 ms a batch of 4: far longer than a step of Net
         return super().__getitem__(i)
 
 
 def test_data_wait_fraction_tells_a_starved_step(tmp_path: Path) -> None:
     """Time blocked on the loader over epoch time: high when loading is the bottleneck."""
-    recipe_path = tmp_path / "r.toml"
-    recipe_path.write_text(TINY.format(root=tmp_path))
-    plugins = load_plugins()
-    recipe = load_recipe(recipe_path, ["model.channels_last=false"], plugins)
-    ctx = context(num_classes=3)
-    fractions = []
-    for cls in (TensorDataset, SlowData):
-        acc = Accelerator(cpu=True)
-        model = Net()
-        optimizer = build_optimizer(model, recipe.train, 0.01)
-        loader = DataLoader(cls(torch.randn(32, 3, 8, 8), torch.randint(0, 3, (32,)), torch.arange(32)), batch_size=8)
-        model, optimizer, loader = acc.prepare(model, optimizer, loader)
-        state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
-        stats = train_one_epoch(state, loader, build_component(plugins, "losses", recipe.loss, ctx),
-                                build_component(plugins, "schedulers", recipe.scheduler, ctx), [], [], lambda n, v: None)
-        fractions.append(stats.data_wait_fraction)
+    fractions = [_epoch(tmp_path, [], data=cls)[1].data_wait_fraction for cls in (TensorDataset, SlowData)]
     assert fractions[1] > 0.8 > 0.5 > fractions[0] >= 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import platform
 from typing import Any
 
@@ -26,6 +27,7 @@ M_MMAP_MAX = -4
 _kept = False
 
 
+@functools.cache
 def _libc() -> Any:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None

@@ -130,8 +130,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
             component.load_state_dict(saved["components"][key])
         if acc.scaler is not None and saved.get("scaler"):
             acc.scaler.load_state_dict(saved["scaler"])
-        progress("message", text=f"fold {fold + 1}: resuming from {latest.name} (epoch {start_epoch + 1}, "
-                                 f"step {start_step})")
+        say(f"fold {fold + 1}: resuming from {latest.name} (epoch {start_epoch + 1}, step {start_step})")
         set_rng_state(saved["rng"])
 
     every = cfg.checkpoint_every
