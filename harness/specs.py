@@ -44,6 +44,9 @@ class BuildContext:
     mean: tuple[float, ...] = IMAGENET_MEAN  # input normalization the model expects
     std: tuple[float, ...] = IMAGENET_STD
     higher_is_better: bool = True  # of the validation metric (cv.metric)
+    # False: sample transforms may return uint8 images (0-255) and the trainer normalizes them on
+    # the device with `mean` and `std` (a GPU with `data.normalize_on_device`).
+    normalize: bool = True
 
     @property
     def total_steps(self) -> int:

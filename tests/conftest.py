@@ -16,6 +16,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_accelerator_state():  # type: ignore[no-untyped-def]
+    """Accelerate keeps one state per process: a test's CPU Accelerator must not meet the GPU
+    state an earlier test's run left behind."""
+    yield
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 @pytest.fixture
 def kaggle_comp(tmp_path: Path) -> Path:
     return make_kaggle_competition(tmp_path / "comp")

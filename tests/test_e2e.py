@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from harness.config.recipe import load_recipe
 
@@ -23,6 +24,14 @@ def harness(*args: str, cwd: Path, launcher: list[str] | None = None, timeout: i
     cmd = (launcher or [sys.executable]) + ["-m", "harness", *args]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def two_processes() -> list[str]:
+    """`accelerate launch` with two processes: on two GPUs where there are, else on the CPU (the
+GPUs hidden: `accelerate launch --cpu` starts a single process)."""
+    hide = [] if torch.cuda.device_count() >= 2 else ["env", "CUDA_VISIBLE_DEVICES="]
+    return [*hide, sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
 
 
 def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> None:
@@ -82,9 +91,7 @@ def test_two_processes_match_one(tmp_path: Path, kaggle_comp: Path) -> None:
     recipe.write_text(TINY.format(root=kaggle_comp))
     one = harness("run", str(recipe), "--out", "one", cwd=tmp_path)
     assert one.returncode == 0, one.stderr
-    two = harness("run", str(recipe), "--out", "two", cwd=tmp_path, launcher=[
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"])
+    two = harness("run", str(recipe), "--out", "two", cwd=tmp_path, launcher=two_processes())
     assert two.returncode == 0, two.stderr
     oof1 = pd.read_csv(tmp_path / "one" / "oof.csv")
     oof2 = pd.read_csv(tmp_path / "two" / "oof.csv")

@@ -4,7 +4,6 @@ uninterrupted one; checkpoints are atomic and verified; a dead rank ends the job
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from .conftest import TINY
-from .test_e2e import harness
+from .test_e2e import harness, two_processes
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +22,7 @@ SETS = [
     "--set", "train.batch_size=4", "--set", "train.epochs=3", "--set", "train.checkpoint_every=2",
     "--set", "augment.crop='random_resized'", "--set", "data.num_workers=1", "--set", "model.drop_rate=0.2",
     "--set", "batch_transforms.mixup_cutmix.cutmix_alpha=1.0", "--set", "callbacks.ema.decay=0.9",
-    "--set", "scheduler.name='warmup_cosine'",
+    "--set", "scheduler.name='warmup_cosine'", "--set", "train.deterministic=true",  # bitwise on a GPU too
 ]
 
 
@@ -101,8 +100,7 @@ def test_resume_without_a_run_is_an_error(tmp_path: Path, kaggle_comp: Path) -> 
 
 def test_dead_rank_ends_the_job_promptly_and_resumes(tmp_path: Path, kaggle_comp: Path) -> None:
     recipe = _recipe(tmp_path, kaggle_comp)
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch = two_processes()
     os.environ.update(HARNESS_DIE_AT_UPDATE="2", HARNESS_DIE_RANK="1")
     try:
         start = time.monotonic()

@@ -25,6 +25,8 @@ class DataConfig:
     # Explicit class list; empty means the sorted labels found in the training data.
     classes: tuple[str, ...] = ()
     num_workers: int = 2
+    pin_memory: bool = True  # with a GPU: page-locked batches, copied without blocking the host
+    normalize_on_device: bool = True  # with a GPU: uint8 batches, normalized there rather than in the workers
     max_bad_fraction: float = 0.02
     cache: bool = False
     cache_dir: str = ""
@@ -68,6 +70,10 @@ class TrainConfig:
     grad_accum: int = 1
     clip_grad: float = 0.0
     compile: bool = False
+    cudnn_benchmark: bool = True  # with a GPU: cuDNN times its kernels once per input shape and keeps the fastest
+    # Deterministic kernels only (an error names any op without one), so that a resumed run is
+    # bitwise the uninterrupted one on a GPU too; slower there. A CPU run is deterministic anyway.
+    deterministic: bool = False
     keep_freed_memory: bool = True  # glibc keeps freed memory for reuse: fewer page faults a step on a CPU
     backbone_lr_mult: float = 1.0
     scale_lr: bool = False  # linear scaling with the global batch size (reference: 256)

@@ -15,6 +15,8 @@ from harness.config.schema import Recipe, Selected
 from harness.data.dataset import ImageDataset
 from harness.plugin_manager import Plugins
 from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, TTAView
+from harness.train.device import on_gpu
+from harness.train.inputs import ModelInput
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Components:
     batch_transforms: dict[str, Any]  # name -> transform, in recipe order
     callbacks: dict[str, Callback]
     views: list[TTAView]
+    inputs: ModelInput
 
     def resumable(self) -> dict[str, Any]:
         """Everything with state that an exact resume must restore, by a stable key."""
@@ -54,6 +57,7 @@ def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels:
         steps_per_epoch=max(1, math.ceil(per_proc_batches / cfg.grad_accum)), batch_size=cfg.batch_size,
         world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
         higher_is_better=recipe.higher_is_better,
+        normalize=not (recipe.data.normalize_on_device and on_gpu()),
     )
     views = [v for s in recipe.tta_options for v in build_component(plugins, "tta_views", s, ctx)]
     names = [v.name for v in views]
@@ -70,6 +74,7 @@ def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels:
         batch_transforms={s.name: build_component(plugins, "batch_transforms", s, ctx) for s in recipe.batch_transforms},
         callbacks={s.name: build_component(plugins, "callbacks", s, ctx) for s in recipe.callbacks},
         views=views,
+        inputs=ModelInput(mean, std, recipe.model.channels_last),
     )
 
 
@@ -86,10 +91,13 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def make_loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False) -> DataLoader:
+def make_loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False,
+                pin_memory: bool = True) -> DataLoader:
+    """`pin_memory` acts only with a GPU: page-locked batches, which the Accelerator then copies
+    without blocking the host (`data.pin_memory`)."""
     return DataLoader(
         ds, batch_size=batch, sampler=sampler, shuffle=False, num_workers=workers,
-        pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0, drop_last=drop_last,
+        pin_memory=pin_memory and on_gpu(), persistent_workers=workers > 0, drop_last=drop_last,
         worker_init_fn=seed_worker,
         # Its own generator: starting an epoch's iterator must not draw from the global RNG, which
         # dropout uses and a checkpoint restores.

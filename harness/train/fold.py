@@ -73,10 +73,10 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     assert data.train.labels is not None and data.valid.labels is not None
     parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes)
     sampler = EpochTagged(parts.sampler)
-    workers, eval_batch = recipe.data.num_workers, cfg.eval_batch_size or 2 * cfg.batch_size
+    workers, pin, eval_batch = recipe.data.num_workers, recipe.data.pin_memory, cfg.eval_batch_size or 2 * cfg.batch_size
     train_ds = _dataset(data.train, parts.train_tf, data.cache, seed)
-    train_loader = make_loader(train_ds, cfg.batch_size, workers, sampler, drop_last=len(train_ds) > cfg.batch_size)
-    valid_loader = make_loader(_dataset(data.valid, parts.eval_tf, data.cache), eval_batch, workers)
+    train_loader = make_loader(train_ds, cfg.batch_size, workers, sampler, len(train_ds) > cfg.batch_size, pin)
+    valid_loader = make_loader(_dataset(data.valid, parts.eval_tf, data.cache), eval_batch, workers, pin_memory=pin)
     lr = cfg.lr * (cfg.batch_size * acc.num_processes * cfg.grad_accum / 256 if cfg.scale_lr else 1.0)
     optimizer = build_optimizer(model, cfg, lr)
     model, optimizer, train_loader, valid_loader = acc.prepare(model, optimizer, train_loader, valid_loader)
@@ -86,7 +86,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
     schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
     unwrapped = acc.unwrap_model(model)
-    state = TrainState(recipe, acc, model, unwrapped, optimizer, fold)
+    state = TrainState(recipe, acc, model, unwrapped, optimizer, fold, parts.inputs)
     callbacks = list(parts.callbacks.values())
     for cb in callbacks:
         cb.on_fold_start(state)
@@ -156,7 +156,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         rates.append(stats.img_per_s)
         scores, val_loss = {}, {}
         for name, module in candidates().items():
-            logits, _ = predict(module, valid_loader, parts.views[:1], acc, len(data.valid), recipe.model.channels_last)
+            logits, _ = predict(module, valid_loader, parts.views[:1], acc, len(data.valid), parts.inputs)
             probs = softmax(next(iter(logits.values())))
             scores[name] = score(recipe.cv.metric, data.valid.labels, probs)
             val_loss[name] = score("log_loss", data.valid.labels, probs)
@@ -192,14 +192,15 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
             chosen = name
     final = candidates()[chosen]
     load_weights(final, fold_dir / f"best_{chosen}.safetensors")
-    oof, _ = predict(final, valid_loader, parts.views, acc, len(data.valid), recipe.model.channels_last)
+    oof, _ = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
     predictions: dict[str, dict[str, np.ndarray]] = {}
     rate = 0.0
     for set_name, split in data.predict_sets.items():
-        loader = acc.prepare(make_loader(_dataset(split, parts.eval_tf, data.cache, labels=False), eval_batch, workers))
-        predictions[set_name], rate = predict(final, loader, parts.views, acc, len(split), recipe.model.channels_last)
+        loader = acc.prepare(make_loader(_dataset(split, parts.eval_tf, data.cache, labels=False), eval_batch, workers,
+                                         pin_memory=pin))
+        predictions[set_name], rate = predict(final, loader, parts.views, acc, len(split), parts.inputs)
     if not data.predict_sets:
-        _, rate = predict(final, valid_loader, parts.views, acc, len(data.valid), recipe.model.channels_last)
+        _, rate = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
     acc.free_memory()
     return FoldResult(
         fold=fold, score=best[chosen], best_epoch=best_epoch[chosen], best_weights=chosen, candidate_scores=best,

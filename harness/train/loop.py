@@ -58,7 +58,6 @@ def train_one_epoch(
     """`first_step` > 0 resumes mid-epoch: the loader already leaves those batches out.
     `on_update(step)` runs after each optimizer update (checkpointing)."""
     acc, cfg = state.accelerator, state.recipe.train
-    channels_last = state.recipe.model.channels_last
     state.model.train()
     if state.recipe.model.freeze_bn:
         for module in state.model.modules():
@@ -76,8 +75,7 @@ def train_one_epoch(
     data_seconds = 0.0
     for step, (images, target, _) in enumerate(loader, start=first_step):
         data_seconds += time.perf_counter() - waiting_since
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = state.inputs(images)
         for transform in batch_transforms:
             images, target = transform(images, target, state.epoch)
         with acc.accumulate(state.model):

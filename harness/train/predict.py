@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from harness.specs import TTAView
 from harness.train.allocator import before_fork
+from harness.train.inputs import ModelInput
 
 
 @torch.inference_mode()
@@ -23,7 +24,7 @@ def predict(
     views: Sequence[TTAView],
     accelerator: Accelerator,
     n: int,
-    channels_last: bool = False,
+    inputs: ModelInput | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """Return ({view name: logits (n, C) in dataset order}, images per second counting each view)."""
     was_training = model.training
@@ -33,8 +34,8 @@ def predict(
     before_fork(loader)
     start = time.perf_counter()
     for images, _, idx in loader:
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        if inputs is not None:
+            images = inputs(images)
         # Each decoded batch serves every view; each view runs at the plain batch size, since a
         # stacked n-times batch measured 1.33x slower per image on a CPU (bench/overhead.py).
         with accelerator.autocast():

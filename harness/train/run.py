@@ -4,6 +4,7 @@ fold, and write OOF, per-fold and ensembled predictions, the submission and the 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.train import precision
 from harness.train.allocator import keep_freed_memory
+from harness.train.device import on_gpu
 from harness.train.fold import FoldData, FoldResult, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
@@ -47,12 +49,27 @@ def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def _make_accelerator(recipe: Recipe):
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.state import AcceleratorState
 
-    cuda = torch.cuda.is_available()
+    cuda = on_gpu()
     bf16_gpu = cuda and torch.cuda.is_bf16_supported()
     mp = precision.resolve(recipe.train.precision, cuda, bf16_gpu)
-    return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda)
+    deterministic = recipe.train.deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for reproducible results
+    torch.use_deterministic_algorithms(deterministic)
+    if cuda:
+        torch.backends.cudnn.benchmark = recipe.train.cudnn_benchmark and not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+    # Batches from pinned memory go to the GPU without the host waiting for the copy (a blocking
+    # copy would sync host and GPU every step).
+    loading = DataLoaderConfiguration(non_blocking=cuda and recipe.data.pin_memory)
+    # Accelerate keeps one precision per process and refuses another; a second run in the same
+    # process (the Python API, tuning trials) may want another. The process group stays as it is.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda,
+                       dataloader_config=loading)
 
 
 def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:

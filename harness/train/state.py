@@ -10,6 +10,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from harness.config.schema import Recipe
+from harness.train.inputs import ModelInput
 
 
 @dataclass
@@ -20,6 +21,7 @@ class TrainState:
     unwrapped: nn.Module
     optimizer: Optimizer
     fold: int
+    inputs: ModelInput = field(default_factory=ModelInput)  # batch -> model input (memory format, normalization)
     epoch: int = 0
     update: int = 0  # optimizer updates so far in this fold
     metrics: dict[str, Any] = field(default_factory=dict)  # this epoch's, filled before on_epoch_end

@@ -56,7 +56,8 @@ def build_standard(opts: StandardOptions, ctx: BuildContext, train: bool) -> v2.
         steps += [v2.Resize(int(size / opts.crop_pct), antialias=True), v2.CenterCrop(size)]
     else:
         steps.append(v2.Resize((size, size), antialias=True))
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(ctx.mean, ctx.std)]
+    if ctx.normalize:  # otherwise uint8 leaves the worker, and the trainer normalizes on the GPU
+        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(ctx.mean, ctx.std)]
     return v2.Compose(steps)
 
 
