@@ -40,9 +40,10 @@ def main() -> None:
     ds = datasets.ImageFolder(args.root, transform=tf, loader=lambda f: datasets.folder.pil_loader(f))
     if args.limit:  # an even spread over the classes, as a stratified fold would be
         ds = torch.utils.data.Subset(ds, torch.randperm(len(ds))[: args.limit].tolist())
-    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
-                                         drop_last=True, persistent_workers=args.workers > 0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cudnn.benchmark = True  # fixed input size: as timm's train.py and the harness do
+    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                         drop_last=True, persistent_workers=args.workers > 0, pin_memory=device == "cuda")
     model = timm.create_model(args.model, num_classes=2).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -15,15 +15,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def timed(cmd: list[str], cwd: Path, stderr_too: bool = False) -> tuple[str, float, float]:
-    """Run `cmd`; return stdout (and stderr), wall seconds and peak RSS in MiB (GNU time)."""
-    with tempfile.NamedTemporaryFile(suffix=".txt") as rss:
+    """Run `cmd`; return stdout (and stderr), wall seconds and the child's peak RSS in MiB."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        res = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: ru_maxrss in KiB on Linux
         wall = time.perf_counter() - start
-        if res.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{res.stderr[-3000:]}")
-        return res.stdout + (res.stderr if stderr_too else ""), wall, int(Path(rss.name).read_text().split()[-1]) / 1024
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        if proc.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{stderr[-3000:]}")
+        return stdout + (stderr if stderr_too else ""), wall, usage.ru_maxrss / 1024
 
 
 def machine() -> str:
