@@ -38,7 +38,7 @@ def tiny_model() -> nn.Module:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def accelerator() -> Accelerator:
     return Accelerator(cpu=True)
 
