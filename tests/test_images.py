@@ -263,6 +263,7 @@ def test_training_prediction_and_cache_decode_alike(tmp_path: Path, name: str) -
     cache = ImageCache(tmp_path / "cache", short_side=2)
     entry = cache.ensure(path)
     stored = ImageCache.read(entry)
+    assert stored.flags.writeable and stored.dtype == np.uint8  # torch.from_numpy takes it without a copy
     np.testing.assert_array_equal(stored, np.asarray(resize_shorter(load_rgb(path), 2)))
     assert cache.ensure(path) == entry  # a second screen reuses the entry
     cached, _, _ = ImageDataset([path], None, identity, cache_entries=[entry])[0]

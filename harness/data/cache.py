@@ -1,5 +1,5 @@
-"""Decoded-image cache: each image decoded and resized once, stored as uint8 `.npy`, then
-memory-mapped by every fold, epoch, worker and process.
+"""Decoded-image cache: each image decoded and resized once, stored as uint8 `.npy`, then read
+from the OS page cache by every fold, epoch, worker and process.
 
 Practitioners pre-resize to the training resolution; it pays most when source photos are far
 larger than the network input. The shorter side is stored at `image_size * oversize`, so
@@ -66,4 +66,7 @@ class ImageCache:
 
     @staticmethod
     def read(entry: Path) -> np.ndarray:
-        return np.load(entry, mmap_mode="r")
+        """A writable HWC uint8 array. One open and one read: np.load's memory map (three opens,
+        then a copy to make it writable) took 0.34 ms an entry against 0.18 (bench/cache_read.py)."""
+        with open(entry, "rb") as fh:
+            return np.lib.format.read_array(fh)

@@ -54,7 +54,7 @@ class ImageDataset(Dataset):
 
     def _item(self, i: int) -> tuple[torch.Tensor, int, int]:
         if self.cache_entries is not None:
-            arr = np.array(ImageCache.read(self.cache_entries[i]))
+            arr = ImageCache.read(self.cache_entries[i])
         else:
             arr = load_array(self.paths[i])
         image = torch.from_numpy(arr).permute(2, 0, 1)
