@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -124,31 +125,46 @@ def main() -> None:
     if args.timm_train:
         runs["timm_train_py"] = []
     order = list(runs)
-    for r in range(args.rounds):
-        for name in order[r % len(order):] + order[: r % len(order)]:  # rotate, so no variant always runs first
-            if name == "bare":
-                result = bare(args.data, bare_args, limit, args.epochs)
-            elif name == "timm_train_py":
-                result = timm_train(args.timm_train, args.data, args, scratch)
-            else:
-                result = harness(args.data, name == "harness_cached", [*extra, *variants.get(name, [])], scratch)
-            runs[name].append(result)
-            print(f"round {r + 1} {name}: {json.dumps(result)}", flush=True)
+    stopped = None
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops us: what was measured is still recorded
+    try:
+        for r in range(args.rounds):
+            for name in order[r % len(order):] + order[: r % len(order)]:  # rotate, so no variant always runs first
+                if name == "bare":
+                    result = bare(args.data, bare_args, limit, args.epochs)
+                elif name == "timm_train_py":
+                    result = timm_train(args.timm_train, args.data, args, scratch)
+                else:
+                    result = harness(args.data, name == "harness_cached", [*extra, *variants.get(name, [])], scratch)
+                runs[name].append(result)
+                print(f"round {r + 1} {name}: {json.dumps(result)}", flush=True)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # `timeout` signals the whole group, maybe more than once
+        stopped = f"stopped in round {r + 1} of {args.rounds}"
+    runs = {name: rs for name, rs in runs.items() if rs}
     med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
     rate = {name: m["train_img_per_s"] for name, m in med.items()}
+
+    def ratio(a: str, b: str) -> float | None:
+        return rate[a] / rate[b] if a in rate and b in rate else None
+
     summary = {
-        "rounds": args.rounds, "data": str(args.data), "settings": common, "variants": args.variant,
-        "medians": med,
-        "harness_vs_bare": rate["harness"] / rate["bare"],
-        "cached_vs_uncached": rate["harness_cached"] / rate["harness"],
-        "cached_vs_bare": rate["harness_cached"] / rate["bare"],
-        **{f"harness_vs_{v}": rate["harness"] / rate[v] for v in variants},
-        **({"harness_vs_timm_train_py": rate["harness"] / rate["timm_train_py"],
-            "cached_vs_timm_train_py": rate["harness_cached"] / rate["timm_train_py"],
+        "rounds": args.rounds, **({"note": stopped} if stopped else {}), "data": str(args.data), "settings": common,
+        "variants": args.variant, "medians": med,
+        "harness_vs_bare": ratio("harness", "bare"),
+        "cached_vs_uncached": ratio("harness_cached", "harness"),
+        "cached_vs_bare": ratio("harness_cached", "bare"),
+        **{f"harness_vs_{v}": ratio("harness", v) for v in variants},
+        **({"harness_vs_timm_train_py": ratio("harness", "timm_train_py"),
+            "cached_vs_timm_train_py": ratio("harness_cached", "timm_train_py"),
             "timm_train_py_sha1": hashlib.sha1(args.timm_train.read_bytes()).hexdigest()} if args.timm_train else {}),
         "raw": runs,
     }
     record("throughput", summary)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
