@@ -79,8 +79,11 @@ def timm_train(script: Path, data: Path, args: argparse.Namespace, scratch: Path
 
 
 def _bf16(precision: str) -> bool:
-    """What the harness's `train.precision` resolves to, for the other sides: bf16 on a GPU under auto."""
-    return precision == "bf16" or (precision == "auto" and _cuda())
+    """What the harness's `train.precision` resolves to, for the other sides (under auto: bf16 on a
+    GPU or a CPU with native bf16)."""
+    from harness.train.precision import resolve
+
+    return resolve(precision, _cuda()) == "bf16"
 
 
 def _cuda() -> bool:

@@ -11,6 +11,7 @@ import torch
 from harness.config.recipe import load_recipe
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
+from harness.train import precision
 from harness.train.device import on_gpu
 from harness.train.run import _make_accelerator
 
@@ -45,3 +46,17 @@ def test_a_second_run_in_the_process_may_change_precision(tmp_path: Path) -> Non
         acc = _make_accelerator(load_recipe(recipe_path, [f"train.precision='{value}'"], plugins))
         precisions.append(acc.mixed_precision)
     assert precisions == ["bf16", "no", "bf16"]
+
+
+def test_auto_precision_is_bf16_only_where_it_is_fast_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert precision.bf16_flags("flags : fpu amx_bf16 amx_tile avx512_bf16") == ("amx_bf16",)
+    assert precision.bf16_flags("flags : fpu avx2 avx512f avx512bw") == ()  # emulated bf16 measured 0.15x fp32
+    assert precision.bf16_flags("flags : fpu avx512f avx512_bf16") == ()  # no end-to-end gain, a wrong kernel
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    assert precision.resolve("auto", cuda=False) == "bf16"
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ())
+    assert precision.resolve("auto", cuda=False) == "no"
+    assert precision.resolve("bf16", cuda=False) == "bf16"  # asked for by name: honoured
+    assert precision.resolve("auto", cuda=True, bf16_gpu=False) == "fp16"
+    with pytest.raises(HarnessError, match="fp16 needs a GPU"):
+        precision.resolve("fp16", cuda=False)

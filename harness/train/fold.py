@@ -192,15 +192,18 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
             chosen = name
     final = candidates()[chosen]
     load_weights(final, fold_dir / f"best_{chosen}.safetensors")
-    oof, _ = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
+    # The prediction rate covers every set this fold predicts (OOF, test, holdout), each TTA view
+    # counting as an image: views x images over the seconds they took, loader start-ups included.
+    oof, oof_rate = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
+    predicted = [(len(data.valid), oof_rate)]
     predictions: dict[str, dict[str, np.ndarray]] = {}
-    rate = 0.0
     for set_name, split in data.predict_sets.items():
         loader = acc.prepare(make_loader(_dataset(split, parts.eval_tf, data.cache, labels=False), eval_batch, workers,
                                          pin_memory=pin))
-        predictions[set_name], rate = predict(final, loader, parts.views, acc, len(split), parts.inputs)
-    if not data.predict_sets:
-        _, rate = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
+        predictions[set_name], set_rate = predict(final, loader, parts.views, acc, len(split), parts.inputs)
+        predicted.append((len(split), set_rate))
+    views = len(parts.views)
+    rate = sum(n * views for n, _ in predicted) / sum(n * views / r for n, r in predicted)
     acc.free_memory()
     return FoldResult(
         fold=fold, score=best[chosen], best_epoch=best_epoch[chosen], best_weights=chosen, candidate_scores=best,
