@@ -138,3 +138,28 @@ def test_bad_options_are_rejected(options: type, raw: dict) -> None:
 
     with pytest.raises(HarnessError):
         from_dict(options, raw, "tta.x")
+
+
+class _RecordsAutotune(nn.Module):
+    """Records, for each batch it sees, whether cuDNN may time its kernels for that shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, bool]] = []
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((x.shape[0], torch.backends.cudnn.benchmark))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_only_full_batches_may_autotune(accelerator: Accelerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The short last batch has a new shape in every set: timing cuDNN's kernels for it cost more
+    than the whole prediction of a small set on a GPU."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    model = _RecordsAutotune()
+    loader = accelerator.prepare(DataLoader(Images(7), batch_size=3))
+    logits, _ = predict(model, loader, [TTAView("identity", identity), TTAView("hflip", hflip)], accelerator, 7)
+    assert model.seen == [(3, True), (3, True), (3, True), (3, True), (1, False), (1, False)]
+    assert torch.backends.cudnn.benchmark  # restored
+    assert logits["identity"].shape == (7, 2)

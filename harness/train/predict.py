@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from harness.specs import TTAView
 from harness.train.allocator import before_fork
+from harness.train.device import autotune_only_if
 from harness.train.inputs import ModelInput
 
 
@@ -31,6 +32,7 @@ def predict(
     model.eval()
     outs: list[torch.Tensor] = []
     idxs: list[torch.Tensor] = []
+    full = loader.batch_size or getattr(loader.batch_sampler, "batch_size", None)  # a sharded sampler keeps it
     before_fork(loader)
     start = time.perf_counter()
     for images, _, idx in loader:
@@ -38,7 +40,7 @@ def predict(
             images = inputs(images)
         # Each decoded batch serves every view; each view runs at the plain batch size, since a
         # stacked n-times batch measured 1.33x slower per image on a CPU (bench/overhead.py).
-        with accelerator.autocast():
+        with accelerator.autocast(), autotune_only_if(images.shape[0] == full):
             logits = torch.stack([model(v.apply(images)).float() for v in views], dim=1)  # (B, V, C)
         logits, idx = accelerator.gather_for_metrics((logits.contiguous(), idx))
         outs.append(logits.cpu())
