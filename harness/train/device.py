@@ -31,8 +31,8 @@ def autotune_only_if(full_batch: bool) -> Iterator[None]:
     """With `train.cudnn_benchmark`, cuDNN times every convolution algorithm the first time it sees
     an input shape. Worth it for the shapes a run repeats; not for the short last batch of a
     prediction set, which has a new shape in every set and fold and costs seconds of timing on a
-    resnet50 (predictions ran 2.6x faster on an H100 with the autotuning off). Such batches use
-    cuDNN's heuristics instead."""
+    resnet50 (predictions ran 2.6x faster on an H100 with it and pinned memory off, on a 153-image
+    holdout; bench/results/throughput.jsonl). Such batches use cuDNN's heuristics instead."""
     before = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = before and full_batch
     try:
