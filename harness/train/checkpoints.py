@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.errors import HarnessError
+
 MANIFEST = "manifest.json"
 
 
@@ -57,7 +59,10 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 def assert_finite(tensors: Mapping[str, torch.Tensor], what: str) -> None:
     for name, t in tensors.items():
         if t.is_floating_point() and not torch.isfinite(t).all():
-            raise RuntimeError(f"refusing to checkpoint {what}: tensor {name} holds NaN or inf")
+            raise HarnessError(
+                f"refusing to checkpoint {what}: tensor {name} holds NaN or inf although no loss was: a gradient "
+                "overflowed or a kernel returned garbage (bf16 on a CPU without AMX gets the convolution gradient "
+                "of 1-pixel inputs wrong); try train.precision='fp32', a lower train.lr or train.clip_grad")
 
 
 def _optimizer_tensors(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
