@@ -1,5 +1,5 @@
-"""A NaN or inf loss: the step is skipped and counted on every rank, the log names it, and too
-many in a row stop the run with a clear error."""
+"""A NaN or inf loss, or a finite loss with a non-finite gradient: the step is skipped and counted
+on every rank, the log names it, and too many in a row stop the run with a clear error."""
 
 from __future__ import annotations
 
@@ -25,6 +25,19 @@ from .conftest import TINY
 class NanOptions:
     bad_calls: tuple[int, ...] = ()
     always: bool = False
+    gradient_only: bool = False  # the loss stays finite; its gradient is infinite
+
+
+class InfiniteGradient(torch.autograd.Function):
+    """The identity forward; an infinite gradient backward, as a bf16 overflow or a wrong kernel gives."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+        return grad * float("inf")
 
 
 class NanAt:
@@ -33,10 +46,11 @@ class NanAt:
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self.calls += 1
+        bad = self.opts.always or self.calls in self.opts.bad_calls
+        if bad and self.opts.gradient_only:
+            return F.cross_entropy(InfiniteGradient.apply(logits.float()), target)
         loss = F.cross_entropy(logits.float(), target)
-        if self.opts.always or self.calls in self.opts.bad_calls:
-            return loss * float("nan")
-        return loss
+        return loss * float("nan") if bad else loss
 
 
 class NanPlugin:
@@ -45,11 +59,11 @@ class NanPlugin:
         return [Component("nan_at", lambda o, c: NanAt(o), NanOptions)]
 
 
-def _recipe(tmp_path: Path, root: Path, loss: str):  # type: ignore[no-untyped-def]
+def _recipe(tmp_path: Path, root: Path, loss: str, sets: tuple[str, ...] | list[str] = ()):  # type: ignore[no-untyped-def]
     path = tmp_path / "r.toml"
     path.write_text(TINY.format(root=root) + loss)
     plugins = load_plugins(extra=(NanPlugin(),))
-    return load_recipe(path, ["cv.only=[0]", "train.batch_size=4"], plugins), plugins
+    return load_recipe(path, ["cv.only=[0]", "train.batch_size=4", *sets], plugins), plugins
 
 
 @pytest.mark.slow
@@ -67,5 +81,19 @@ def test_nan_steps_are_skipped_and_logged(tmp_path: Path, kaggle_comp: Path, cap
 
 def test_too_many_in_a_row_stop_the_run(tmp_path: Path, kaggle_comp: Path) -> None:
     recipe, plugins = _recipe(tmp_path, kaggle_comp, "\n[loss]\nname = 'nan_at'\nalways = true\n")
-    with pytest.raises(HarnessError, match=r"stopping: 5 non-finite losses in a row.*epoch 2 step 1"):
+    with pytest.raises(HarnessError, match=r"stopping: 5 non-finite losses or gradients in a row.*epoch 2 step 1"):
         run_experiment(recipe, tmp_path / "run", plugins)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])  # skipped on the device, and on the host
+def test_a_finite_loss_with_a_non_finite_gradient_is_skipped(tmp_path: Path, kaggle_comp: Path, optimizer: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    recipe, plugins = _recipe(tmp_path, kaggle_comp, "\n[loss]\nname = 'nan_at'\nbad_calls = [2]\ngradient_only = true\n",
+                              [f"train.optimizer='{optimizer}'", "train.epochs=1"])
+    run_experiment(recipe, tmp_path / "run", plugins)
+    assert "non-finite gradient at fold 0 epoch 1 step 1" in capsys.readouterr().err
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert sum(r["nonfinite_steps"] for r in rows) == 1
+    saved = next((tmp_path / "run" / "fold0" / "checkpoints").glob("step-*"))
+    state = torch.load(saved / "optimizer.pt", weights_only=True)["state"]
+    assert all(torch.isfinite(v).all() for s in state.values() for v in s.values() if v.is_floating_point())

@@ -1,6 +1,6 @@
 """One training epoch. Reads top to bottom. No host-device sync per step: losses are summed on
-the device, non-finite losses are skipped on the device (harness/train/nonfinite.py), and the host
-reads both every `train.log_every` steps."""
+the device, updates with a non-finite loss or gradient are skipped on the device
+(harness/train/nonfinite.py), and the host reads both every `train.log_every` steps."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from harness.specs import BatchTransform, Callback, Loss, Schedule
 from harness.train.allocator import before_fork
-from harness.train.nonfinite import arm, loss_flag, settle, skips_on_device
+from harness.train.nonfinite import arm, gradient_flag, loss_flag, note_gradient, settle, skips_on_device
 from harness.train.state import TrainState
 
 
@@ -93,6 +93,13 @@ def train_one_epoch(
                 seen += ok * images.shape[0]
             window_flag = torch.maximum(window_flag, flag)
             state.step_losses.append(loss.detach().float())
+            if acc.sync_gradients and not window_bad and acc.scaler is None:  # fp16's GradScaler checks its own
+                grads = gradient_flag(state.model.parameters(), acc.device)
+                step_flag = note_gradient(state, grads, state.epoch, step, state.update)
+                if on_device:
+                    window_flag = torch.maximum(window_flag, step_flag)
+                elif settle(state, say):
+                    window_bad = True
             if acc.sync_gradients and not window_bad:
                 if cfg.clip_grad > 0:
                     acc.clip_grad_norm_(state.model.parameters(), cfg.clip_grad)

@@ -1,23 +1,30 @@
-"""Non-finite losses: the update is skipped on every process, counted and logged, and too many in
-a row stop the run.
+"""Non-finite losses and gradients: the update is skipped on every process, counted and logged,
+and too many in a row stop the run.
 
-With a fused optimizer (AdamW, on a CPU or GPU) the skip happens on the device: the all-reduced
-flag is handed to the fused kernel as `found_inf`, the hook AMP's GradScaler uses, which leaves
-the weights and the optimizer state untouched. The step loop then never waits for the host; the
-flags are read where the loop syncs anyway (every `train.log_every` steps, before a checkpoint, at
-the end of the epoch). Other optimizers read the flag every step and skip backward and step.
+A finite loss can still give a non-finite gradient (an overflow in bf16, a wrong kernel), which
+would poison the optimizer's state for good; so the gradients are checked too, once per update,
+with one fused norm over all of them (an overflow of their squares counts as non-finite). Under
+fp16 the GradScaler does that check itself.
+
+With a fused optimizer (AdamW, on a CPU or GPU) the skip happens on the device: the flag is
+handed to the fused kernel as `found_inf`, the hook AMP's GradScaler uses, which leaves the
+weights and the optimizer state untouched. The step loop then never waits for the host; the
+flags are read where the loop syncs anyway (every `train.log_every` steps, before a checkpoint,
+at the end of the epoch). Other optimizers read the flags every step and skip the step.
 Either way a skipped update keeps its slot in the schedule, as with GradScaler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 
 from harness.errors import HarnessError
 from harness.train.state import TrainState
+
+LOSS, GRADIENT = 1.0, 2.0  # what a pending flag says went wrong (0.0: nothing)
 
 
 def loss_flag(acc: Any, loss: torch.Tensor) -> torch.Tensor:
@@ -26,6 +33,29 @@ def loss_flag(acc: Any, loss: torch.Tensor) -> torch.Tensor:
     if acc.num_processes > 1:
         bad = acc.reduce(bad, reduction="sum").clamp(max=1.0)
     return bad
+
+
+def gradient_flag(params: Iterable[torch.nn.Parameter], device: torch.device) -> torch.Tensor:
+    """1.0 where a gradient holds NaN or inf, or values whose squares overflow, else 0.0; stays on
+    the device. Gradients are already averaged over the processes, so every process agrees."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=device)
+    norms = torch._foreach_norm(grads)  # one fused kernel; what clip_grad_norm_ uses
+    return (~torch.isfinite(torch.stack([n.float() for n in norms]).sum())).float()
+
+
+def note_gradient(state: TrainState, flag: torch.Tensor, epoch: int, step: int, update: int) -> torch.Tensor:
+    """Record a gradient flag for this step, folded into its loss flag when that is still pending
+    (a non-finite loss names the cause); returns the step's flag as 0.0 or 1.0, for `arm`."""
+    key = (epoch, step, update)
+    if state.pending_flags and state.pending_flags[-1][:3] == key:
+        loss = state.pending_flags.pop()[3]
+        flag = torch.where(loss > 0, loss, GRADIENT * flag)
+    else:
+        flag = GRADIENT * flag
+    state.pending_flags.append((*key, flag))
+    return flag.clamp(max=1.0)
 
 
 def _inner(optimizer: Any) -> Any:
@@ -48,7 +78,7 @@ def arm(optimizer: Any, flag: torch.Tensor, acc: Any) -> None:
 
 def settle(state: TrainState, say: Callable[[str], None]) -> int:
     """Read the pending flags (one host sync), log each skipped step, keep the count of
-    non-finite losses in a row, and stop the run at `train.max_nonfinite`. Returns how many of
+    non-finite steps in a row, and stop the run at `train.max_nonfinite`. Returns how many of
     the pending steps were non-finite."""
     if not state.pending_flags:
         return 0
@@ -62,9 +92,10 @@ def settle(state: TrainState, say: Callable[[str], None]) -> int:
         bad += 1
         state.nonfinite_steps += 1
         state.epoch_nonfinite += 1
-        say(f"non-finite loss at fold {state.fold} epoch {epoch + 1} step {step} (update {update}): "
+        what = "gradient" if flag == GRADIENT else "loss"
+        say(f"non-finite {what} at fold {state.fold} epoch {epoch + 1} step {step} (update {update}): "
             "update skipped on every process")
         if state.nonfinite_steps >= limit:
-            raise HarnessError(f"stopping: {state.nonfinite_steps} non-finite losses in a row "
+            raise HarnessError(f"stopping: {state.nonfinite_steps} non-finite losses or gradients in a row "
                                f"(train.max_nonfinite={limit}); last at epoch {epoch + 1} step {step}")
     return bad
