@@ -38,12 +38,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--set", dest="sets", action="append", default=[], help="extra harness --set")
     args = p.parse_args()
+    recipe = args.recipe.resolve()  # the runs start in the repository root, wherever this was called from
     scratch = Path(tempfile.mkdtemp(prefix="harness-bench-"))
-    run(args.recipe, True, scratch, [*args.sets, "cv.only=[0]", "train.epochs=1"])  # fills the cache and OS file cache
+    run(recipe, True, scratch, [*args.sets, "cv.only=[0]", "train.epochs=1"])  # fills the cache and OS file cache
     runs: dict[str, list[dict[str, float]]] = {"uncached": [], "cached": []}
     for r in range(args.rounds):
         for name in (["uncached", "cached"] if r % 2 == 0 else ["cached", "uncached"]):
-            runs[name].append(run(args.recipe, name == "cached", scratch, args.sets))
+            runs[name].append(run(recipe, name == "cached", scratch, args.sets))
             print(f"round {r + 1} {name}: {json.dumps(runs[name][-1])}", flush=True)
     med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
     summary = {
