@@ -24,7 +24,7 @@ import torch
 from harness.errors import HarnessError
 from harness.train.state import TrainState
 
-LOSS, GRADIENT = 1.0, 2.0  # what a pending flag says went wrong (0.0: nothing)
+GRADIENT = 2.0  # a pending flag: 0.0 fine, 1.0 a non-finite loss, 2.0 a finite loss with non-finite gradients
 
 
 def loss_flag(acc: Any, loss: torch.Tensor) -> torch.Tensor:
