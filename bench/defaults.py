@@ -17,7 +17,7 @@ import timm
 import torch
 from common import record
 
-from harness.train.precision import cpu_bf16_flags
+from harness.train.precision import cpu_has_amx
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--no-bf16", action="store_true", help="leave out bf16 (very slow on a CPU without native bf16)")
+    p.add_argument("--no-bf16", action="store_true", help="leave out bf16 (very slow on a CPU without AMX)")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
@@ -81,7 +81,7 @@ def main() -> None:
             times[name].append(epoch(*models[name], x, y, args.steps, **variants[name]))
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {
-        "model": args.model, "size": args.size, "batch": args.batch, "device": device, "cpu_bf16": list(cpu_bf16_flags()),
+        "model": args.model, "size": args.size, "batch": args.batch, "device": device, "amx": cpu_has_amx(),
         "img_per_s": {k: args.batch / v for k, v in med.items()},
         "speedup_vs_fp32": {k: med["fp32"] / v for k, v in med.items()},
     }

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from common import record, timed
 
+from harness.train.precision import resolve
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -80,9 +82,7 @@ def timm_train(script: Path, data: Path, args: argparse.Namespace, scratch: Path
 
 def _bf16(precision: str) -> bool:
     """What the harness's `train.precision` resolves to, for the other sides (under auto: bf16 on a
-    GPU or a CPU with native bf16)."""
-    from harness.train.precision import resolve
-
+    GPU or a CPU with AMX)."""
     return resolve(precision, _cuda()) == "bf16"
 
 

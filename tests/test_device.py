@@ -49,12 +49,12 @@ def test_a_second_run_in_the_process_may_change_precision(tmp_path: Path) -> Non
 
 
 def test_auto_precision_is_bf16_only_where_it_is_fast_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert precision.bf16_flags("flags : fpu amx_bf16 amx_tile avx512_bf16") == ("amx_bf16",)
-    assert precision.bf16_flags("flags : fpu avx2 avx512f avx512bw") == ()  # emulated bf16 measured 0.15x fp32
-    assert precision.bf16_flags("flags : fpu avx512f avx512_bf16") == ()  # no end-to-end gain, a wrong kernel
-    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    assert precision.has_amx("flags : fpu amx_bf16 amx_tile avx512_bf16")
+    assert not precision.has_amx("flags : fpu avx2 avx512f avx512bw")  # emulated bf16 measured 0.15x fp32
+    assert not precision.has_amx("flags : fpu avx512f avx512_bf16")  # no end-to-end gain, a wrong kernel
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
     assert precision.resolve("auto", cuda=False) == "bf16"
-    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ())
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
     assert precision.resolve("auto", cuda=False) == "no"
     assert precision.resolve("bf16", cuda=False) == "bf16"  # asked for by name: honoured
     assert precision.resolve("auto", cuda=True, bf16_gpu=False) == "fp16"

@@ -16,21 +16,19 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-AUTO_BF16_FLAGS = ("amx_bf16",)  # see above for avx512_bf16
 
-
-def bf16_flags(cpuinfo: str) -> tuple[str, ...]:
-    """The flags in a /proc/cpuinfo text for which `auto` picks bf16; empty if none."""
-    flags = set(cpuinfo.split())
-    return tuple(f for f in AUTO_BF16_FLAGS if f in flags)
+def has_amx(cpuinfo: str) -> bool:
+    """Whether a /proc/cpuinfo text lists AMX bf16, the one CPU feature for which `auto` picks bf16
+    (see above for avx512_bf16)."""
+    return "amx_bf16" in cpuinfo.split()
 
 
 @cache
-def cpu_bf16_flags() -> tuple[str, ...]:
+def cpu_has_amx() -> bool:
     try:
-        return bf16_flags(Path("/proc/cpuinfo").read_text())
+        return has_amx(Path("/proc/cpuinfo").read_text())
     except OSError:
-        return ()
+        return False
 
 
 def resolve(requested: str, cuda: bool, bf16_gpu: bool = True) -> str:
@@ -38,7 +36,7 @@ def resolve(requested: str, cuda: bool, bf16_gpu: bool = True) -> str:
     if requested == "auto":
         if cuda:
             return "bf16" if bf16_gpu else "fp16"
-        return "bf16" if cpu_bf16_flags() else "no"
+        return "bf16" if cpu_has_amx() else "no"
     if requested == "fp16" and not cuda:
         raise HarnessError("train.precision=fp16 needs a GPU; on a CPU use bf16 or fp32")
     return "no" if requested == "fp32" else requested
