@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from harness.specs import Component, ModelSpec
+    from harness.specs import Component, MetricSpec, ModelSpec
 
 PROJECT = "harness"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -91,10 +91,15 @@ def harness_tta_views() -> list[Component]:
 
 @hookspec
 def harness_ensemblers() -> list[Component]:
-    """Ensemblers that combine folds, TTA views and runs, selected by `ensemble.name`.
-    `build(options, context)` returns an `Ensembler`.
+    """Ensemblers that combine folds, TTA views and runs: selected by `ensemble.name` in a recipe
+    (views and folds of a run) and by `harness ensemble --method NAME` (runs). `build(options,
+    context)` returns an `Ensembler`: `(probs, weights) -> probs`, float (N, C) arrays on the host
+    whose rows sum to 1 (`harness.specs.Ensembler`); `context` is None outside a training fold.
+    One that also has `fit(probs, y, metric) -> EnsembleFit` is a `FittingEnsembler`: it learns its
+    weights from OOF rows. `options` are set by `harness ensemble --option KEY=VALUE`.
 
-    Example: `Component("mean", build=lambda o, c: mean_probs)`.
+    Example: `Component("mean", build=lambda o, c: mean_probs)`, or
+    `Component("hill_climb", build=HillClimb.from_options, options=HillClimbOptions)`.
     """
 
 
@@ -104,4 +109,14 @@ def harness_callbacks() -> list[Component]:
     run in recipe order. `build(options, context)` returns a `harness.specs.Callback`.
 
     Example: `Component("ema", build=ModelEma.from_options, options=EmaOptions)`.
+    """
+
+
+@hookspec
+def harness_metrics() -> list[MetricSpec]:
+    """Competition metrics, selected by `cv.metric` (and by a leaderboard competition). Each
+    `MetricSpec(name, fn, higher_is_better, needs_probs)` scores int labels (N,) against class
+    probabilities (N, C): the OOF, the holdout, ensembles and submissions all go through it.
+
+    Example: `MetricSpec("accuracy", lambda y, p: float((p.argmax(1) == y).mean()), True, False)`.
     """

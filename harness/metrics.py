@@ -1,25 +1,33 @@
-"""Competition metrics on class probabilities, via scikit-learn."""
+"""Scoring in one place: the OOF, the holdout, an ensemble and a leaderboard submission all go
+through `score`. Metrics are components of the `harness_metrics` hook (built-ins in
+`plugins/metrics/`), each with its direction and whether it needs probabilities."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from harness.specs import MetricSpec
 
-def score(metric: str, y_true: np.ndarray, probs: np.ndarray) -> float:
-    from sklearn import metrics
 
-    labels = np.arange(probs.shape[1])
-    if metric == "accuracy":
-        return float(metrics.accuracy_score(y_true, probs.argmax(1)))
-    if metric == "f1_macro":
-        return float(metrics.f1_score(y_true, probs.argmax(1), average="macro", labels=labels))
-    if metric == "log_loss":
-        return float(metrics.log_loss(y_true, np.clip(probs, 1e-15, 1), labels=labels))
-    if metric == "roc_auc":
-        if probs.shape[1] == 2:
-            return float(metrics.roc_auc_score(y_true, probs[:, 1]))
-        return float(metrics.roc_auc_score(y_true, probs, multi_class="ovr", labels=labels))
-    raise ValueError(f"unknown metric {metric!r}")
+def get_metric(name: str, plugins: object | None = None) -> MetricSpec:
+    """The metric component `name`; an unknown name is a HarnessError with a suggestion."""
+    from harness.plugin_manager import Plugins, load_plugins
+
+    pm = plugins if isinstance(plugins, Plugins) else load_plugins()
+    spec: MetricSpec = pm.get("metrics", name)
+    return spec
+
+
+def score(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray) -> float:
+    """`metric` of int labels `y_true` (N,) against probabilities (N, C)."""
+    return metric(np.asarray(y_true), np.asarray(probs, dtype=np.float64))
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Probability rows for a label submission: a label metric scores them like the labels."""
+    out = np.zeros((len(labels), num_classes))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -28,7 +36,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def better(a: float, b: float | None, higher_is_better: bool) -> bool:
-    if b is None:
-        return True
-    return a > b if higher_is_better else a < b
+def cross_entropy(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Mean negative log-probability of the true class: the validation loss the trainer logs for
+    every candidate, whatever `cv.metric` is."""
+    p = np.clip(probs[np.arange(len(y_true)), y_true], 1e-15, 1.0)
+    return float(-np.log(p).mean())

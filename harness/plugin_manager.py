@@ -18,7 +18,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.errors import HarnessError
-from harness.specs import Component, ModelSpec
+from harness.specs import Component, MetricSpec, ModelSpec
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
@@ -37,6 +37,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.tta.multi_scale",
     "harness_plugins.tta.crops",
     "harness_plugins.ensemble.mean",
+    "harness_plugins.metrics.classification",
     "harness_plugins.callbacks.ema",
     "harness_plugins.callbacks.early_stopping",
     "harness_plugins.callbacks.freeze_backbone",
@@ -52,6 +53,7 @@ KINDS: tuple[str, ...] = (
     "tta_views",
     "ensemblers",
     "callbacks",
+    "metrics",
 )
 
 
@@ -95,8 +97,11 @@ class Plugins:
     def models(self) -> dict[str, ModelSpec]:
         return self._collect("models")
 
+    def metrics(self) -> dict[str, MetricSpec]:
+        return self._collect("metrics")
+
     def components(self, kind: str) -> dict[str, Component]:
-        if kind not in KINDS or kind == "models":
+        if kind not in KINDS or kind in ("models", "metrics"):
             raise ValueError(f"unknown component kind {kind!r}")
         return self._collect(kind)
 

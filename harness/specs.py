@@ -8,7 +8,7 @@ against `options`, then calls `build(options, context)`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from harness.config.schema import ModelConfig
+    from harness.train.state import TrainState
 
 OptionsT = TypeVar("OptionsT")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -72,19 +73,65 @@ class ModelSpec:
     doc: str = ""
 
 
-class Loss(Protocol):
-    """`loss(logits, target)`: target is class indices (N,) or soft targets (N, C)."""
+@dataclass
+class Batch:
+    """One training batch of one process, on the device, as batch transforms, the loss and the
+    callbacks see it.
 
-    def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+    - `images`: float32 (N, 3, H, W), normalized with the model's mean and std, channels_last when
+      `model.channels_last` is on; on the training device.
+    - `target`: int64 class indices (N,), or float32 soft targets (N, C) once a batch transform
+      such as CutMix has mixed them.
+    - `index`: int64 (N,) positions in the fold's training split: `state.train_ids[index[i]]` is
+      the competition id of sample i. Batch transforms that reorder or mix samples leave it as
+      it was (it names the sample whose image dominates).
+    - `extras`: per-sample tensors with N rows that plugins add (a teacher's soft labels, say);
+      a mixing batch transform mixes every floating-point extra with the same weights as the
+      targets, and leaves integer extras alone.
+    """
+
+    images: torch.Tensor
+    target: torch.Tensor
+    index: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def with_(self, **changes: Any) -> Batch:
+        """A copy with some fields replaced: `batch.with_(images=mixed, target=soft)`."""
+        return replace(self, **changes)
+
+
+class Loss(Protocol):
+    """`loss(logits, batch)` -> a scalar. `logits` are (N, C) in the autocast dtype; `batch.target`
+    is class indices (N,) or soft targets (N, C). Most losses need only the target: wrap a
+    `(logits, target)` function with `target_loss`."""
+
+    def __call__(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+
+class TargetLoss:
+    """A `Loss` from a plain `(logits, target) -> scalar` function or module, which knows nothing of
+    the harness (`SmoothedCrossEntropy`, timm's losses)."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        self.fn = fn
+
+    def __call__(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.fn(logits, batch.target)
+
+
+def target_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> TargetLoss:
+    return TargetLoss(fn)
 
 
 class BatchTransform(Protocol):
-    """Transforms a batch on the device (CutMix, batch-level jitter): returns images and targets,
-    hard (N,) or soft (N, C)."""
+    """Transforms a batch on the device (CutMix, batch-level jitter) and returns it; `epoch` is
+    the 0-based training epoch. The images keep their shape and dtype; the target may become soft
+    (N, C)."""
 
-    def __call__(
-        self, images: torch.Tensor, target: torch.Tensor, epoch: int
-    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def __call__(self, batch: Batch, epoch: int) -> Batch: ...
 
 
 class SampleTransform(Protocol):
@@ -127,6 +174,29 @@ class TTAView:
     apply: Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class MetricSpec:
+    """A competition metric, selected by `cv.metric`. `fn(y_true, probs)` takes int class indices
+    (N,) and class probabilities (N, C) (rows sum to 1) and returns a float. A metric that only
+    needs labels (`needs_probs=False`) reads `probs.argmax(1)`, so a label submission scores
+    through one-hot rows."""
+
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    higher_is_better: bool
+    needs_probs: bool
+    doc: str = ""
+
+    def __call__(self, y_true: np.ndarray, probs: np.ndarray) -> float:
+        return float(self.fn(y_true, probs))
+
+    def better(self, a: float, b: float | None) -> bool:
+        """Whether score `a` beats `b` (None: nothing to beat) in this metric's direction."""
+        if b is None:
+            return True
+        return a > b if self.higher_is_better else a < b
+
+
 class Ensembler(Protocol):
     """Combines probability matrices (each (N, C)) with optional weights into one (N, C)."""
 
@@ -134,26 +204,46 @@ class Ensembler(Protocol):
 
 
 class Callback:
-    """Lifecycle events a trick can react to. Subclass and override what you need.
+    """Lifecycle events a trick can react to. Subclass and override what you need; every event
+    gets the fold's `TrainState` (`harness.train.state`, its fields documented there).
 
-    Events, in order: `on_fold_start`, then per epoch `on_epoch_start`, `after_optimizer_step`
-    (after every optimizer update), `on_epoch_end` (metrics are filled in; set `state.stop`),
-    and at evaluation and predict time `eval_models` (extra weights to evaluate next to the raw
-    model, such as an EMA). `state_dict`/`load_state_dict` make a trick resumable.
+    The real order of events in a fold (each process calls every callback):
+
+        on_fold_start
+        for each epoch:
+            on_epoch_start
+            for each batch:  on_batch (may add batch.extras) -> batch transforms -> forward, loss,
+                             backward -> on an update: lr_factor per group, optimizer step,
+                             after_optimizer_step
+            evaluation: the raw weights and every `eval_models` candidate score the validation
+                        set; state.metrics is filled (val_score, val_score_NAME, ...)
+            on_epoch_end     (request a stop here: state.request_stop(...))
+            checkpoint (state_dict of every callback)
+        the best candidate's weights predict OOF, test and holdout
+
+    `eval_models` maps a name (a lowercase word: it becomes `best_NAME.safetensors`, the log key
+    `val_score_NAME` and the `best_weights` value) to a module with the model's architecture; it
+    must return the same module objects every time it is called in a fold, since the best
+    weights are loaded back into them for prediction. `state_dict`/`load_state_dict` make a trick
+    resumable: the core saves every callback's state_dict at each checkpoint and restores it.
     """
 
-    def on_fold_start(self, state: Any) -> None: ...
+    def on_fold_start(self, state: TrainState) -> None: ...
 
-    def on_epoch_start(self, state: Any) -> None: ...
+    def on_epoch_start(self, state: TrainState) -> None: ...
 
-    def after_optimizer_step(self, state: Any) -> None: ...
+    def on_batch(self, state: TrainState, batch: Batch) -> Batch:
+        """Before the batch transforms: add per-sample extras (looked up by `batch.index`)."""
+        return batch
 
-    def on_epoch_end(self, state: Any) -> None: ...
+    def after_optimizer_step(self, state: TrainState) -> None: ...
 
-    def eval_models(self, state: Any) -> dict[str, nn.Module]:
+    def on_epoch_end(self, state: TrainState) -> None: ...
+
+    def eval_models(self, state: TrainState) -> dict[str, nn.Module]:
         return {}
 
-    def lr_factor(self, state: Any, group: str) -> float:
+    def lr_factor(self, state: TrainState, group: str) -> float:
         """Multiplier on the learning rate of parameter group `group` ("backbone" or "head")."""
         return 1.0
 

@@ -20,9 +20,10 @@ from .conftest import TINY
 pytestmark = pytest.mark.slow
 
 
-def harness(*args: str, cwd: Path, launcher: list[str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def harness(*args: str, cwd: Path, launcher: list[str] | None = None, timeout: int = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = (launcher or [sys.executable]) + ["-m", "harness", *args]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -61,6 +62,42 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     resolved = load_recipe(run / "recipe.toml")
     assert resolved.tta.views == ("identity", "hflip") and resolved.data.root == str(kaggle_comp)
     assert len(json.loads((run / "log.jsonl").read_text().splitlines()[0])) > 5
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["classes"] == ["class_0", "class_1", "class_2"] and manifest["metric"] == "accuracy"
+    assert manifest["higher_is_better"] and manifest["folds"] == 2 and manifest["fraction"] == 1.0
+    assert manifest["train"]["count"] == 30 and manifest["test"]["count"] == 9 and manifest["holdout"] is None
+    assert manifest["global_batch"] == 8 == manifest["per_process_batch"] and manifest["processes"] == 1
+    assert len(manifest["folds_sha256"]) == 64 and len(manifest["recipe_sha256"]) == 64
+    assert manifest["harness_version"] and manifest["folds_trained"] == [0, 1]
+    assert metrics["global_batch"] == 8 and metrics["effective_lr"] == 0.003
+
+
+def test_a_finished_fold_predicts_new_images_without_training_data(tmp_path: Path, kaggle_comp: Path) -> None:
+    """`load_fold_model` rebuilds a fold from the run folder alone and reproduces its test logits."""
+    import shutil
+
+    from harness.data.competition import Split
+    from harness.plugin_manager import load_plugins
+    from harness.train.inference import load_fold_model, predict_split
+    from harness.train.run import _make_accelerator
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=kaggle_comp))
+    res = harness("run", str(recipe), "--out", "run", "--set", "tta.views=['identity','hflip']", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    images = tmp_path / "new"
+    shutil.copytree(kaggle_comp / "test", images)
+    shutil.rmtree(kaggle_comp)  # no training data, no competition folder
+    plugins = load_plugins()
+    fm = load_fold_model(tmp_path / "run", 1, plugins)
+    saved = np.load(tmp_path / "run" / "fold1" / "logits.npz")
+    ids = [str(i) for i in saved["test_ids"]]
+    split = Split(tuple(ids), tuple(images / f"{i}.png" for i in ids), None)
+    logits, _ = predict_split(fm, split, _make_accelerator(load_recipe(tmp_path / "run" / "recipe.toml")),
+                              load_recipe(tmp_path / "run" / "recipe.toml"))
+    assert list(logits) == ["identity", "hflip"] and fm.weights in ("raw", "ema")
+    for view in logits:
+        np.testing.assert_allclose(logits[view], saved[f"test/{view}"], rtol=1e-5, atol=1e-5)
 
 
 def test_imagefolder_holdout_and_third_party_plugin(tmp_path: Path, imagefolder_comp: Path) -> None:

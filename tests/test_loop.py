@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from harness.config.recipe import load_recipe
 from harness.plugin_manager import load_plugins
+from harness.specs import Batch
 from harness.testing import context
 from harness.train.build import build_component
 from harness.train.loop import train_one_epoch
@@ -90,9 +91,9 @@ def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), ste
     ce = build_component(plugins, "losses", recipe.loss, ctx)
     calls = [0]
 
-    def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         calls[0] += 1
-        value = ce(logits, target)
+        value = ce(logits, batch)
         return value * float("nan") if calls[0] - 1 in nan_steps else value
 
     weights: list[torch.Tensor] = []

@@ -15,7 +15,7 @@ from harness.config.recipe import load_recipe
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.plugin_manager import load_plugins
-from harness.specs import Component
+from harness.specs import Batch, Component
 from harness.train.run import run_experiment
 
 from .conftest import TINY
@@ -44,7 +44,8 @@ class NanAt:
     def __init__(self, opts: NanOptions):
         self.opts, self.calls = opts, 0
 
-    def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        target = batch.target
         self.calls += 1
         bad = self.opts.always or self.calls in self.opts.bad_calls
         if bad and self.opts.gradient_only:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from harness.config.typed import from_dict
 from harness.plugin_manager import load_plugins
+from harness.specs import Batch
 from harness.testing import context
 from harness_plugins.augment.batch_affine import BatchAffine, BatchAffineOptions, affine_matrices
 
@@ -15,9 +16,9 @@ def test_zero_jitter_is_identity() -> None:
     t = BatchAffine(BatchAffineOptions(rotate=0.0, translate=0.0), seed=0)
     x = torch.randn(5, 3, 12, 12)
     y = torch.arange(5)
-    out, target = t(x, y, 0)
-    torch.testing.assert_close(out, x, atol=1e-5, rtol=1e-5)
-    assert target is y
+    out = t(Batch(x, y, torch.arange(5)), 0)
+    torch.testing.assert_close(out.images, x, atol=1e-5, rtol=1e-5)
+    assert out.target is y
 
 
 def test_images_jitter_independently_and_replay_from_state() -> None:
@@ -25,11 +26,11 @@ def test_images_jitter_independently_and_replay_from_state() -> None:
     t = component.build(from_dict(component.options, {"rotate": 30.0, "translate": 0.2}, "x"), context())
     x = torch.rand(1, 1, 16, 16).expand(4, 3, 16, 16).contiguous()
     state = t.state_dict()
-    out, _ = t(x, torch.zeros(4), 0)
+    out = t.warp(x)
     assert out.shape == x.shape
     assert not torch.allclose(out[0], out[1])  # each image gets its own parameters
     t.load_state_dict(state)
-    again, _ = t(x, torch.zeros(4), 0)
+    again = t(Batch(x, torch.zeros(4), torch.arange(4)), 0).images
     torch.testing.assert_close(out, again)
 
 

@@ -5,18 +5,18 @@ raw and EMA scores is what counts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
+from harness.testing import train_state
 from harness_plugins.callbacks.early_stopping import EarlyStopping, EarlyStoppingOptions
 
 
-def fake_state(higher_is_better: bool = True) -> SimpleNamespace:
-    return SimpleNamespace(recipe=SimpleNamespace(higher_is_better=higher_is_better), metrics={}, stop=False)
+def fake_state(higher_is_better: bool = True) -> Any:
+    return train_state({"cv": {"metric": "accuracy" if higher_is_better else "log_loss"}})
 
 
 def stop_epoch(scores: Sequence[float | dict[str, Any]], patience: int, min_delta: float = 0.0,

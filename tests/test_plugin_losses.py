@@ -11,7 +11,7 @@ from timm.loss import BinaryCrossEntropy as TimmBCE
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
-from harness.specs import BuildContext
+from harness.specs import Batch, BuildContext
 from harness_plugins.loss.binary_cross_entropy import BinaryCrossEntropy, BinaryCrossEntropyOptions
 
 C = 5
@@ -28,7 +28,7 @@ def test_built_through_the_plugin_manager() -> None:
                        batch_size=4, world_size=1, base_lr=1e-3, image_size=32)
     loss = component.build(from_dict(component.options, {"smoothing": 0.1}, "loss"), ctx)
     logits, target = data()
-    assert torch.isfinite(loss(logits, target))
+    assert torch.isfinite(loss(logits, Batch(torch.zeros(len(target), 3, 4, 4), target, torch.arange(len(target)))))
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
-from harness.specs import BuildContext
+from harness.specs import Batch, BuildContext
 from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions, sample_beta
 from harness_plugins.loss.cross_entropy import SmoothedCrossEntropy, smooth
 
@@ -24,9 +24,26 @@ def ctx(epochs: int = 4, seed: int = 0) -> BuildContext:
                         batch_size=8, world_size=1, base_lr=1e-3, image_size=H)
 
 
-def make(epochs: int = 4, seed: int = 0, **options: object) -> MixupCutmix:
+class OnTensors:
+    """The transform called on (images, target, epoch), giving (images, target) back."""
+
+    def __init__(self, transform: MixupCutmix):
+        self.transform = transform
+
+    def __call__(self, images: torch.Tensor, target: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.transform(Batch(images, target, torch.arange(len(images))), epoch)
+        return out.images, out.target
+
+    def state_dict(self) -> dict[str, object]:
+        return self.transform.state_dict()
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.transform.load_state_dict(state)
+
+
+def make(epochs: int = 4, seed: int = 0, **options: object) -> OnTensors:
     opts = from_dict(MixupCutmixOptions, options, "batch_transforms.mixup_cutmix")
-    return MixupCutmix.from_options(opts, ctx(epochs, seed))
+    return OnTensors(MixupCutmix.from_options(opts, ctx(epochs, seed)))
 
 
 def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +54,7 @@ def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_built_through_the_plugin_manager() -> None:
     component = load_plugins().get("batch_transforms", "mixup_cutmix")
-    transform = component.build(component.options(), ctx())
+    transform = OnTensors(component.build(component.options(), ctx()))
     images, target = batch(4)
     out, soft = transform(images, target, 0)
     assert out.shape == images.shape and soft.shape == (4, C) and soft.dtype == torch.float32
@@ -140,3 +157,17 @@ def test_beta_draws_have_the_right_moments(alpha: float) -> None:
 def test_invalid_options_are_rejected(bad: dict[str, object]) -> None:
     with pytest.raises(HarnessError):
         from_dict(MixupCutmixOptions, bad, "batch_transforms.mixup_cutmix")
+
+
+def test_float_extras_mix_with_the_targets_and_indices_stay() -> None:
+    """A teacher's soft labels in `batch.extras` get the same lambda (and CutMix box area) as the
+    targets; integer extras and the sample indices are left alone."""
+    for options in ({"cutmix_alpha": 0.0}, {"mixup_alpha": 0.0}):
+        images, target = batch(6)
+        teacher = torch.softmax(torch.randn(6, C, generator=torch.Generator().manual_seed(2)), 1)
+        tags = torch.arange(6) * 10
+        index = torch.arange(6) + 100
+        out = make(**options).transform(Batch(images, target, index, {"teacher_probs": teacher, "tags": tags}), 0)
+        lam = float(out.target[0, target[0]])  # label 0 and its partner's label differ
+        torch.testing.assert_close(out.extras["teacher_probs"], lam * teacher + (1 - lam) * teacher.flip(0))
+        assert torch.equal(out.extras["tags"], tags) and torch.equal(out.index, index)

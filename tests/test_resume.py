@@ -50,7 +50,7 @@ def _same_run(a: Path, b: Path) -> None:
                 assert torch.equal(v, ob["state"][k][n]), (fold, k, n)
         ta = torch.load(last_a / "trainer.pt", weights_only=True)
         tb = torch.load(last_b / "trainer.pt", weights_only=True)
-        assert ta["step_losses"] == tb["step_losses"] and ta["components"].keys() == tb["components"].keys()
+        assert ta["trainer"]["step_losses"] == tb["trainer"]["step_losses"] and ta["components"].keys() == tb["components"].keys()
 
 
 def test_sigkill_twice_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path) -> None:
@@ -104,7 +104,7 @@ def test_dead_rank_ends_the_job_promptly_and_resumes(tmp_path: Path, kaggle_comp
     os.environ.update(HARNESS_DIE_AT_UPDATE="2", HARNESS_DIE_RANK="1")
     try:
         start = time.monotonic()
-        dead = harness("run", str(recipe), "--out", "mp", "--set", "train.batch_size=2", "--set", "train.checkpoint_every=1",
+        dead = harness("run", str(recipe), "--out", "mp", "--set", "train.batch_size=4", "--set", "train.checkpoint_every=1",
                        cwd=tmp_path, launcher=launch, timeout=240)
         elapsed = time.monotonic() - start
     finally:

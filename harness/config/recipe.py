@@ -4,6 +4,7 @@ into a frozen `Recipe`, and write the fully resolved recipe back out."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
             raise HarnessError(f"'{key}' must be a table ([{key}]), got {data[key]!r}")
     core: dict[str, Any] = {k: from_dict(cls, data.get(k, {}), k) for k, cls in CORE.items()}
     _component(plugins, "models", core["model"].source, "model.source")
+    metric = _component(plugins, "metrics", core["cv"].metric, "cv.metric")
     selected: dict[str, Any] = {}
     for section, (kind, default) in SELECTED.items():
         opts = dict(data.get(section, {}))
@@ -165,6 +167,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
             plugins, "batch_transforms", "batch_transforms", data.get("batch_transforms", {})
         ),
         callbacks=_enabled(plugins, "callbacks", "callbacks", data.get("callbacks", {})),
+        metric=metric,
     )
 
 
@@ -175,16 +178,12 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = (), plugins: Plugin
     path = Path(path)
     data = apply_overrides(load_raw(path), overrides)
     recipe = build_recipe(data, plugins)
+    # Relative paths are relative to where the command runs, as a user types them.
     if recipe.data.root and not Path(recipe.data.root).is_absolute():
-        # a relative data root is relative to where the command runs, as a user types it
-        recipe = _with_root(recipe, str(Path(recipe.data.root).resolve()))
+        recipe = replace(recipe, data=replace(recipe.data, root=str(Path(recipe.data.root).resolve())))
+    if recipe.cv.folds_file and not Path(recipe.cv.folds_file).is_absolute():
+        recipe = replace(recipe, cv=replace(recipe.cv, folds_file=str(Path(recipe.cv.folds_file).resolve())))
     return recipe
-
-
-def _with_root(recipe: Recipe, root: str) -> Recipe:
-    from dataclasses import replace
-
-    return replace(recipe, data=replace(recipe.data, root=root))
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
@@ -203,7 +202,18 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     return out
 
 
-def write_recipe(recipe: Recipe, path: Path) -> None:
+def recipe_text(recipe: Recipe) -> str:
+    """The resolved recipe as TOML text (what `recipe.toml` of a run holds)."""
     import tomli_w
 
-    path.write_text(tomli_w.dumps(recipe_to_dict(recipe)), encoding="utf-8")
+    return tomli_w.dumps(recipe_to_dict(recipe))
+
+
+def recipe_sha256(recipe: Recipe) -> str:
+    import hashlib
+
+    return hashlib.sha256(recipe_text(recipe).encode()).hexdigest()
+
+
+def write_recipe(recipe: Recipe, path: Path) -> None:
+    path.write_text(recipe_text(recipe), encoding="utf-8")

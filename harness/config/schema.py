@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.config.typed import require
+from harness.specs import MetricSpec
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,13 @@ class DataConfig:
     cache: bool = False
     cache_dir: str = ""
     cache_oversize: float = 1.15
+    # Train on a stratified, seeded subset (by cv.seed) of this share of the training set; the
+    # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
+    # for a full one. 1.0 is the whole set.
+    fraction: float = 1.0
 
     def validate(self, where: str) -> None:
+        require(0.0 < self.fraction <= 1.0, f"{where}.fraction", f"must be in (0, 1], got {self.fraction}")
         require(self.image_size >= 8, f"{where}.image_size", "must be at least 8")
         require(self.num_workers >= 0, f"{where}.num_workers", "must be >= 0")
         require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
@@ -60,6 +66,10 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 10
+    # The global batch: one optimizer update sees batch_size * grad_accum images, however many
+    # processes share them. Each of N processes takes batch_size / N of every batch (an error
+    # when N does not divide it), so a recipe trains the same model on 1 or 8 GPUs. `lr` is the
+    # rate for this global batch; `scale_lr` multiplies it by batch_size * grad_accum / 256.
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -76,7 +86,7 @@ class TrainConfig:
     deterministic: bool = False
     keep_freed_memory: bool = True  # glibc keeps freed memory for reuse: fewer page faults a step on a CPU
     backbone_lr_mult: float = 1.0
-    scale_lr: bool = False  # linear scaling with the global batch size (reference: 256)
+    scale_lr: bool = False  # the linear rule (Goyal et al. 2017): lr * global batch / 256
     eval_batch_size: int = 0  # 0 means twice the training batch
     log_every: int = 25
     max_nonfinite: int = 5  # stop after this many non-finite losses in a row
@@ -102,11 +112,19 @@ class TrainConfig:
 @dataclass(frozen=True)
 class CVConfig:
     folds: int = 5
-    metric: Literal["accuracy", "log_loss", "f1_macro", "roc_auc"] = "accuracy"
+    metric: str = "accuracy"  # a `harness_metrics` component: `harness plugins` lists them
     only: tuple[int, ...] = ()  # train a subset of folds; empty means all
+    # The folds depend on this seed alone, not on train.seed, the model or the image size, so
+    # runs that differ in those share folds and their OOFs can be ensembled.
+    seed: int = 42
+    folds_file: str = ""  # reuse an `id,fold` CSV (the folds.csv of an earlier run)
+    group_column: str = ""  # Kaggle layout: a train.csv column; one group never straddles folds
 
     def validate(self, where: str) -> None:
         require(self.folds >= 2, f"{where}.folds", "must be >= 2")
+        require(0 <= self.seed < 2**32, f"{where}.seed", "must be in [0, 2**32)")
+        require(not (self.folds_file and self.group_column), where,
+                "folds_file and group_column exclude each other: a folds file already fixes the groups")
         for k in self.only:
             require(0 <= k < self.folds, f"{where}.only", f"fold {k} is not in 0..{self.folds - 1}")
         require(len(set(self.only)) == len(self.only), f"{where}.only", "lists a fold more than once")
@@ -144,7 +162,8 @@ class Recipe:
     tta_options: tuple[Selected, ...]
     batch_transforms: tuple[Selected, ...]
     callbacks: tuple[Selected, ...]
+    metric: MetricSpec  # the `cv.metric` component
 
     @property
     def higher_is_better(self) -> bool:
-        return self.cv.metric != "log_loss"
+        return self.metric.higher_is_better

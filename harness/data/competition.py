@@ -26,16 +26,18 @@ class Split:
     ids: tuple[str, ...]
     paths: tuple[Path, ...]
     labels: np.ndarray | None  # class indices, or None for an unlabelled test set
+    groups: np.ndarray | None = None  # `cv.group_column`: samples of one group share a fold
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, keep: np.ndarray) -> Split:
-        keep = np.asarray(keep)
+        keep = np.asarray(keep, dtype=np.int64)
         return Split(
             tuple(self.ids[i] for i in keep),
             tuple(self.paths[i] for i in keep),
             None if self.labels is None else self.labels[keep],
+            None if self.groups is None else self.groups[keep],
         )
 
 
@@ -92,8 +94,9 @@ def _image_paths(folder: Path, ids: list[str], ext: str, where: str) -> tuple[Pa
     return paths
 
 
-def load_kaggle(root: Path, cfg: DataConfig) -> Competition:
-    train_df = _read_csv(root / cfg.train_csv, [cfg.id_column, cfg.label_column])
+def load_kaggle(root: Path, cfg: DataConfig, group_column: str = "") -> Competition:
+    needed = [cfg.id_column, cfg.label_column] + ([group_column] if group_column else [])
+    train_df = _read_csv(root / cfg.train_csv, needed)
     if train_df[cfg.id_column].duplicated().any():
         dup = train_df[cfg.id_column][train_df[cfg.id_column].duplicated()].iloc[0]
         raise HarnessError(f"{root / cfg.train_csv}: id {dup!r} appears more than once")
@@ -101,7 +104,8 @@ def load_kaggle(root: Path, cfg: DataConfig) -> Competition:
     raw_labels = train_df[cfg.label_column].tolist()
     classes = tuple(cfg.classes) or _sort_classes(raw_labels)
     labels = _class_index(raw_labels, classes, str(root / cfg.train_csv))
-    train = Split(tuple(ids), _image_paths(root / cfg.train_dir, ids, cfg.extension, "train"), labels)
+    groups = np.array(train_df[group_column].tolist(), dtype=object) if group_column else None
+    train = Split(tuple(ids), _image_paths(root / cfg.train_dir, ids, cfg.extension, "train"), labels, groups)
     sample = None
     test = None
     sub_path = root / cfg.sample_submission
@@ -146,7 +150,8 @@ def load_imagefolder(root: Path, cfg: DataConfig) -> Competition:
     return Competition(root, "imagefolder", classes, train, None, holdout, None)
 
 
-def load_competition(cfg: DataConfig) -> Competition:
+def load_competition(cfg: DataConfig, group_column: str = "") -> Competition:
+    """The competition under `cfg.root`; `group_column` (cv.group_column) is read from train.csv."""
     if not cfg.root:
         raise HarnessError("data.root is not set: give the competition folder in the recipe or with --set data.root=DIR")
     root = Path(cfg.root)
@@ -155,7 +160,10 @@ def load_competition(cfg: DataConfig) -> Competition:
     layout = cfg.layout
     if layout == "auto":
         layout = "kaggle" if (root / cfg.train_csv).is_file() else "imagefolder"
-    comp = load_kaggle(root, cfg) if layout == "kaggle" else load_imagefolder(root, cfg)
+    if group_column and layout != "kaggle":
+        raise HarnessError(f"cv.group_column = {group_column!r} needs the Kaggle layout (a {cfg.train_csv} with that "
+                           f"column); {root} is an ImageFolder")
+    comp = load_kaggle(root, cfg, group_column) if layout == "kaggle" else load_imagefolder(root, cfg)
     if comp.num_classes < 2:
         raise HarnessError(f"{root}: found {comp.num_classes} class; a classifier needs at least 2")
     return comp

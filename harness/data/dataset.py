@@ -12,7 +12,11 @@ from torch.utils.data import Dataset
 from harness.data.cache import ImageCache
 from harness.data.images import load_array
 from harness.specs import SampleTransform
-from harness.train.sampling import sample_seed
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of one sample's augmentation in one epoch: the same on any number of workers."""
+    return (seed * 1_000_003 + epoch * 100_003 + index) % (2**63 - 1)
 
 
 class ImageDataset(Dataset):

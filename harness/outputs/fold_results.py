@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,25 @@ import numpy as np
 from harness.data.competition import Split
 from harness.outputs.checkpoint import atomic_write
 from harness.outputs.tables import prob_frame
-from harness.train.fold import FoldResult
 
 RESULT = "result.json"
+
+
+@dataclass
+class FoldResult:
+    fold: int
+    score: float
+    best_epoch: int
+    best_weights: str  # "raw" or a callback's candidate name such as "ema"
+    candidate_scores: dict[str, float]
+    oof: dict[str, np.ndarray]  # view -> logits, rows in valid order
+    predictions: dict[str, dict[str, np.ndarray]]  # set -> view -> logits
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_img_per_s: list[float] = field(default_factory=list)
+    predict_img_per_s: float = 0.0
+    step_losses: list[float] = field(default_factory=list)
+    stop_reason: str = ""  # why training stopped before its last epoch ("" when it ran them all)
+    stop_run: bool = False  # the stop ended the whole run
 
 
 def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: dict[str, Split],
@@ -36,6 +53,7 @@ def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: d
         "history": result.history, "train_img_per_s": result.train_img_per_s,
         "predict_img_per_s": result.predict_img_per_s, "views": list(result.oof),
         "sets": {k: list(v) for k, v in result.predictions.items()},
+        "stop_reason": result.stop_reason, "stop_run": result.stop_run,
     }
     atomic_write(fold_dir / RESULT, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)))
 
@@ -55,4 +73,5 @@ def read_fold(fold_dir: Path) -> FoldResult | None:
         predictions={s: {v: arrays[f"{s}/{v}"] for v in views} for s, views in summary["sets"].items()},
         history=summary["history"], train_img_per_s=summary["train_img_per_s"],
         predict_img_per_s=summary["predict_img_per_s"], step_losses=[float(line.split(",")[1]) for line in steps],
+        stop_reason=summary.get("stop_reason", ""), stop_run=summary.get("stop_run", False),
     )

@@ -20,8 +20,10 @@ def learning_curves(history: Sequence[dict[str, Any]], metric: str, path: Path) 
         line = ax_loss.plot(epochs, [h["train_loss"] for h in rows], label=f"fold {fold} train")[0]
         ax_loss.plot(epochs, [h["val_loss"] for h in rows], "--", color=line.get_color(), label=f"fold {fold} val")
         ax_score.plot(epochs, [h["val_score"] for h in rows], color=line.get_color(), label=f"fold {fold}")
-        if "val_score_ema" in rows[0]:
-            ax_score.plot(epochs, [h["val_score_ema"] for h in rows], ":", color=line.get_color(), label=f"fold {fold} EMA")
+        extra = [k for k in rows[0] if k.startswith("val_score_")]  # every other candidate's weights, alike
+        for key, style in zip(extra, [":", "-.", (0, (5, 1))] * len(extra), strict=False):
+            ax_score.plot(epochs, [h[key] for h in rows], linestyle=style, color=line.get_color(),
+                          label=f"fold {fold} {key.removeprefix('val_score_')}")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax_score.set(xlabel="epoch", ylabel=metric, title=f"Validation {metric}")
     for ax in (ax_loss, ax_score):

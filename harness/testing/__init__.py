@@ -18,6 +18,7 @@ from harness.testing.contracts import (
     context,
 )
 from harness.testing.data import make_imagefolder, make_kaggle_competition
+from harness.testing.state import train_state
 
 __all__ = [
     "CallbackContract",
@@ -27,4 +28,5 @@ __all__ = [
     "context",
     "make_imagefolder",
     "make_kaggle_competition",
+    "train_state",
 ]

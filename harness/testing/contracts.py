@@ -10,7 +10,7 @@ import torch
 
 from harness.config.typed import from_dict
 from harness.plugin_manager import load_plugins
-from harness.specs import BuildContext
+from harness.specs import Batch, BuildContext
 
 
 def context(num_classes: int = 4, n: int = 64, **overrides: Any) -> BuildContext:
@@ -34,13 +34,21 @@ class _Contract:
         return component.build(from_dict(component.options, self.options, self.name), ctx or context())
 
 
+def batch(target: torch.Tensor, **extras: torch.Tensor) -> Batch:
+    """A training batch around `target` (images are zeros; indices 0..N-1)."""
+    n = len(target)
+    return Batch(torch.zeros(n, 3, 8, 8), target, torch.arange(n), dict(extras))
+
+
 class LossContract(_Contract):
+    """Losses are called as `loss(logits, batch)`."""
+
     kind = "losses"
 
     def test_scalar_and_finite(self) -> None:
         loss = self.build()
         torch.manual_seed(0)
-        value = loss(torch.randn(8, 4), torch.randint(0, 4, (8,)))
+        value = loss(torch.randn(8, 4), batch(torch.randint(0, 4, (8,))))
         assert value.ndim == 0 and torch.isfinite(value)
 
     def test_hard_equals_one_hot(self) -> None:
@@ -48,11 +56,11 @@ class LossContract(_Contract):
         torch.manual_seed(0)
         logits, target = torch.randn(8, 4), torch.randint(0, 4, (8,))
         soft = torch.nn.functional.one_hot(target, 4).float()
-        torch.testing.assert_close(loss(logits, target), loss(logits, soft), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(loss(logits, batch(target)), loss(logits, batch(soft)), rtol=1e-5, atol=1e-6)
 
     def test_gradient_flows(self) -> None:
         logits = torch.randn(8, 4, requires_grad=True)
-        self.build()(logits, torch.randint(0, 4, (8,))).backward()
+        self.build()(logits, batch(torch.randint(0, 4, (8,)))).backward()
         assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 

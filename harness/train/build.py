@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from harness.config.schema import Recipe, Selected
 from harness.data.dataset import ImageDataset
+from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
 from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, TTAView
 from harness.train.device import on_gpu
@@ -47,24 +48,42 @@ def build_component(plugins: Plugins, kind: str, sel: Selected, ctx: BuildContex
     return plugins.get(kind, sel.name).build(sel.options, ctx, *extra)
 
 
-def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels: np.ndarray, num_classes: int,
-                     seed: int, world: int) -> Components:
+def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_classes: int, seed: int, world: int,
+                 on_device: bool) -> BuildContext:
+    """What every component of a fold is built with. `train.batch_size` is the global batch:
+    an epoch has len(labels) // batch_size batches on every process."""
     cfg = recipe.train
     mean, std = model_norm(model)
-    per_proc_batches = math.ceil((len(labels) // cfg.batch_size) / world)
-    ctx = BuildContext(
+    batches = max(1, len(labels) // cfg.batch_size)
+    return BuildContext(
         num_classes=num_classes, labels=labels, seed=seed, epochs=cfg.epochs,
-        steps_per_epoch=max(1, math.ceil(per_proc_batches / cfg.grad_accum)), batch_size=cfg.batch_size,
+        steps_per_epoch=max(1, math.ceil(batches / cfg.grad_accum)), batch_size=cfg.batch_size,
         world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
-        higher_is_better=recipe.higher_is_better,
-        normalize=not (recipe.data.normalize_on_device and on_gpu()),
+        higher_is_better=recipe.metric.higher_is_better,
+        normalize=not (recipe.data.normalize_on_device and on_device),
     )
+
+
+def _views(recipe: Recipe, plugins: Plugins, ctx: BuildContext) -> list[TTAView]:
     views = [v for s in recipe.tta_options for v in build_component(plugins, "tta_views", s, ctx)]
     names = [v.name for v in views]
     if len(set(names)) != len(names):
-        from harness.errors import HarnessError
-
         raise HarnessError(f"tta.views: two views share a name in {names}")
+    return views
+
+
+def build_eval(recipe: Recipe, plugins: Plugins, model: nn.Module, num_classes: int,
+               on_device: bool) -> tuple[Any, list[TTAView], ModelInput]:
+    """What prediction needs, and nothing of training: the eval transform, the TTA views and the
+    model's input step."""
+    ctx = make_context(recipe, model, np.zeros(0, dtype=np.int64), num_classes, recipe.train.seed, 1, on_device)
+    return (build_component(plugins, "sample_transforms", recipe.augment, ctx, False), _views(recipe, plugins, ctx),
+            ModelInput(ctx.mean, ctx.std, recipe.model.channels_last))
+
+
+def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels: np.ndarray, num_classes: int,
+                     seed: int, world: int) -> Components:
+    ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu())
     return Components(
         ctx=ctx,
         train_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, True),
@@ -73,8 +92,8 @@ def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels:
         loss=build_component(plugins, "losses", recipe.loss, ctx),
         batch_transforms={s.name: build_component(plugins, "batch_transforms", s, ctx) for s in recipe.batch_transforms},
         callbacks={s.name: build_component(plugins, "callbacks", s, ctx) for s in recipe.callbacks},
-        views=views,
-        inputs=ModelInput(mean, std, recipe.model.channels_last),
+        views=_views(recipe, plugins, ctx),
+        inputs=ModelInput(ctx.mean, ctx.std, recipe.model.channels_last),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
-from harness.specs import BatchTransform, Callback, Loss, Schedule
+from harness.specs import Batch, BatchTransform, Callback, Loss, Schedule
 from harness.train.allocator import before_fork
 from harness.train.nonfinite import arm, gradient_flag, loss_flag, note_gradient, settle, skips_on_device
 from harness.train.state import TrainState
@@ -73,15 +73,17 @@ def train_one_epoch(
     before_fork(loader)
     start = waiting_since = time.perf_counter()
     data_seconds = 0.0
-    for step, (images, target, _) in enumerate(loader, start=first_step):
+    for step, (images, target, index) in enumerate(loader, start=first_step):
         data_seconds += time.perf_counter() - waiting_since
-        images = state.inputs(images)
+        batch = Batch(state.inputs(images), target, index)
+        for cb in callbacks:
+            batch = cb.on_batch(state, batch)
         for transform in batch_transforms:
-            images, target = transform(images, target, state.epoch)
+            batch = transform(batch, state.epoch)
         with acc.accumulate(state.model):
             with acc.autocast():
-                logits = state.model(images)
-            loss = loss_fn(logits, target)
+                logits = state.model(batch.images)
+            loss = loss_fn(logits, batch)
             flag = loss_flag(acc, loss)
             state.pending_flags.append((state.epoch, step, state.update, flag))
             if not on_device and settle(state, say):  # this optimizer cannot skip on the device: read now
@@ -89,8 +91,8 @@ def train_one_epoch(
             else:
                 acc.backward(loss)
                 ok = 1.0 - flag
-                loss_sum += torch.where(flag > 0, 0.0, loss.detach().float()) * images.shape[0]
-                seen += ok * images.shape[0]
+                loss_sum += torch.where(flag > 0, 0.0, loss.detach().float()) * len(batch)
+                seen += ok * len(batch)
             window_flag = torch.maximum(window_flag, flag)
             state.step_losses.append(loss.detach().float())
             if acc.sync_gradients and not window_bad and acc.scaler is None:  # fp16's GradScaler checks its own
@@ -109,7 +111,7 @@ def train_one_epoch(
                 state.optimizer.step()
             if acc.sync_gradients or window_bad:
                 state.optimizer.zero_grad(set_to_none=True)
-        images_seen += images.shape[0] * acc.num_processes
+        images_seen += len(batch) * acc.num_processes
         if acc.sync_gradients:
             state.update += 1  # a skipped update keeps its slot in the schedule
             for cb in callbacks:
@@ -120,7 +122,7 @@ def train_one_epoch(
         if (step + 1) % cfg.log_every == 0:
             settle(state, say)
             shown = (loss_sum / seen.clamp(min=1)).item()
-        on_step(images.shape[0] * acc.num_processes, shown)
+        on_step(len(batch) * acc.num_processes, shown)
         waiting_since = time.perf_counter()
     settle(state, say)
     seconds = time.perf_counter() - start

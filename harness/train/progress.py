@@ -62,7 +62,7 @@ class Progress:
             line = (
                 f"fold {m['fold'] + 1}/{self.folds} epoch {m['epoch'] + 1}/{self.epochs}: "
                 f"train_loss {m['train_loss']:.4f} val_loss {m['val_loss']:.4f} val_score {m['val_score']:.4f}"
-                + (f" (ema {m['val_score_ema']:.4f})" if "val_score_ema" in m else "")
+                + "".join(f" ({k.removeprefix('val_score_')} {v:.4f})" for k, v in m.items() if k.startswith("val_score_"))
                 + f" lr {m['lr']:.2e} {m['train_img_per_s']:.1f} img/s"
             )
             self.message(line)

@@ -1,5 +1,6 @@
-"""A whole run: read the competition, screen the images, split K stratified folds, train each
-fold, and write OOF, per-fold and ensembled predictions, the submission and the metrics."""
+"""A whole run: read the competition, screen the images, fix the folds (`harness.data.folds`),
+train each fold, and write OOF, per-fold and ensembled predictions, the submission, the metrics
+and `run.json`, the manifest every later tool reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +16,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.config.recipe import write_recipe
+from harness.config.recipe import recipe_sha256, write_recipe
 from harness.config.schema import Recipe
 from harness.data.competition import Competition, Split, check_folds, load_competition
+from harness.data.folds import folds_hash, fraction_subset, make_folds, read_folds
 from harness.errors import HarnessError
 from harness.metrics import score, softmax
-from harness.outputs.fold_results import read_fold, write_fold
+from harness.outputs.fold_results import FoldResult, read_fold, write_fold
+from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.train import precision
 from harness.train.allocator import keep_freed_memory
 from harness.train.device import on_gpu
-from harness.train.fold import FoldData, FoldResult, run_fold
+from harness.train.fold import FoldData, effective_lr, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
 
@@ -38,18 +41,34 @@ class RunSummary:
     metrics: dict[str, Any]
 
 
-def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold
+def assign_folds(comp: Competition, recipe: Recipe) -> tuple[Competition, np.ndarray, str]:
+    """The training set after `data.fraction`, its folds, and where the folds came from."""
+    cv = recipe.cv
+    assert comp.train.labels is not None
+    if recipe.data.fraction < 1.0:
+        comp = replace(comp, train=comp.train.subset(fraction_subset(comp.train.labels, recipe.data.fraction, cv.seed)))
+    check_folds(comp, cv.folds)
+    assert comp.train.labels is not None
+    if cv.folds_file:
+        return comp, read_folds(Path(cv.folds_file), comp.train.ids, cv.folds, recipe.data.id_column), f"file:{cv.folds_file}"
+    if cv.group_column:
+        return comp, make_folds(comp.train.labels, cv.folds, cv.seed, comp.train.groups), f"group:{cv.group_column}"
+    return comp, make_folds(comp.train.labels, cv.folds, cv.seed), "stratified"
 
-    assignment = np.full(len(labels), -1, dtype=np.int64)
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, valid) in enumerate(skf.split(np.zeros(len(labels)), labels)):
-        assignment[valid] = k
-    return assignment
+
+def check_batch(recipe: Recipe, processes: int) -> None:
+    """`train.batch_size` is global: every process takes an equal share of each batch."""
+    b = recipe.train.batch_size
+    if b % processes:
+        lower, upper = b - b % processes, b + processes - b % processes
+        raise HarnessError(
+            f"train.batch_size={b} is the global batch and must split evenly over {processes} processes: "
+            f"use {lower or upper} or {upper}"
+        )
 
 
 def _make_accelerator(recipe: Recipe):
-    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
     cuda = on_gpu()
@@ -64,12 +83,20 @@ def _make_accelerator(recipe: Recipe):
         torch.backends.cudnn.deterministic = deterministic
     # Batches from pinned memory go to the GPU without the host waiting for the copy (a blocking
     # copy would sync host and GPU every step).
-    loading = DataLoaderConfiguration(non_blocking=cuda and recipe.data.pin_memory)
+    loading = _loading_config(cuda, recipe.data.pin_memory)
     # Accelerate keeps one precision per process and refuses another; a second run in the same
     # process (the Python API, tuning trials) may want another. The process group stays as it is.
     AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda,
                        dataloader_config=loading)
+
+
+def _loading_config(cuda: bool, pin: bool) -> Any:
+    from accelerate import DataLoaderConfiguration
+
+    # split_batches: each loader batch is the global batch, cut into one equal piece per
+    # process, so a recipe means the same updates on any number of processes.
+    return DataLoaderConfiguration(non_blocking=cuda and pin, split_batches=True)
 
 
 def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:
@@ -84,22 +111,25 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     if recipe.train.keep_freed_memory:
         keep_freed_memory()
     acc = _make_accelerator(recipe)
+    check_batch(recipe, acc.num_processes)
     main = acc.is_main_process
-    comp = load_competition(recipe.data)
+    comp = load_competition(recipe.data, recipe.cv.group_column)
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_recipe(recipe, out_dir / "recipe.toml")
     acc.wait_for_everyone()
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
     comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
-    check_folds(comp, recipe.cv.folds)
-    assert comp.train.labels is not None
-    folds = make_folds(comp.train.labels, recipe.cv.folds, recipe.train.seed)
+    comp, folds, source = assign_folds(comp, recipe)
+    cfg = recipe.train
     if main:
-        pd.DataFrame({"id": comp.train.ids, "fold": folds}).to_csv(out_dir / "folds.csv", index=False)
+        pd.DataFrame({recipe.data.id_column: comp.train.ids, "fold": folds}).to_csv(out_dir / "folds.csv", index=False)
+        share = f" ({recipe.data.fraction:g} of the training set)" if recipe.data.fraction < 1 else ""
         log.message(
-            f"{len(comp.train)} training images, {comp.num_classes} classes, {recipe.cv.folds} folds, "
-            f"{acc.num_processes} process(es) on {acc.device}, mixed precision {acc.mixed_precision}"
+            f"{len(comp.train)} training images{share}, {comp.num_classes} classes, {recipe.cv.folds} folds ({source}), "
+            f"{acc.num_processes} process(es) on {acc.device}, mixed precision {acc.mixed_precision}; "
+            f"batch {cfg.batch_size} global = {cfg.batch_size // acc.num_processes} x {acc.num_processes} processes"
+            f"{f' x {cfg.grad_accum} accumulated' if cfg.grad_accum > 1 else ''}, lr {effective_lr(recipe):.3g}"
         )
     predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None}
     run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
@@ -112,20 +142,23 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
             if done is not None:
                 results.append(done)
                 log.message(f"fold {k + 1}/{recipe.cv.folds}: finished before, skipped")
-                continue
-            result = run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log, resume=resume)
-            results.append(result)
-            if main:
-                write_fold(out_dir / f"fold{k}", result, data.valid, data.predict_sets, comp.classes,
-                           recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
-            acc.wait_for_everyone()
-            if main:
-                log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {result.score:.4f} "
-                            f"({result.best_weights} weights, epoch {result.best_epoch + 1})")
+            else:
+                results.append(run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log, resume=resume))
+                if main:
+                    write_fold(out_dir / f"fold{k}", results[-1], data.valid, data.predict_sets, comp.classes,
+                               recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
+                acc.wait_for_everyone()
+                r = results[-1]
+                log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.metric.name} {r.score:.4f} "
+                            f"({r.best_weights} weights, epoch {r.best_epoch + 1})")
+            if results[-1].stop_run:
+                log.message(f"run stopped after fold {k + 1}: {results[-1].stop_reason or 'requested by a callback'}")
+                break
     metrics: dict[str, Any] = {}
     if main:
         metrics = _write_run(out_dir, comp, recipe, plugins, folds, results, time.perf_counter() - started, acc)
-        log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
+        _manifest(comp, recipe, folds, source, results, acc.num_processes).write(out_dir)
+        log.message(f"cv {recipe.metric.name} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
     acc.wait_for_everyone()
     acc.end_training()
@@ -134,7 +167,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,
                results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
-    classes, id_col, metric = comp.classes, recipe.data.id_column, recipe.cv.metric
+    classes, id_col, metric = comp.classes, recipe.data.id_column, recipe.metric
     ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
     assert comp.train.labels is not None
     n = len(comp.train)
@@ -151,12 +184,15 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     frame[done].to_csv(out_dir / "oof.csv", index=False)
     y = comp.train.labels[done]
     metrics: dict[str, Any] = {
-        "metric": metric,
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
         "cv_score": score(metric, y, oof[done]),
         "cv_score_no_tta": score(metric, y, oof_plain[done]),
         "fold_scores": {str(r.fold): r.score for r in results},
         "fold_best_weights": {str(r.fold): r.best_weights for r in results},
         "tta_views": list(results[0].oof) if results else [],
+        "folds_trained": [r.fold for r in results],
+        "stopped": {str(r.fold): r.stop_reason for r in results if r.stop_reason},
     }
     for set_name in ("test", "holdout"):
         per_fold = [_views_ensembled(plugins, recipe, r.predictions[set_name]) for r in results if set_name in r.predictions]
@@ -182,6 +218,11 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "data_wait_fraction": statistics.median(waits) if waits else 0.0,
         "epochs_run": {str(r.fold): len(r.history) for r in results},
         "processes": acc.num_processes,
+        "global_batch": recipe.train.batch_size,
+        "per_process_batch": recipe.train.batch_size // acc.num_processes,
+        "grad_accum": recipe.train.grad_accum,
+        "effective_lr": effective_lr(recipe),
+        "data_fraction": recipe.data.fraction,
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
         "wall_seconds": round(seconds, 2),
@@ -192,8 +233,25 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         for h in history:
             fh.write(json.dumps(h) + "\n")
     if history:
-        learning_curves(history, metric, out_dir / "learning_curve.png")
+        learning_curves(history, metric.name, out_dir / "learning_curve.png")
     return metrics
 
 
-__all__ = ["run_experiment", "make_folds", "RunSummary", "HarnessError"]
+def _manifest(comp: Competition, recipe: Recipe, folds: np.ndarray, source: str, results: list[FoldResult],
+              processes: int) -> RunManifest:
+    from harness import __version__
+
+    cfg = recipe.train
+    return RunManifest(
+        kind="run", classes=comp.classes, metric=recipe.metric.name, higher_is_better=recipe.metric.higher_is_better,
+        id_column=recipe.data.id_column, folds=recipe.cv.folds, folds_sha256=folds_hash(comp.train.ids, folds),
+        folds_source=source, cv_seed=recipe.cv.seed, fraction=recipe.data.fraction,
+        train=id_set(comp.train.ids), test=id_set(comp.test.ids) if comp.test else None,
+        holdout=id_set(comp.holdout.ids) if comp.holdout else None, recipe_sha256=recipe_sha256(recipe),
+        harness_version=__version__, git_commit=git_commit(), processes=processes, global_batch=cfg.batch_size,
+        per_process_batch=cfg.batch_size // processes, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
+        tta_views=tuple(results[0].oof) if results else (), folds_trained=tuple(r.fold for r in results),
+    )
+
+
+__all__ = ["run_experiment", "make_folds", "assign_folds", "RunSummary", "HarnessError"]

@@ -13,10 +13,6 @@ from typing import Any
 from torch.utils.data import Sampler
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    return (seed * 1_000_003 + epoch * 100_003 + index) % (2**63 - 1)
-
-
 class EpochTagged(Sampler[tuple[int, int]]):
     def __init__(self, inner: Any):
         self.inner = inner

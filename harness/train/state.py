@@ -1,4 +1,29 @@
-"""The mutable state a fold's callbacks see."""
+"""The fold's trainer state: what every callback event receives, and the one object that a
+checkpoint saves and a resume restores (`state_dict` / `load_state_dict`).
+
+A plugin reads (never replaces) these fields:
+
+| field | what it is |
+|---|---|
+| `recipe` | the frozen, validated `Recipe` of the run |
+| `accelerator` | the `accelerate.Accelerator`: `.device`, `.num_processes`, `.is_main_process` |
+| `model` | the model as prepared for training (DDP-wrapped under several processes); call it |
+| `unwrapped` | the bare `nn.Module` under `model`: read or copy its weights here (EMA does) |
+| `optimizer` | the torch optimizer; each param group has `part` ("backbone" or "head") and `base_lr` |
+| `fold` | this fold's index, 0-based |
+| `train_ids` | the competition ids of this fold's training split: `train_ids[batch.index[i]]` |
+| `inputs` | batch -> model input (memory format, normalization on the device) |
+| `epoch` | the current epoch, 0-based |
+| `update` | optimizer updates so far in this fold (skipped non-finite updates count) |
+| `metrics` | this epoch's row, filled before `on_epoch_end`: `val_score` (raw weights), |
+|  | `val_score_NAME` per candidate, `val_loss`, `train_loss`, `lr`, timing |
+| `history` | every earlier epoch's `metrics` row |
+| `best`, `best_epoch` | per candidate name ("raw", "ema", ...): the best validation score and its epoch |
+
+To stop, call `state.request_stop(reason)` (this fold) or `state.request_stop(reason, run=True)`
+(the whole run: no further folds). The main process's decision is broadcast at the end of the
+epoch, so every rank stops together, after the same epoch.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +37,9 @@ from torch.optim import Optimizer
 from harness.config.schema import Recipe
 from harness.train.inputs import ModelInput
 
+# Fields that a checkpoint saves and a resume restores, in one place.
+RESUMED = ("update", "best", "best_epoch", "history", "rates", "nonfinite_steps", "epoch_nonfinite")
+
 
 @dataclass
 class TrainState:
@@ -22,16 +50,37 @@ class TrainState:
     optimizer: Optimizer
     fold: int
     inputs: ModelInput = field(default_factory=ModelInput)  # batch -> model input (memory format, normalization)
+    train_ids: tuple[str, ...] = ()
     epoch: int = 0
     update: int = 0  # optimizer updates so far in this fold
     metrics: dict[str, Any] = field(default_factory=dict)  # this epoch's, filled before on_epoch_end
     history: list[dict[str, Any]] = field(default_factory=list)
-    stop: bool = False
+    best: dict[str, float] = field(default_factory=dict)  # candidate -> best validation score
+    best_epoch: dict[str, int] = field(default_factory=dict)
+    rates: list[float] = field(default_factory=list)  # training images/s per epoch
+    stop: bool = False  # end this fold after this epoch
+    stop_run: bool = False  # end the whole run after this epoch
+    stop_reason: str = ""
     nonfinite_steps: int = 0  # consecutive non-finite losses
     epoch_nonfinite: int = 0  # non-finite losses so far this epoch
     pending_flags: list[tuple[int, int, int, Any]] = field(default_factory=list)  # (epoch, step, update, flag) not yet read
     step_losses: list[Any] = field(default_factory=list)  # per step: floats, or device tensors not yet read
 
+    def request_stop(self, reason: str, run: bool = False) -> None:
+        """End this fold (or, with `run`, the whole run) after the current epoch."""
+        self.stop = True
+        self.stop_run = self.stop_run or run
+        self.stop_reason = self.stop_reason or reason
+
     def losses_as_floats(self) -> list[float]:
         self.step_losses = [float(x) for x in self.step_losses]
         return self.step_losses
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in RESUMED}, "step_losses": self.losses_as_floats()}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        for key in RESUMED:
+            value = saved[key]
+            setattr(self, key, type(getattr(self, key))(value) if isinstance(value, (list, dict)) else value)
+        self.step_losses = list(saved["step_losses"])

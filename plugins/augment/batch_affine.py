@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import Batch, BuildContext, Component
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,10 @@ class BatchAffine:
         self.opts = opts
         self.generator = torch.Generator().manual_seed(seed + 7919)
 
-    def __call__(self, images: torch.Tensor, target: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, batch: Batch, epoch: int) -> Batch:
+        return batch.with_(images=self.warp(batch.images))
+
+    def warp(self, images: torch.Tensor) -> torch.Tensor:
         o, n, g = self.opts, images.shape[0], self.generator
         on = torch.rand(n, generator=g) < o.prob
         angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(o.rotate) * on
@@ -57,7 +60,7 @@ class BatchAffine:
         theta = affine_matrices(angle, shift, scale).to(images.device, images.dtype)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         # Normalized images: border padding repeats the edge rather than inventing black.
-        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False), target
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

@@ -18,7 +18,7 @@ import torch
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import Batch, BuildContext, Component
 
 Box = tuple[int, int, int, int]  # y_lo, y_hi, x_lo, x_hi
 
@@ -104,11 +104,17 @@ def mix_with_flipped(
         y0, y1, x0, x1 = box
         mixed = images.clone()
         mixed[..., y0:y1, x0:x1] = flipped[..., y0:y1, x0:x1]
-    return mixed, soft * lam + soft.flip(0) * (1.0 - lam)
+    return mixed, mix_rows(soft, lam)
+
+
+def mix_rows(values: torch.Tensor, lam: float) -> torch.Tensor:
+    """Per-sample values mixed like the targets: `lam` of the own row, the rest of the partner's."""
+    return values * lam + values.flip(0) * (1.0 - lam)
 
 
 class MixupCutmix:
-    """The batch transform: `(images, target, epoch) -> (images, soft_target)`."""
+    """The batch transform: `(batch, epoch) -> batch` with mixed images and soft targets; every
+    floating-point extra (a teacher's soft labels, say) is mixed with the same weights."""
 
     def __init__(self, opts: MixupCutmixOptions, num_classes: int, epochs: int, seed: int):
         self.opts, self.num_classes, self.epochs = opts, num_classes, epochs
@@ -135,14 +141,14 @@ class MixupCutmix:
         box = cutmix_box(h, w, lam, g, o.cutmix_minmax)
         return 1.0 - (box[1] - box[0]) * (box[3] - box[2]) / (h * w), box
 
-    def __call__(
-        self, images: torch.Tensor, target: torch.Tensor, epoch: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        soft = one_hot(target, self.num_classes)
-        params = self.draw(*images.shape[-2:]) if self.active(epoch) else None
+    def __call__(self, batch: Batch, epoch: int) -> Batch:
+        soft = one_hot(batch.target, self.num_classes)
+        params = self.draw(*batch.images.shape[-2:]) if self.active(epoch) else None
         if params is None:
-            return images, soft
-        return mix_with_flipped(images, soft, *params)
+            return batch.with_(target=soft)
+        images, soft = mix_with_flipped(batch.images, soft, *params)
+        extras = {k: mix_rows(v, params[0]) if v.is_floating_point() else v for k, v in batch.extras.items()}
+        return batch.with_(images=images, target=soft, extras=extras)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

@@ -15,6 +15,7 @@ from typing import Any
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.specs import BuildContext, Callback, Component
+from harness.train.state import TrainState
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,18 @@ class EarlyStopping(Callback):
         self.counter: Patience | None = None
         self._pending: dict[str, Any] | None = None
 
-    def on_fold_start(self, state: Any) -> None:
+    def on_fold_start(self, state: TrainState) -> None:
         self.counter = Patience(self.patience, self.min_delta, state.recipe.higher_is_better)
         if self._pending is not None:
             self.load_state_dict(self._pending)
             self._pending = None
 
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         if self.counter is None:
             self.on_fold_start(state)
         assert self.counter is not None
         if self.counter.step(monitored(state.metrics, self.counter.higher_is_better)):
-            state.stop = True
+            state.request_stop(f"early stopping: no better {state.recipe.metric.name} in {self.patience} epochs")
 
     def state_dict(self) -> dict[str, Any]:
         if self.counter is None:

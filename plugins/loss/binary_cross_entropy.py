@@ -16,7 +16,7 @@ from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class BinaryCrossEntropy(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, soft)
 
 
-def build(opts: BinaryCrossEntropyOptions, ctx: BuildContext) -> BinaryCrossEntropy:
-    return BinaryCrossEntropy(ctx.num_classes, opts.smoothing, opts.target_threshold, opts.sum_classes)
+def build(opts: BinaryCrossEntropyOptions, ctx: BuildContext) -> TargetLoss:
+    return target_loss(BinaryCrossEntropy(ctx.num_classes, opts.smoothing, opts.target_threshold, opts.sum_classes))
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class SmoothedCrossEntropy(nn.Module):
         return torch.sum(-soft * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
 
-def build(opts: CrossEntropyOptions, ctx: BuildContext) -> SmoothedCrossEntropy:
-    return SmoothedCrossEntropy(ctx.num_classes, opts.smoothing)
+def build(opts: CrossEntropyOptions, ctx: BuildContext) -> TargetLoss:
+    return target_loss(SmoothedCrossEntropy(ctx.num_classes, opts.smoothing))
 
 
 @hookimpl

@@ -18,7 +18,7 @@ from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ class FocalLoss(nn.Module):
         return -(target * weight * logp).sum(-1).mean()
 
 
-def build(opts: FocalOptions, ctx: BuildContext) -> FocalLoss:
-    return FocalLoss(ctx.num_classes, opts.gamma, opts.smoothing)
+def build(opts: FocalOptions, ctx: BuildContext) -> TargetLoss:
+    return target_loss(FocalLoss(ctx.num_classes, opts.gamma, opts.smoothing))
 
 
 @hookimpl

@@ -1,0 +1,69 @@
+"""One process against two: the same recipe must mean the same experiment on any number of
+processes. Trains the digits recipe at a small budget with several `train.seed` values on one
+process and on two gloo processes (`accelerate launch`), on the same folds (cv.seed is fixed),
+and reports CV mean +- sd of each, the seed-to-seed noise of one process, and the gap.
+
+    python bench/processes.py --seeds 0 1 2 3 4 [--digits data/digits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from common import machine, record, timed
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET = ["--set", "cv.folds=2", "--set", "train.epochs=6"]
+
+
+def launcher(processes: int) -> list[str]:
+    if processes == 1:
+        return [sys.executable]
+    return ["env", "CUDA_VISIBLE_DEVICES=", sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+            "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+
+def one_run(processes: int, seed: int, digits: Path, work: Path) -> dict[str, float]:
+    out = work / f"p{processes}-s{seed}"
+    cmd = [*launcher(processes), "-m", "harness", "run", str(ROOT / "recipes" / "digits.toml"), "--out", str(out),
+           "--set", f"data.root='{digits}'", "--set", f"train.seed={seed}", *BUDGET]
+    _, wall, _ = timed(cmd, ROOT)
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"cv": metrics["cv_score"], "wall_s": round(wall, 1), "processes": metrics["processes"],
+            "per_process_batch": metrics["per_process_batch"], "global_batch": metrics["global_batch"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--digits", type=Path, default=ROOT / "data" / "digits")
+    args = ap.parse_args()
+    if not (args.digits / "train.csv").is_file():
+        timed([sys.executable, "-m", "harness", "data", "digits", str(args.digits)], ROOT)
+    raw: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:  # alternate, so that drifting machine load hits both alike
+            for processes in (1, 2):
+                raw[processes].append(one_run(processes, seed, args.digits.resolve(), Path(tmp)))
+                print(f"{processes} process(es), seed {seed}: {raw[processes][-1]}", flush=True)
+    cv = {p: [r["cv"] for r in rows] for p, rows in raw.items()}
+    paired = [b - a for a, b in zip(cv[1], cv[2], strict=True)]
+    summary = {
+        "budget": " ".join(BUDGET), "seeds": args.seeds,
+        "one_process_cv_mean": statistics.mean(cv[1]), "one_process_cv_sd": statistics.stdev(cv[1]),
+        "two_process_cv_mean": statistics.mean(cv[2]), "two_process_cv_sd": statistics.stdev(cv[2]),
+        "paired_gap_mean": statistics.mean(paired), "paired_gap_max_abs": max(abs(g) for g in paired),
+        "wall_s_one": statistics.median(r["wall_s"] for r in raw[1]),
+        "wall_s_two": statistics.median(r["wall_s"] for r in raw[2]), "raw": raw,
+    }
+    record("processes", summary)
+    print(machine())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Metrics are components: each built-in agrees with scikit-learn on a hand-checkable case,
+declares its direction and whether it needs probabilities, and one `score` serves them all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.errors import HarnessError
+from harness.metrics import cross_entropy, get_metric, one_hot, score
+from harness.plugin_manager import load_plugins
+
+Y = np.array([0, 1, 2, 2, 1, 0])
+P = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]])
+
+
+@pytest.mark.parametrize("name, expected, higher, needs_probs", [
+    ("accuracy", 4 / 6, True, False),
+    ("balanced_accuracy", (1 + 0.5 + 0.5) / 3, True, False),
+    ("f1_macro", (0.8 + 2 / 3 + 0.5) / 3, True, False),
+    ("log_loss", -np.mean(np.log([0.7, 0.8, 0.6, 0.4, 0.3, 0.6])), False, True),
+    ("quadratic_kappa", None, True, False),
+    ("roc_auc", None, True, True),
+])
+def test_builtin_metrics(name: str, expected: float | None, higher: bool, needs_probs: bool) -> None:
+    metric = get_metric(name)
+    assert metric.higher_is_better is higher and metric.needs_probs is needs_probs
+    value = score(metric, Y, P)
+    if expected is not None:
+        assert value == pytest.approx(expected)
+    assert np.isfinite(value)
+
+
+def test_quadratic_kappa_punishes_far_grades_more() -> None:
+    y = np.array([0, 1, 2, 3, 4] * 4)
+    near = one_hot(np.clip(y + 1, 0, 4), 5)
+    far = one_hot(np.clip(4 - y, 0, 4), 5)
+    kappa = get_metric("quadratic_kappa")
+    assert score(kappa, y, one_hot(y, 5)) == pytest.approx(1.0)
+    assert score(kappa, y, near) > 0.5 > score(kappa, y, far)
+
+
+def test_roc_auc_binary_and_multiclass() -> None:
+    auc = get_metric("roc_auc")
+    assert score(auc, np.array([0, 0, 1, 1]), np.array([[0.9, 0.1], [0.6, 0.4], [0.35, 0.65], [0.2, 0.8]])) == 1.0
+    perfect = one_hot(Y, 3) * 0.9 + 0.1 / 3
+    assert score(auc, Y, perfect) == pytest.approx(1.0)
+
+
+def test_label_metrics_score_one_hot_rows_like_the_labels() -> None:
+    for name in ("accuracy", "f1_macro", "balanced_accuracy", "quadratic_kappa"):
+        metric = get_metric(name)
+        assert score(metric, Y, one_hot(P.argmax(1), 3)) == pytest.approx(score(metric, Y, P))
+
+
+def test_better_follows_the_direction() -> None:
+    assert get_metric("accuracy").better(0.9, 0.8) and not get_metric("accuracy").better(0.8, 0.9)
+    assert get_metric("log_loss").better(0.2, 0.3) and get_metric("log_loss").better(5.0, None)
+
+
+def test_cross_entropy_is_log_loss() -> None:
+    assert cross_entropy(Y, P) == pytest.approx(score(get_metric("log_loss"), Y, P))
+
+
+def test_unknown_metric_suggests(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(HarnessError, match="did you mean 'accuracy'"):
+        get_metric("acuracy", load_plugins())
