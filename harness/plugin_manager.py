@@ -28,6 +28,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.augment.mixup_cutmix",
     "harness_plugins.loss.cross_entropy",
     "harness_plugins.loss.binary_cross_entropy",
+    "harness_plugins.loss.distill",
     "harness_plugins.sampler.instance",
     "harness_plugins.sampler.class_balanced",
     "harness_plugins.schedule.constant",
