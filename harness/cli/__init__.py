@@ -16,6 +16,9 @@ VERBS: dict[str, str] = {
     "run": "run",
     "data": "data",
     "plugins": "plugins",
+    "competition": "competition",
+    "submit": "submit",
+    "leaderboard": "leaderboard",
 }
 
 

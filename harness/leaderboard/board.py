@@ -1,0 +1,137 @@
+"""A competition's scored submissions: `BOARD/NAME/leaderboard.csv`, one row appended per scored
+submission, and the ranking read from it. `leaderboard/README.md` defines every column.
+
+The private score is stored but masked in every display (`display_rows`, which both the terminal
+table and the page use) until the leaderboard is shown `final`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+ROWS = "leaderboard.csv"
+HIDDEN = "hidden"
+
+
+@dataclass(frozen=True)
+class Row:
+    time: str  # UTC, ISO 8601 to the second: 2026-01-31T09:15:02Z
+    sha256: str  # of the submission file's bytes
+    message: str
+    source: str  # the run or ensemble folder the file came from, or ""
+    cv_metric: str  # the metric of cv_score, from that folder's metrics.json, or ""
+    cv_score: float | None
+    public_score: float
+    private_score: float | None
+
+    @property
+    def day(self) -> str:
+        return self.time[:10]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    row: Row
+    public_rank: int
+    private_rank: int | None  # None when the row has no private score
+
+
+COLUMNS = tuple(f.name for f in fields(Row))
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def read_rows(path: Path) -> list[Row]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise HarnessError(f"{path}: expected the columns {','.join(COLUMNS)}")
+        try:
+            return [Row(r["time"], r["sha256"], r["message"], r["source"], r["cv_metric"], _number(r["cv_score"]),
+                        float(r["public_score"]), _number(r["private_score"])) for r in reader]
+        except ValueError as exc:
+            raise HarnessError(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def append_row(path: Path, row: Row) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file()
+    with open(path, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(COLUMNS)
+        writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in astuple(row)])
+
+
+def used_on(rows: list[Row], now: datetime) -> int:
+    day = stamp(now)[:10]
+    return sum(r.day == day for r in rows)
+
+
+def _order(scores: list[float | None], times: list[str], higher_is_better: bool) -> list[int | None]:
+    """1-based ranks (ties: the earlier submission first); None for a missing score."""
+    sign = -1.0 if higher_is_better else 1.0
+    keyed = sorted((sign * s, t, i) for i, (s, t) in enumerate(zip(scores, times, strict=True))
+                   if s is not None and not math.isnan(s))
+    ranks: list[int | None] = [None] * len(scores)
+    for rank, (_, _, i) in enumerate(keyed, start=1):
+        ranks[i] = rank
+    return ranks
+
+
+def ranked(rows: list[Row], higher_is_better: bool, final: bool) -> list[Ranked]:
+    """Rows by public rank, or by private rank once `final` (rows without one last)."""
+    times = [r.time for r in rows]
+    public = _order([r.public_score for r in rows], times, higher_is_better)
+    private = _order([r.private_score for r in rows], times, higher_is_better)
+    out = [Ranked(r, p or 0, q) for r, p, q in zip(rows, public, private, strict=True)]
+    if final:
+        return sorted(out, key=lambda x: (x.private_rank is None, x.private_rank or 0, x.public_rank))
+    return sorted(out, key=lambda x: x.public_rank)
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.5f}"
+
+
+def _move(places: int) -> str:
+    """Places gained from the public to the private ranking: +2, -1 or 0."""
+    return f"{places:+d}" if places else "0"
+
+
+def display_rows(entries: list[Ranked], final: bool) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the ranking as every display shows it: the private score masked unless `final`."""
+    if final:
+        head = ["#", "public #", "shake-up", "private", "public", "cv", "message", "source", "time", "sha256"]
+    else:
+        head = ["#", "public", "private", "cv", "message", "source", "time", "sha256"]
+    cells = []
+    for e in entries:
+        r = e.row
+        cv = _fmt(r.cv_score) + (f" ({r.cv_metric})" if r.cv_metric and r.cv_score is not None else "")
+        tail = [cv, r.message, r.source, r.time, r.sha256[:10]]
+        if final:
+            move = "" if e.private_rank is None else _move(e.public_rank - e.private_rank)
+            rank = "" if e.private_rank is None else str(e.private_rank)
+            cells.append([rank, str(e.public_rank), move, _fmt(r.private_score), _fmt(r.public_score), *tail])
+        else:
+            cells.append([str(e.public_rank), _fmt(r.public_score), HIDDEN if r.private_score is not None else "", *tail])
+    return head, cells
