@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -198,9 +198,34 @@ class MetricSpec:
 
 
 class Ensembler(Protocol):
-    """Combines probability matrices (each (N, C)) with optional weights into one (N, C)."""
+    """Combines probability matrices into one. `probs`: a sequence of float (N, C) arrays on the
+    host, rows summing to 1, every matrix with the same rows in the same order (TTA views of one
+    fold, the folds of a run, or the members of `harness ensemble`). `weights`: one non-negative
+    float per matrix (None: equal); they need not sum to 1. Returns a float64 (N, C) array whose
+    rows sum to 1. An ensembler may look at the whole column (rank averaging does), so the rows it
+    is given are the rows it scores."""
 
     def __call__(self, probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EnsembleFit:
+    """What a fitting ensembler learned: one weight per input matrix (non-negative, summing to 1)
+    and, in words, the objective it optimised: the metric's name, or e.g. "log_loss (surrogate:
+    accuracy has no gradient)"."""
+
+    weights: tuple[float, ...]
+    objective: str
+
+
+@runtime_checkable
+class FittingEnsembler(Ensembler, Protocol):
+    """An ensembler that learns its weights from labelled rows (hill climbing, an optimiser).
+    `fit(probs, y, metric)` gets the matrices of the rows to fit on, their int labels (N,) and the
+    `MetricSpec` to optimise; `harness ensemble` then calls `ensembler(probs, fit.weights)` on any
+    rows (held-out folds, test, holdout). Without `fit`, an ensembler uses equal or user weights."""
+
+    def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit: ...
 
 
 class Callback:

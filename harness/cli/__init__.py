@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "run": "run",
     "data": "data",
     "plugins": "plugins",
+    "ensemble": "ensemble",
     "competition": "competition",
     "submit": "submit",
     "leaderboard": "leaderboard",

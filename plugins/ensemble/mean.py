@@ -1,5 +1,6 @@
-"""Weighted mean of probabilities (or of log-probabilities: a geometric mean), the ensembler that
-combines folds, TTA views and runs."""
+"""Weighted mean of probabilities (or of log-probabilities: a geometric mean, `geometric.py`), the
+ensembler that combines folds, TTA views and runs by default. With `harness ensemble --weights
+1,2` it is the weighted mean of user weights."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from harness.hookspecs import hookimpl
 from harness.specs import BuildContext, Component
+from harness_plugins.ensemble.geometric import geometric_mean
 
 
 @dataclass(frozen=True)
@@ -23,13 +25,11 @@ def mean_probs(
 ) -> np.ndarray:
     if not probs:
         raise ValueError("nothing to ensemble")
+    if kind == "geometric":
+        return geometric_mean(probs, weights)
     w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
-    if kind == "geometric":
-        logp = np.tensordot(w, np.log(np.clip(stack, 1e-12, 1.0)), axes=1)
-        out = np.exp(logp - logp.max(axis=1, keepdims=True))
-        return out / out.sum(axis=1, keepdims=True)
     return np.tensordot(w, stack, axes=1)
 
 

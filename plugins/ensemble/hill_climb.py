@@ -1,0 +1,96 @@
+"""Hill climbing with replacement: Caruana, Niculescu-Mizil, Crew & Ksikes 2004, "Ensemble
+Selection from Libraries of Models" (ICML). Start from the best single member, then repeatedly add
+(with replacement) the member whose addition scores best; the weights are how often each member
+was added, taken at the best-scoring step. Optional bagging (section 4.3 of the paper): repeat the
+selection on random subsets of the members and average the weights, which tames overfitting when
+there are many members. The metric is optimised directly: it needs no gradient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.config.typed import require
+from harness.hookspecs import hookimpl
+from harness.metrics import score
+from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec
+from harness_plugins.ensemble.mean import mean_probs
+
+
+@dataclass(frozen=True)
+class HillClimbOptions:
+    iterations: int = 50  # additions after the first member
+    bags: int = 1  # > 1: bagged ensemble selection
+    bag_fraction: float = 0.5  # share of the members each bag may choose from
+    seed: int = 0
+
+    def validate(self, where: str) -> None:
+        require(self.iterations >= 0, f"{where}.iterations", "must be >= 0")
+        require(self.bags >= 1, f"{where}.bags", "must be >= 1")
+        require(0 < self.bag_fraction <= 1, f"{where}.bag_fraction", "must be in (0, 1]")
+
+
+def hill_climb(probs: Sequence[np.ndarray], gain: Callable[[np.ndarray], float], iterations: int) -> np.ndarray:
+    """How many times each member is chosen. `gain(probs)` is the score to maximise (negate a loss).
+    Ties go to the lower index, and the earliest best step wins, so the ensemble stays small."""
+    stack = [np.asarray(p, dtype=np.float64) for p in probs]
+    singles = [gain(p) for p in stack]
+    first = int(np.argmax(singles))
+    counts = np.zeros(len(stack))
+    counts[first] = 1
+    total, best, best_counts = stack[first].copy(), singles[first], counts.copy()
+    for _ in range(iterations):
+        n = counts.sum()
+        candidates = [gain((total + p) / (n + 1)) for p in stack]
+        j = int(np.argmax(candidates))
+        counts[j] += 1
+        total += stack[j]
+        if candidates[j] > best:
+            best, best_counts = candidates[j], counts.copy()
+    return best_counts
+
+
+def bagged_hill_climb(probs: Sequence[np.ndarray], gain: Callable[[np.ndarray], float], iterations: int,
+                      bags: int, bag_fraction: float, seed: int) -> np.ndarray:
+    """Weights summing to 1: one selection over all members, or the mean over `bags` selections
+    each on a random `bag_fraction` of the members."""
+    m = len(probs)
+    if bags == 1:
+        counts = hill_climb(probs, gain, iterations)
+        return counts / counts.sum()
+    rng = np.random.default_rng(seed)
+    size = max(1, int(round(bag_fraction * m)))
+    weights = np.zeros(m)
+    for _ in range(bags):
+        chosen = np.sort(rng.choice(m, size=size, replace=False))
+        counts = hill_climb([probs[i] for i in chosen], gain, iterations)
+        weights[chosen] += counts / counts.sum()
+    return weights / weights.sum()
+
+
+class HillClimb:
+    """A `FittingEnsembler`: fits by hill climbing on the metric, combines by the weighted mean."""
+
+    def __init__(self, opts: HillClimbOptions):
+        self.opts = opts
+
+    @classmethod
+    def from_options(cls, opts: HillClimbOptions, ctx: BuildContext | None) -> HillClimb:
+        return cls(opts)
+
+    def __call__(self, probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+        return mean_probs(probs, weights)
+
+    def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit:
+        sign = 1.0 if metric.higher_is_better else -1.0
+        o = self.opts
+        w = bagged_hill_climb(probs, lambda p: sign * score(metric, y, p), o.iterations, o.bags, o.bag_fraction, o.seed)
+        return EnsembleFit(tuple(float(x) for x in w), metric.name)
+
+
+@hookimpl
+def harness_ensemblers() -> list[Component]:
+    return [Component("hill_climb", HillClimb.from_options, HillClimbOptions,
+                      doc="greedy forward selection with replacement on the metric (Caruana et al. 2004), optional bagging")]
