@@ -1,0 +1,53 @@
+"""A whole run of a shipped recipe on all of its training set against `data.fraction` of it
+(stratified, seeded by cv.seed, folds made on the subset), alternating, several rounds: wall time
+and scores. The fast-experiment loop a competitor uses before a full run.
+
+    python bench/fraction.py recipes/lite0_finetune.toml --fraction 0.1 --rounds 2
+
+Appends medians and the ratio, with the machine, to bench/results/fraction.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from common import record, timed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(recipe: Path, fraction: float, scratch: Path) -> dict[str, float]:
+    out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
+    _, wall, _ = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out),
+                        "--set", f"data.fraction={fraction}"], ROOT)
+    metrics = json.loads((out / "metrics.json").read_text())
+    manifest = json.loads((out / "run.json").read_text())
+    return {"wall_s": round(wall, 1), "cv_score": metrics["cv_score"], "holdout_score": metrics.get("holdout_score", -1.0),
+            "train_images": manifest["train"]["count"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("recipe", type=Path)
+    p.add_argument("--fraction", type=float, default=0.1)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args()
+    raw: dict[str, list[dict[str, float]]] = {"full": [], "fraction": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = [("full", 1.0), ("fraction", args.fraction)]
+            for name, fraction in order if r % 2 == 0 else order[::-1]:
+                raw[name].append(run(args.recipe.resolve(), fraction, Path(tmp)))
+                print(name, raw[name][-1], flush=True)
+    med = {k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in raw.items()}
+    record("fraction", {"recipe": str(args.recipe), "fraction": args.fraction, "rounds": args.rounds, **med,
+                        "wall_ratio_full_over_fraction": med["full"]["wall_s"] / med["fraction"]["wall_s"], "raw": raw})
+
+
+if __name__ == "__main__":
+    main()
