@@ -1,0 +1,56 @@
+"""The trainer state a callback sees: every field documented, and the one resumable object saved
+and restored in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from harness.testing import train_state
+from harness.train import state as state_module
+from harness.train.resume import FoldResume
+from harness.train.state import RESUMED, TrainState
+
+INTERNAL = {"pending_flags", "step_losses", "nonfinite_steps", "epoch_nonfinite", "rates", "stop", "stop_run",
+            "stop_reason"}  # the trainer's own bookkeeping; `request_stop` is the public way to stop
+
+
+def test_every_field_a_plugin_reads_is_documented() -> None:
+    doc = state_module.__doc__ or ""
+    for field in dataclasses.fields(TrainState):
+        if field.name not in INTERNAL:
+            assert f"`{field.name}`" in doc, field.name
+
+
+def test_request_stop_keeps_the_first_reason_and_widens_to_the_run() -> None:
+    state = train_state()
+    state.request_stop("patience")
+    assert state.stop and not state.stop_run and state.stop_reason == "patience"
+    state.request_stop("pruned", run=True)
+    assert state.stop_run and state.stop_reason == "patience"
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"n": self.n}
+
+    def load_state_dict(self, saved: dict[str, int]) -> None:
+        self.n = saved["n"]
+
+
+def test_fold_resume_round_trips_everything_in_one_place() -> None:
+    state, counter = train_state(), Counter()
+    state.update, state.best, state.best_epoch = 17, {"raw": 0.8, "ema": 0.85}, {"raw": 1, "ema": 2}
+    state.history, state.rates = [{"epoch": 0, "val_score": 0.5}], [12.5, 13.0]
+    state.step_losses = [torch.tensor(0.7), 0.6]
+    counter.n = 5
+    saved = FoldResume(state, {"counter": counter}).state_dict(epoch=3, step=4)
+    fresh, fresh_counter = train_state(), Counter()
+    assert FoldResume(fresh, {"counter": fresh_counter}).load_state_dict(saved) == (3, 4)
+    for key in RESUMED:
+        assert getattr(fresh, key) == getattr(state, key), key
+    assert fresh.step_losses == [torch.tensor(0.7).item(), 0.6] and fresh_counter.n == 5
