@@ -12,15 +12,24 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+_LAST_CPU = [0.0]
+
+
+def last_cpu_seconds() -> float:
+    """CPU seconds (user + system) of the command `timed` ran last, its waited-for children included."""
+    return _LAST_CPU[0]
 
 
 def timed(cmd: list[str], cwd: Path, stderr_too: bool = False) -> tuple[str, float, float]:
-    """Run `cmd`; return stdout (and stderr), wall seconds and the child's peak RSS in MiB."""
+    """Run `cmd`; return stdout (and stderr), wall seconds and the child's peak RSS in MiB.
+    `last_cpu_seconds()` then gives the CPU time it used (user + system, with its loader workers):
+    a fairer measure than wall time on a machine that other work shares."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: ru_maxrss in KiB on Linux
         wall = time.perf_counter() - start
+        _LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")

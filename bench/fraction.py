@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import record, timed
+from common import last_cpu_seconds, record, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def run(recipe: Path, fraction: float, scratch: Path) -> dict[str, float]:
                         "--set", f"data.fraction={fraction}"], ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
     manifest = json.loads((out / "run.json").read_text())
-    return {"wall_s": round(wall, 1), "cv_score": metrics["cv_score"], "holdout_score": metrics.get("holdout_score", -1.0),
+    return {"wall_s": round(wall, 1), "cpu_s": round(last_cpu_seconds(), 1), "cv_score": metrics["cv_score"], "holdout_score": metrics.get("holdout_score", -1.0),
             "train_images": manifest["train"]["count"]}
 
 
@@ -46,7 +46,8 @@ def main() -> None:
                 print(name, raw[name][-1], flush=True)
     med = {k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in raw.items()}
     record("fraction", {"recipe": str(args.recipe), "fraction": args.fraction, "rounds": args.rounds, **med,
-                        "wall_ratio_full_over_fraction": med["full"]["wall_s"] / med["fraction"]["wall_s"], "raw": raw})
+                        "wall_ratio_full_over_fraction": med["full"]["wall_s"] / med["fraction"]["wall_s"],
+                        "cpu_ratio_full_over_fraction": med["full"]["cpu_s"] / med["fraction"]["cpu_s"], "raw": raw})
 
 
 if __name__ == "__main__":
