@@ -1,0 +1,71 @@
+"""`harness predict`: new images through a finished run's folds and TTA views, without its
+training data."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+HELP = "predict new images with a finished run's folds (no training data needed)"
+EXAMPLES = """examples:
+  harness predict runs/lite0_finetune photos/ --out preds.csv
+  harness predict runs/lite0_finetune photos/ --folds 0,1 --tta identity --out preds.csv
+  harness predict runs/digits a.png b.png --out preds.csv
+The CSV has id (the path relative to the folder given), label (the predicted class) and one
+probability column per class: the folds' average of the TTA views ensembled as the run did."""
+
+
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _folds(text: str) -> list[int]:
+    try:
+        return [int(x) for x in _names(text)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected fold numbers such as 0,1; got {text!r}") from exc
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help=HELP, description=HELP, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", type=Path, help="a finished run folder (with run.json)")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGES_OR_DIR", help="image files or folders (recursive)")
+    p.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    p.add_argument("--folds", type=_folds, default=None, help="folds to average, e.g. 0,1 (default: every trained fold)")
+    p.add_argument("--tta", type=_names, default=None, metavar="VIEW,...",
+                   help="TTA views, e.g. identity,hflip (default: the run's views)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from accelerate import PartialState
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from harness.plugin_manager import load_plugins
+    from harness.predict import check_readable, collect, predict_run
+    from harness.predict.folds import chosen_folds, run_manifest
+
+    if args.out.is_dir():
+        raise HarnessError(f"--out {args.out} is a folder; give a CSV file name")
+    manifest = run_manifest(args.run_dir)  # the clear errors first, before any image is read
+    folds = chosen_folds(manifest, args.folds)
+    split = collect(args.images)
+    check_readable(split)
+    plugins = load_plugins()
+    main = PartialState().is_main_process
+    console = Console(stderr=True)
+    columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not (console.is_terminal and main)) as bar:
+        task = bar.add_task("predict", total=len(split) * len(folds))
+        pred = predict_run(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
+    if main:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        pred.frame().to_csv(args.out, index=False)
+        print(f"{len(pred.ids)} image(s), folds {', '.join(map(str, pred.folds))}, views {', '.join(pred.views)} "
+              f"-> {args.out}", file=sys.stderr)
+    return 0

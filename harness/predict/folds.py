@@ -1,0 +1,87 @@
+"""Predict new images with a finished run, from its folder alone: each chosen fold's model
+(`harness.train.inference.load_fold_model`) predicts every TTA view, the views are ensembled as
+the run ensembled them (the recipe's `[ensemble]`, on softmax probabilities), then the folds the
+same way, as the run made its test predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.data.competition import Split
+from harness.errors import HarnessError
+from harness.metrics import softmax
+from harness.outputs.manifest import RunManifest, read_manifest
+from harness.outputs.tables import prob_frame
+from harness.plugin_manager import Plugins
+
+CHUNK_BATCHES = 8  # eval batches per progress update: one loader per chunk, whose start-up this amortizes
+
+
+@dataclass(frozen=True)
+class Prediction:
+    ids: tuple[str, ...]
+    probs: np.ndarray  # (n, C), rows in `ids` order
+    classes: tuple[str, ...]
+    folds: tuple[int, ...]
+    views: tuple[str, ...]
+
+    def frame(self) -> pd.DataFrame:
+        """id, the predicted label, one probability column per class."""
+        df = prob_frame(self.ids, self.probs, self.classes, "id")
+        df.insert(1, "label", [self.classes[i] for i in self.probs.argmax(axis=1)])
+        return df
+
+
+def run_manifest(run_dir: Path) -> RunManifest:
+    manifest = read_manifest(run_dir)  # a HarnessError without run.json
+    if manifest.kind != "run":
+        raise HarnessError(f"{run_dir} is an {manifest.kind} folder, which holds predictions but no models: "
+                           "predict with each member run")
+    return manifest
+
+
+def chosen_folds(manifest: RunManifest, folds: Sequence[int] | None) -> tuple[int, ...]:
+    trained = manifest.folds_trained
+    if not folds:
+        return trained
+    unknown = [k for k in folds if k not in trained]
+    if unknown:
+        raise HarnessError(f"--folds: fold(s) {unknown} were not trained by this run (trained: {list(trained)})")
+    return tuple(dict.fromkeys(folds))
+
+
+def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
+                views: Sequence[str] | None = None, advance: Callable[[int], None] | None = None) -> Prediction:
+    """Probabilities of `split`'s images by the run in `run_dir`: `folds` (default: every trained
+    fold) averaged as the run's ensembler does, each with its TTA `views` (default: the run's).
+    `advance(n)` is told of every n images one fold has predicted."""
+    from harness.config.recipe import load_recipe
+    from harness.train.inference import eval_batch_size, load_fold_model, predict_split
+    from harness.train.run import _make_accelerator  # the run's precision and loader settings, shared
+
+    manifest = run_manifest(run_dir)
+    use = chosen_folds(manifest, folds)
+    recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
+    acc = _make_accelerator(recipe)
+    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
+    per_fold: list[np.ndarray] = []
+    view_names: tuple[str, ...] = ()
+    for k in use:
+        fm = load_fold_model(run_dir, k, plugins, acc.device, tuple(views) if views else None, recipe)
+        view_names = tuple(v.name for v in fm.views)
+        parts: list[dict[str, np.ndarray]] = []
+        for start in range(0, len(split), chunk):
+            rows = np.arange(start, min(start + chunk, len(split)))
+            logits, _ = predict_split(fm, split.subset(rows), acc, recipe)
+            parts.append(logits)
+            if advance:
+                advance(len(rows))
+        per_view = [softmax(np.concatenate([p[name] for p in parts]).astype(np.float64)) for name in view_names]
+        per_fold.append(ensemble(per_view))
+    return Prediction(split.ids, ensemble(per_fold), manifest.classes, use, view_names)
