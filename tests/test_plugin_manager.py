@@ -1,9 +1,10 @@
-"""Plugins: built-ins and entry points load, duplicates name both owners, typos in hooks fail."""
+"""Plugins: built-ins and entry points load; a broken third-party plugin (a misspelled hook, no
+hooks, a failing import) is skipped with a one-line warning naming it; a built-in keeps its name
+against a third-party component; two third-party plugins offering one name are an error naming both."""
 
 from __future__ import annotations
 
 import pytest
-from pluggy import PluginValidationError
 
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
@@ -37,15 +38,46 @@ def test_builtins_offer_each_kind() -> None:
         assert name in plugins.components(kind)
 
 
-def test_duplicate_name_names_both_plugins() -> None:
+class _OtherExtra:
+    @hookimpl
+    def harness_losses(self) -> list[Component]:
+        return [Component("mock_loss", lambda o, c: "other", NoOptions)]
+
+
+class _NoHooks:
+    def harness_losses(self) -> list[Component]:  # no @hookimpl: pluggy would ignore it silently
+        return []
+
+
+def test_a_builtin_keeps_its_name(capsys: pytest.CaptureFixture[str]) -> None:
     plugins = load_plugins(extra=(_DuplicateLoss(),))
-    with pytest.raises(HarnessError, match=r"'cross_entropy' is offered by two plugins: 'loss.cross_entropy' and '"):
+    assert plugins.owner("losses", "cross_entropy") == "loss.cross_entropy"
+    assert plugins.get("losses", "cross_entropy").build is not None
+    (warning,) = [w for w in plugins.warnings if "cross_entropy" in w]
+    assert "plugin '_DuplicateLoss' (registered at run time) offers loss 'cross_entropy'" in warning
+    assert "the built-in 'loss.cross_entropy' already offers; the built-in is kept" in warning
+
+
+def test_two_third_party_plugins_with_one_name_name_both() -> None:
+    plugins = load_plugins(extra=(_Extra(), _OtherExtra()))
+    with pytest.raises(HarnessError, match=r"loss 'mock_loss' is offered by two plugins: '_Extra' and '_OtherExtra'"):
         plugins.components("losses")
 
 
-def test_misspelled_hook_is_caught() -> None:
-    with pytest.raises(PluginValidationError):
-        load_plugins(extra=(_Misspelled(),))
+def test_misspelled_hook_is_a_warning_with_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = load_plugins(extra=(_Misspelled(), _Extra()))
+    assert "mock_loss" in plugins.components("losses")  # the others load as usual
+    assert not plugins.pm.has_plugin("_Misspelled")
+    message = ("plugin '_Misspelled' (registered at run time) skipped: unknown hook 'harness_lossez' "
+               "(did you mean 'harness_losses'?)")
+    assert [w for w in plugins.warnings if "_Misspelled" in w] == [message]
+    assert f"harness: warning: {message}\n" in capsys.readouterr().err
+
+
+def test_plugin_without_hooks_is_a_warning() -> None:
+    plugins = load_plugins(extra=(_NoHooks(),))
+    (warning,) = [w for w in plugins.warnings if "_NoHooks" in w]
+    assert "plugin '_NoHooks' (registered at run time) implements no harness hook: harness_losses lack(s) @hookimpl" in warning
 
 
 def test_registered_mock_plugin_is_usable() -> None:

@@ -1,7 +1,9 @@
-"""Focal loss (Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017) as a harness plugin.
+"""`focal`, a harness loss.
 
-Down-weights easy examples by (1 - p_t)^gamma. Accepts hard (N,) or soft (N, C) targets, so it
-composes with CutMix/Mixup. Enable in a recipe with:
+Focal loss (Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017): cross-entropy with each
+sample down-weighted by (1 - p_t)^gamma, so that easy, confident examples count less. It accepts hard
+(N,) or soft (N, C) targets, so it composes with CutMix/Mixup. The package follows the layout that
+`harness plugin new NAME --kind loss` writes.
 
     [loss]
     name = "focal"
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
@@ -23,32 +24,29 @@ from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 @dataclass(frozen=True)
 class FocalOptions:
-    gamma: float = 2.0
-    smoothing: float = 0.0
+    gamma: float = 2.0  # focusing parameter: 0 is plain cross-entropy, larger ignores easy examples more
+    smoothing: float = 0.0  # label smoothing of the targets before the focal weight, as loss.smoothing of cross_entropy
 
     def validate(self, where: str) -> None:
         require(self.gamma >= 0, f"{where}.gamma", "must be >= 0")
         require(0 <= self.smoothing < 1, f"{where}.smoothing", "must be in [0, 1)")
 
 
-class FocalLoss(nn.Module):
-    def __init__(self, num_classes: int, gamma: float, smoothing: float):
-        super().__init__()
-        self.num_classes, self.gamma, self.smoothing = num_classes, gamma, smoothing
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if target.ndim == 1:
-            target = F.one_hot(target, self.num_classes).float()
-        target = target * (1 - self.smoothing) + self.smoothing / self.num_classes
-        logp = F.log_softmax(logits.float(), dim=-1)
-        weight = (1 - logp.exp()).pow(self.gamma)
-        return -(target * weight * logp).sum(-1).mean()
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float, smoothing: float = 0.0) -> torch.Tensor:
+    """Batch mean of -sum_c t_c (1 - p_c)^gamma log p_c; `target` is int (N,) or soft float (N, C)."""
+    num_classes = logits.shape[-1]
+    if target.ndim == 1:
+        target = F.one_hot(target, num_classes).float()
+    target = target * (1 - smoothing) + smoothing / num_classes
+    logp = F.log_softmax(logits.float(), dim=-1)  # float32 whatever the autocast dtype
+    weight = (1 - logp.exp()).pow(gamma)
+    return -(target * weight * logp).sum(-1).mean()
 
 
 def build(opts: FocalOptions, ctx: BuildContext) -> TargetLoss:
-    return target_loss(FocalLoss(ctx.num_classes, opts.gamma, opts.smoothing))
+    return target_loss(lambda logits, target: focal_loss(logits, target, opts.gamma, opts.smoothing))
 
 
 @hookimpl
 def harness_losses() -> list[Component]:
-    return [Component("focal", build, FocalOptions, doc="focal loss, gamma down-weights easy examples")]
+    return [Component("focal", build, FocalOptions, doc="focal loss (Lin et al. 2017): gamma down-weights easy examples")]

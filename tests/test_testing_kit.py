@@ -1,0 +1,167 @@
+"""The plugin author's kit: `build_component` builds any component; the contract classes catch the
+mistakes they exist for; `harness plugin new` writes packages that load through the plugin manager
+and pass their own generated contract tests."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.plugin_manager import load_plugins
+from harness.specs import Batch, Callback, Component, NoOptions, target_loss
+from harness.testing import (
+    BatchTransformContract,
+    CallbackContract,
+    LossContract,
+    SamplerContract,
+    build_component,
+    context,
+)
+from harness.testing.scaffold import TEMPLATES, names, scaffold
+
+
+def test_build_component_every_kind() -> None:
+    loss = build_component("loss", "cross_entropy", {"smoothing": 0.1})
+    assert loss(torch.zeros(2, 4), Batch(torch.zeros(2, 3, 4, 4), torch.tensor([0, 1]), torch.arange(2))) > 0
+    views = build_component("tta_views", "multi_scale", {"scales": [0.8]})
+    assert [v.name for v in views] == ["scale0.8"]
+    tf = build_component("augment", "standard", {"crop": "resize"}, context(image_size=12), train=False)
+    assert tf(torch.zeros(3, 20, 20, dtype=torch.uint8)).shape == (3, 12, 12)
+    assert build_component("metric", "accuracy").higher_is_better
+    model = build_component("models", "timm", {"name": "test_resnet"}, context(num_classes=3))
+    assert model.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
+
+
+def test_build_component_checks_options() -> None:
+    with pytest.raises(HarnessError, match=r"unknown key 'loss\.smoothin' \(did you mean 'smoothing'\?\)"):
+        build_component("loss", "cross_entropy", {"smoothin": 0.1})
+    with pytest.raises(HarnessError, match=r"no loss named 'crossentropy' \(did you mean 'cross_entropy'\?\)"):
+        build_component("losses", "crossentropy")
+
+
+class Forgetful(Callback):
+    """Stops a fold after three epochs, but its state_dict forgets the count: a resumed fold would
+    train three more."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+
+    def on_epoch_end(self, state: Any) -> None:
+        self.epochs += 1
+        if self.epochs >= 3:
+            state.request_stop("three epochs")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+
+class Shrink:
+    def __call__(self, batch: Batch, epoch: int) -> Batch:
+        return batch.with_(images=batch.images[..., 1:, 1:])
+
+
+class Broken:
+    @hookimpl
+    def harness_callbacks(self) -> list[Component]:
+        return [Component("forgetful", lambda o, c: Forgetful(), NoOptions)]
+
+    @hookimpl
+    def harness_batch_transforms(self) -> list[Component]:
+        return [Component("shrink", lambda o, c: Shrink(), NoOptions)]
+
+    @hookimpl
+    def harness_losses(self) -> list[Component]:
+        per_sample = target_loss(lambda logits, target: torch.nn.functional.cross_entropy(logits, target, reduction="none"))
+        return [Component("per_sample", lambda o, c: per_sample, NoOptions)]
+
+    @hookimpl
+    def harness_samplers(self) -> list[Component]:
+        return [Component("unseeded", lambda o, c: Unseeded(len(c.labels)), NoOptions)]
+
+
+class Unseeded:
+    def __init__(self, n: int):
+        self.n = n
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Any:
+        return iter(torch.randperm(self.n).tolist())  # the global RNG: a resumed epoch draws anew
+
+
+BROKEN = Broken()
+
+
+@pytest.mark.parametrize(("contract", "name", "test"), [
+    (CallbackContract, "forgetful", "test_events_and_state_round_trip"),
+    (BatchTransformContract, "shrink", "test_batch_keeps_its_format"),
+    (LossContract, "per_sample", "test_scalar_and_finite"),
+    (SamplerContract, "unseeded", "test_indices_in_range_and_deterministic"),
+])
+def test_contracts_catch_broken_components(contract: type, name: str, test: str) -> None:
+    case = type("Case", (contract,), {"name": name, "plugins": (BROKEN,)})()
+    with pytest.raises(AssertionError):
+        getattr(case, test)()
+
+
+def test_cli_offers_every_template() -> None:
+    from harness.cli import plugin
+
+    assert set(plugin.KINDS) == set(TEMPLATES)
+
+
+def test_names() -> None:
+    assert names("random-erasing") == ("random_erasing", "harness_random_erasing", "harness-random-erasing")
+    assert names("harness-swa") == ("swa", "harness_swa", "harness-swa")
+    with pytest.raises(HarnessError, match="use letters"):
+        names("9 lives")
+
+
+def test_scaffold_loads_through_the_plugin_manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.plugin_manager import KINDS, kind_of
+
+    for kind in TEMPLATES:
+        made = scaffold(f"my-{kind}", kind, tmp_path)
+        assert {p.relative_to(made.root).as_posix() for p in made.files} == {
+            "pyproject.toml", "README.md", f"{made.module}/__init__.py", f"tests/test_{made.component}.py"}
+        assert f'{made.component} = "{made.module}"' in (made.root / "pyproject.toml").read_text()
+        monkeypatch.syspath_prepend(str(made.root))
+        module = importlib.import_module(made.module)
+        plugins = load_plugins(extra=(module,))
+        assert not [w for w in plugins.warnings if made.module in w], plugins.warnings
+        assert plugins.owner(kind_of(kind), made.component) == made.module
+    assert {kind_of(k) for k in TEMPLATES} == set(KINDS)
+
+
+def test_plugin_new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugin", "new", "random-erasing", "--kind", "batch_transform", "--dir", str(tmp_path)]) == 0
+    assert "harness-random-erasing" in capsys.readouterr().out
+    assert (tmp_path / "harness-random-erasing" / "harness_random_erasing" / "__init__.py").is_file()
+    assert main(["plugin", "new", "random-erasing", "--dir", str(tmp_path)]) == 2  # it exists
+    assert "already exists" in capsys.readouterr().err
+    assert main(["plugin"]) == 2
+
+
+@pytest.mark.slow
+def test_scaffolded_packages_pass_their_own_tests(tmp_path: Path) -> None:
+    roots = [scaffold(f"my-{kind}", kind, tmp_path).root for kind in TEMPLATES]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join([*map(str, roots), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                          *[str(r / "tests") for r in roots]], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert " passed" in res.stdout and "failed" not in res.stdout
