@@ -1,0 +1,276 @@
+"""Accuracy on real photos, against a bare fine-tuning loop: `recipes/finetune.toml`,
+`recipes/lite0_finetune.toml` and `bench/bare_finetune.py` on both sets of ../shared/data, over
+seeds, in one invocation.
+
+    python bench/accuracy.py --seeds 3                         # the three main arms and both ablations
+    python bench/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
+    python bench/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
+
+Every labelled holdout split is scored: hymenoptera val/; clothing val/ and test/ (test/ is
+distributed differently from train/). Accuracy, balanced accuracy and macro F1 from the fold
+ensemble's probabilities (TTA views included), the wall and CPU seconds of each run, and the
+training and prediction images/s the harness measured. The harness predicts its own holdout
+(val/) in the run; a second labelled split (clothing test/) is predicted afterwards from the run
+folder (`load_fold_model`), and that time is added to the run's wall time. The decoded-image
+cache is filled once per set and size before the first run and its time is reported apart;
+the bare loop decodes JPEGs every epoch, as such a loop does.
+
+Arms: `bare` (the yardstick), `finetune`, `lite0_finetune` (the head on frozen features),
+`two_level` (finetune with train.backbone_lr_mult instead of layer decay), `fixed_size`
+(finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
+(finetune with EfficientNet-Lite1 at 240 px and Lite2 at 260 px). The arms run in a rotating
+order over sets and seeds, so a busy machine slows each alike. Appends every run and the
+summary, with the machine, to bench/results/accuracy.jsonl; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import RESULTS, machine, record
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SPLITS = {"hymenoptera": ("val",), "clothing": ("val", "test")}
+HARNESS_ARMS: dict[str, tuple[str, list[str]]] = {
+    "finetune": ("finetune.toml", []),
+    "lite0_finetune": ("lite0_finetune.toml", []),
+    "two_level": ("finetune.toml", ["train.layer_decay=0.0"]),  # backbone_lr_mult from --two-level-mult
+    "fixed_size": ("finetune.toml", ["augment.start_size=1.0"]),  # start_scale_min = scale_min, below
+    "lite1": ("finetune.toml", ["model.name='efficientnet_lite1'", "data.image_size=240"]),
+    "lite2": ("finetune.toml", ["model.name='efficientnet_lite2'", "data.image_size=260"]),
+}
+ARMS = ("bare", *HARNESS_ARMS)
+DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune", "two_level", "fixed_size")
+
+
+def cpu_name() -> str:
+    """The CPU model and the matrix/vector extensions that decide fp32 and bf16 speed."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "unknown CPU")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
+    ext = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX-512 BF16"), ("amx_tile", "AMX"))
+           if flag in flags] or ["AVX2" if "avx2" in flags else "no AVX2"]
+    return f"{model} ({os.cpu_count()} cores; {', '.join(ext)}{'' if 'amx_tile' in flags else '; no AMX'})"
+
+
+def timed(cmd: list[str]) -> tuple[str, float, float]:
+    """Run `cmd` from the repository root: (stdout, wall seconds, CPU seconds of it and its workers)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0), err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-3000:]}")
+        return out.read().decode(), wall, usage.ru_utime + usage.ru_stime
+
+
+def scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    pred = probs.argmax(1)
+    return {"accuracy": float((pred == y).mean()), "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+            "f1_macro": float(f1_score(y, pred, average="macro"))}
+
+
+def labelled_split(folder: Path, classes: list[str]) -> Any:
+    from harness.data.competition import IMAGE_EXTENSIONS, Split
+
+    paths = sorted(p for c in classes for p in (folder / c).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    labels = np.array([classes.index(p.parent.name) for p in paths], dtype=np.int64)
+    return Split(tuple(str(p.relative_to(folder)) for p in paths), tuple(paths), labels)
+
+
+def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:
+    """The run's fold ensemble (each fold's TTA views ensembled, then the folds) on a labelled
+    ImageFolder split that the run did not predict itself."""
+    from accelerate import Accelerator
+
+    from harness.config.recipe import load_recipe
+    from harness.metrics import softmax
+    from harness.plugin_manager import load_plugins
+    from harness.train.inference import load_fold_model, predict_split
+
+    plugins = load_plugins()
+    recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    classes, folds = list(manifest["classes"]), json.loads((run_dir / "metrics.json").read_text())["folds_trained"]
+    split = labelled_split(folder, classes)
+    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    acc = Accelerator(cpu=True)
+    per_fold = []
+    for k in folds:
+        logits, _ = predict_split(load_fold_model(run_dir, k, plugins, recipe=recipe), split, acc, recipe)
+        per_fold.append(ensemble([softmax(v) for v in logits.values()]))
+    return scores(split.labels, ensemble(per_fold))
+
+
+def holdout_scores(run_dir: Path) -> dict[str, float]:
+    import pandas as pd
+
+    frame = pd.read_csv(run_dir / "holdout.csv")
+    classes = list(frame.columns[2:])
+    y = np.array([classes.index(str(c)) for c in frame["label"]])
+    return scores(y, frame[classes].to_numpy())
+
+
+def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
+    recipe, sets = HARNESS_ARMS[arm]
+    sets = list(sets)
+    if arm == "two_level":
+        sets.append(f"train.backbone_lr_mult={args.two_level_mult}")
+    if arm == "fixed_size":
+        sets.append(f"augment.start_scale_min={args.scale_min}")
+    out = scratch / f"{arm}-{data.name}-{seed}"
+    sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *sets, *args.overrides]
+    _, wall, cpu = timed([sys.executable, "-m", "harness", "run", str(ROOT / "recipes" / recipe), "--out", str(out),
+                          *[a for s in sets for a in ("--set", s)]])
+    m = json.loads((out / "metrics.json").read_text())
+    resolved = (out / "recipe.toml").read_text()  # what ran, for telling rows of an edited recipe apart
+    row: dict[str, Any] = {"recipe_sha1": hashlib.sha1(resolved.encode()).hexdigest()[:12], "sets": sets,
+                           "run_wall_s": wall, "cpu_s": cpu, "cv": m["cv_score"], "train_img_per_s": m["train_img_per_s"],
+                           "predict_img_per_s": m["predict_img_per_s"], "splits": {"val": holdout_scores(out)}}
+    extra = 0.0
+    for split in SPLITS[data.name][1:]:
+        start = time.perf_counter()
+        row["splits"][split] = predict_labelled(out, data / split)
+        extra += time.perf_counter() - start
+    row["wall_s"] = wall + extra
+    return row
+
+
+def run_bare(data: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    out, wall, cpu = timed([sys.executable, str(HERE / "bare_finetune.py"), str(data), "--eval", *SPLITS[data.name],
+                            "--seed", str(seed)])
+    res = json.loads(out.strip().splitlines()[-1])
+    return {"wall_s": wall, "cpu_s": cpu, "splits": res["scores"]}
+
+
+def cache_side(arm: str, args: argparse.Namespace) -> int:
+    """The shorter side the arm's runs store in the cache."""
+    from harness.config.recipe import load_recipe
+
+    recipe_file, sets = HARNESS_ARMS[arm]
+    data = load_recipe(ROOT / "recipes" / recipe_file, [*sets, *args.overrides]).data
+    return round(data.image_size * data.cache_oversize)
+
+
+def fill_cache(data: Path, scratch: Path, sizes: set[int]) -> float:
+    """Decode and store every train and holdout image once per stored size, as a first run would."""
+    from harness.data.cache import ImageCache
+    from harness.data.competition import IMAGE_EXTENSIONS
+    from harness.data.images import BadImage
+
+    start = time.perf_counter()
+    paths = [p for s in ("train", "val") for p in sorted((data / s).rglob("*")) if p.suffix.lower() in IMAGE_EXTENSIONS]
+    for side in sizes:
+        cache = ImageCache(scratch / "cache", side)
+        for p in paths:
+            try:
+                cache.ensure(p)
+            except BadImage:
+                pass
+    return time.perf_counter() - start
+
+
+def spread(xs: list[float], digits: int = 3) -> str:
+    mean = statistics.mean(xs)
+    return f"{mean:.{digits}f} ± {statistics.stdev(xs):.{digits}f}" if len(xs) > 1 else f"{mean:.{digits}f}"
+
+
+def table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    lines = ["| set | split | arm | accuracy | balanced accuracy | macro F1 | wall s | x bare wall | CPU s | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for set_name, arms in results.items():
+        bare = arms.get("bare", [])
+        bare_wall = statistics.mean(r["wall_s"] for r in bare) if bare else None
+        for split in SPLITS[set_name]:
+            for arm, rows in arms.items():
+                if not rows:
+                    continue
+                cols = [spread([r["splits"][split][k] for r in rows]) for k in ("accuracy", "balanced_accuracy", "f1_macro")]
+                if set_name == "hymenoptera":
+                    cols[1] = cols[2] = "-"
+                wall = statistics.mean(r["wall_s"] for r in rows)
+                ratio = f"{wall / bare_wall:.2f}x" if bare_wall else "-"
+                lines.append(f"| {set_name} | {split} | {arm} | {' | '.join(cols)} | {spread([r['wall_s'] for r in rows], 0)} | "
+                             f"{ratio} | {statistics.mean(r['cpu_s'] for r in rows):.0f} | {len(rows)} |")
+    return "\n".join(lines)
+
+
+def verdict(results: dict[str, dict[str, list[dict[str, Any]]]], arm: str = "finetune") -> list[str]:
+    """The target: `arm` at or above the bare loop's mean accuracy on every set and split, within
+    1.5x its mean wall time."""
+    out = []
+    for set_name, arms in results.items():
+        a, b = arms.get(arm), arms.get("bare")
+        if not a or not b:
+            continue
+        ratio = statistics.mean(r["wall_s"] for r in a) / statistics.mean(r["wall_s"] for r in b)
+        for split in SPLITS[set_name]:
+            ma = statistics.mean(r["splits"][split]["accuracy"] for r in a)
+            mb = statistics.mean(r["splits"][split]["accuracy"] for r in b)
+            ok = ma >= mb and ratio <= 1.5
+            out.append(f"{set_name} {split}: {arm} {ma:.4f} vs bare {mb:.4f}, wall {ratio:.2f}x -> {'met' if ok else 'MISSED'}")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--sets", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+    p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--two-level-mult", type=float, default=0.1, help="the two_level arm's train.backbone_lr_mult")
+    p.add_argument("--scale-min", type=float, default=0.25, help="finetune.toml's augment.scale_min (fixed_size arm)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")
+    p.add_argument("--scratch", type=Path, default=None)
+    args = p.parse_args()
+    scratch = args.scratch or Path(tempfile.mkdtemp(prefix="harness-accuracy-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    progress = RESULTS / "accuracy_runs.jsonl"
+    fill = {}
+    sizes = {cache_side(arm, args) for arm in args.arms if arm != "bare"}
+    for set_name in args.sets:
+        fill[set_name] = fill_cache(args.data / set_name, scratch, sizes)
+        print(f"cache filled for {set_name} in {fill[set_name]:.0f} s", flush=True)
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in args.arms} for s in args.sets}
+    turn = 0
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for set_name in args.sets:
+            order = args.arms[turn % len(args.arms):] + args.arms[: turn % len(args.arms)]
+            turn += 1
+            for arm in order:
+                data = args.data / set_name
+                row = run_bare(data, seed, args) if arm == "bare" else run_harness(arm, data, seed, scratch, args)
+                row.update(arm=arm, set=set_name, seed=seed)
+                results[set_name][arm].append(row)
+                print(json.dumps(row), flush=True)
+                with open(progress, "a") as fh:
+                    fh.write(json.dumps({"machine": machine(), "cpu": cpu_name(), "when": time.strftime("%Y-%m-%d %H:%M"),
+                                         **row}) + "\n")
+    md = table(results)
+    print("\n" + cpu_name() + "\n\n" + md + "\n")
+    checks = verdict(results)
+    print("\n".join(checks))
+    record("accuracy", {"cpu": cpu_name(), "seeds": args.seeds, "arms": args.arms, "sets": args.sets,
+                        "overrides": args.overrides, "two_level_mult": args.two_level_mult, "cache_fill_s": fill,
+                        "table": md, "target": checks, "raw": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""A teacher's predictions from a finished harness run or ensemble folder, and the checks that make
+a fold-aware teacher leakage-safe.
+
+A run's out-of-fold (OOF) prediction of sample x comes from the one fold model that never trained
+on x: it is exactly what a fold-aware teacher gives x, so a run's stored OOF logits (every TTA
+view in `fold{k}/logits.npz`; an ensemble folder stores log-probabilities there, one view) serve
+as cached soft labels without a forward pass. Test images get, for student fold k, the teacher's
+fold-k predictions alone: that model never saw the labels of the fold the student validates on.
+
+Both work only when teacher and student share folds: the teacher's fold-k model must be the one
+that left out exactly the student's fold k. `check_shared_folds` compares the teacher's
+`folds.csv` with the student's assignment and names the first difference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError
+from harness.outputs.manifest import read_fold_table, read_manifest
+
+
+@dataclass(frozen=True)
+class TeacherRun:
+    """What the student checks a teacher run (or ensemble) folder against."""
+
+    folder: Path
+    kind: str  # "run" or "ensemble" (an ensemble folder holds predictions, no models)
+    classes: tuple[str, ...]
+    folds: int  # K
+    fold_of: dict[str, int]  # the teacher's folds.csv: id -> fold
+    label_of: dict[str, int]  # the teacher's oof.csv: id -> class index
+
+
+@dataclass(frozen=True)
+class SoftLabels:
+    """A teacher's stored predictions as probabilities (float32, rows summing to 1)."""
+
+    ids: tuple[str, ...]  # OOF ids
+    oof: np.ndarray  # (N, C): each id predicted by the fold model that left it out
+    test_ids: tuple[str, ...]
+    test: dict[int, np.ndarray]  # teacher fold -> (M, C) predictions of the test images
+
+    def rows(self, ids: Sequence[str], where: str) -> np.ndarray:
+        """The OOF probabilities of `ids`, in that order."""
+        index = {i: n for n, i in enumerate(self.ids)}
+        missing = [i for i in ids if i not in index]
+        if missing:
+            raise HarnessError(f"{where} has no out-of-fold prediction for {len(missing)} training id(s), such as "
+                               f"{missing[0]!r}: it must have trained every fold (cv.only) on the same images")
+        return self.oof[[index[i] for i in ids]]
+
+
+def mean_probs(logits: Sequence[np.ndarray]) -> np.ndarray:
+    """The TTA views' softmax probabilities, averaged (as a live teacher averages them), in float32."""
+    probs = []
+    for x in logits:
+        z = np.asarray(x, dtype=np.float64)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        probs.append(e / e.sum(axis=1, keepdims=True))
+    return np.mean(probs, axis=0).astype(np.float32)
+
+
+def read_teacher_run(folder: Path) -> TeacherRun:
+    manifest = read_manifest(folder)
+    for name in ("folds.csv", "oof.csv"):
+        if not (folder / name).is_file():
+            raise HarnessError(f"teacher {folder} is not a finished run or ensemble folder (no {name})")
+    folds = read_fold_table(folder, manifest.id_column)
+    oof = pd.read_csv(folder / "oof.csv", dtype={manifest.id_column: str, "label": str}, keep_default_na=False)
+    index = {c: k for k, c in enumerate(manifest.classes)}
+    return TeacherRun(folder, manifest.kind, manifest.classes, manifest.folds, {str(i): int(f) for i, f in folds.items()},
+                      {str(i): index.get(lab, -1) for i, lab in zip(oof[manifest.id_column], oof["label"], strict=True)})
+
+
+def read_soft_labels(folder: Path, tta: bool) -> SoftLabels:
+    """OOF and per-fold test probabilities of a run or ensemble folder; `tta`: every stored TTA
+    view averaged, else the first view alone."""
+    from harness.ensemble.members import load_pool
+
+    pool = load_pool([folder])
+    member = pool.members[0]
+    views = member.views if tta else member.views[:1]
+    test: dict[int, np.ndarray] = {}
+    if "test" in member.sets:
+        test = {k: mean_probs([member.sets["test"][v][slot] for v in views]) for slot, k in enumerate(pool.folds)}
+    return SoftLabels(pool.ids, mean_probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test)
+
+
+def check_shared_folds(teacher: TeacherRun, student: Mapping[str, int], folds: int) -> None:
+    """A HarnessError unless every labelled id of the student sits in the same fold of the teacher."""
+    where = f"teacher run {teacher.folder}"
+    hint = f'cv.folds_file = "{teacher.folder / "folds.csv"}"'
+    if teacher.folds != folds:
+        raise HarnessError(f"{where} has {teacher.folds} folds and this run {folds}: they do not share folds "
+                           f"(set cv.folds = {teacher.folds} and {hint})")
+    missing = [i for i in student if i not in teacher.fold_of]
+    if missing:
+        raise HarnessError(f"{where} has no fold for {len(missing)} of this run's {len(student)} training ids, such as "
+                           f"{missing[0]!r}: it trained on other images (or another data.fraction)")
+    moved = Counter((teacher.fold_of[i], f) for i, f in student.items() if teacher.fold_of[i] != f)
+    if moved:
+        (theirs, ours), n = moved.most_common(1)[0]
+        raise HarnessError(f"{where}'s fold {theirs} has {n} ids that this run puts in fold {ours}: the runs do not share "
+                           f"folds, so a teacher model could have trained on the labels this run validates on "
+                           f"(set {hint}, or the teacher's cv.seed)")
+
+
+def check_labels(teacher: TeacherRun, ids: Sequence[str], labels: np.ndarray, num_classes: int) -> None:
+    """The teacher's classes and labels are the student's: its probability columns mean the same."""
+    where = f"teacher run {teacher.folder}"
+    if len(teacher.classes) != num_classes:
+        raise HarnessError(f"{where} has {len(teacher.classes)} classes {list(teacher.classes)[:10]}, this run "
+                           f"{num_classes}: a teacher must predict the student's classes")
+    wrong = [(i, int(y)) for i, y in zip(ids, labels, strict=True) if teacher.label_of.get(i, int(y)) != int(y)]
+    if wrong:
+        i, y = wrong[0]
+        raise HarnessError(f"{where} labels {len(wrong)} training id(s) differently from this run, such as {i!r}: "
+                           f"{teacher.classes[teacher.label_of[i]]!r} there, class {y} here: the classes or their "
+                           f"order differ")
+
+
+__all__ = ["TeacherRun", "SoftLabels", "read_teacher_run", "read_soft_labels", "check_shared_folds", "check_labels",
+           "mean_probs"]

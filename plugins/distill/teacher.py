@@ -1,0 +1,263 @@
+"""The `teacher` callback: the teacher of knowledge distillation (Hinton, Vinyals, Dean, "Distilling
+the Knowledge in a Neural Network", 2015) for `loss.name = "distill"`, and pseudo-labels.
+
+Three sources, `callbacks.teacher.source`:
+
+- `"run"`: a finished harness run, one model per fold (`load_fold_model`), with its TTA views.
+  Attached to the distillation loss, it predicts the batch the student sees, after CutMix/Mixup;
+  row i comes from the fold model that never trained on sample i.
+- `"soft_labels"`: the same run's stored predictions (or an ensemble folder's): its OOF
+  probabilities, put in `batch.extras["teacher_probs"]` by sample id before CutMix/Mixup, which
+  mix them with the targets' weights. No forward pass.
+- `"model"`: any network with weights for these classes (`model = {source, name, weights}`, built
+  like the student's `[model]`), attached to the loss like a run's fold models.
+
+Why fold-aware: a teacher that trained on sample x's label hands the student that label back as
+a confident "soft" label on x, and the student learns the teacher's memory rather than its
+knowledge. A run's OOF prediction of x comes from the one fold model that never saw x: honest soft
+labels, the same ones the teacher's CV score was computed from. The student's own CV stays honest
+only when teacher and student share folds (checked: the teacher's `folds.csv` against the
+student's). A `"model"` teacher is taken on trust: if it trained on this competition's training
+images, the student's CV is optimistic.
+
+Pseudo-labelling (`[callbacks.teacher.pseudo]`, `pseudo.py`): student fold k gets the teacher's
+fold-k predictions of the unlabelled images only, from the one model that never trained on fold
+k's labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+
+from harness.config.schema import ModelConfig, Recipe
+from harness.config.typed import require
+from harness.data.competition import Split
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.specs import Batch, BuildContext, Callback, Component
+from harness.train.inference import FoldModel, load_fold_model, predict_split
+from harness.train.state import TrainState
+from harness_plugins.distill.net import TeacherNet, renormalizer
+from harness_plugins.distill.pseudo import PseudoOptions, pool_of, select
+from harness_plugins.distill.sources import (
+    SoftLabels,
+    TeacherRun,
+    check_labels,
+    check_shared_folds,
+    mean_probs,
+    read_soft_labels,
+    read_teacher_run,
+)
+
+Source = Literal["run", "soft_labels", "model"]
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).resolve()) if path else path
+
+
+@dataclass(frozen=True)
+class TeacherOptions:
+    source: Source = "run"  # run: a finished run's fold models; soft_labels: its stored predictions; model: one network
+    run: str = ""  # run, soft_labels: the teacher's run folder (soft_labels: or an ensemble folder)
+    # model: the teacher network, keys as in [model]; `weights` must hold every tensor, the head
+    # for this competition's classes included.
+    model: ModelConfig = field(default_factory=ModelConfig)
+    # Average the teacher's TTA views in probability (run: its recipe's views; soft_labels: the
+    # stored ones; model: this recipe's tta.views); false: the first view only.
+    tta: bool = True
+    pseudo: PseudoOptions = field(default_factory=PseudoOptions)  # pseudo-labelling of unlabelled images
+
+    def __post_init__(self) -> None:
+        # Relative to where the command runs, as data.root is; the run's recipe.toml keeps them absolute.
+        object.__setattr__(self, "run", _absolute(self.run))
+        object.__setattr__(self, "model", replace(self.model, weights=_absolute(self.model.weights)))
+        if self.pseudo.images not in ("", "test"):
+            object.__setattr__(self, "pseudo", replace(self.pseudo, images=_absolute(self.pseudo.images)))
+
+    def validate(self, where: str) -> None:
+        require(self.source == "model" or bool(self.run), f"{where}.run", f"source = {self.source!r} needs the teacher's "
+                "run folder, such as run = \"runs/lite2\"")
+        require(self.source != "model" or bool(self.model.weights), f"{where}.model.weights",
+                "a model teacher needs weights for this competition's classes (ImageNet weights alone give no head)")
+        require(self.source != "soft_labels" or self.pseudo.images in ("", "test"), f"{where}.pseudo.images",
+                "stored soft labels cover the test set only: pseudo-label a folder with source = \"run\" or \"model\"")
+
+
+class Teacher(Callback):
+    """One fold's teacher. Holds no state across steps: a resumed fold loads the teacher again."""
+
+    def __init__(self, opts: TeacherOptions, num_classes: int, labels: np.ndarray):
+        self.opts, self.num_classes = opts, num_classes
+        self.labels = labels  # class index of each labelled training sample of this fold
+        self.teacher_run: TeacherRun | None = None
+        self.soft: SoftLabels | None = None
+        self.members: list[FoldModel] = []  # run: one per teacher fold; model: one
+        self.net: TeacherNet | None = None
+        self.pseudo: Split | None = None
+        self.pseudo_probs: np.ndarray | None = None  # the teacher's (M, C) probabilities of the pseudo images
+        self.pseudo_targets: np.ndarray | None = None  # their (M, C) targets: those probabilities, or one-hot
+        # On the device, indexed by batch.index:
+        self.probs: torch.Tensor | None = None  # soft_labels: (n, C) teacher probabilities per training row
+        self.route: torch.Tensor | None = None  # run: (n,) the teacher fold that predicts each row
+        self.targets: torch.Tensor | None = None  # soft pseudo-labels: (M, C) targets of the pseudo rows
+        self.labelled = 0  # rows before the pseudo-labelled ones
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def load(self, acc: Accelerator, recipe: Recipe) -> None:
+        """Read or build the teacher once (the first of pseudo_split and on_fold_start does)."""
+        if self.teacher_run is not None or self.members:
+            return
+        opts = self.opts
+        if opts.source != "model":
+            self.teacher_run = read_teacher_run(Path(opts.run))
+        if opts.source == "soft_labels":
+            self.soft = read_soft_labels(Path(opts.run), opts.tta)
+            return
+        # Building a network draws from the global RNG; the student's random stream must not
+        # depend on whether, or which, teacher is loaded.
+        with torch.random.fork_rng(devices=[]):
+            self.members = self._models(acc, recipe)
+
+    def _models(self, acc: Accelerator, recipe: Recipe) -> list[FoldModel]:
+        from harness.plugin_manager import load_plugins
+
+        plugins = load_plugins()
+        if self.opts.source == "run":
+            assert self.teacher_run is not None
+            if self.teacher_run.kind != "run":
+                raise HarnessError(f"callbacks.teacher.run {self.opts.run} is an {self.teacher_run.kind} folder: it holds "
+                                   "predictions, not models; use source = \"soft_labels\"")
+            return [load_fold_model(Path(self.opts.run), k, plugins, acc.device) for k in range(self.teacher_run.folds)]
+        return [model_teacher(self.opts.model, self.num_classes, recipe, acc, plugins)]
+
+    # -- pseudo-labels (harness.train.fold.PseudoLabeller) ---------------------------------------
+
+    def pseudo_split(self, fold: int, test: Split | None, acc: Accelerator, recipe: Recipe) -> Split | None:
+        if not self.opts.pseudo.images:
+            return None
+        self.load(acc, recipe)
+        pool = pool_of(self.opts.pseudo.images, test)
+        probs = self._pool_probs(fold, pool, acc, recipe)
+        self.pseudo, self.pseudo_targets = select(pool, probs, self.opts.pseudo)
+        keep = {i: n for n, i in enumerate(pool.ids)}
+        self.pseudo_probs = probs[[keep[i] for i in self.pseudo.ids]]
+        return self.pseudo
+
+    def _pool_probs(self, fold: int, pool: Split, acc: Accelerator, recipe: Recipe) -> np.ndarray:
+        """Student fold k's labels for the pool: the teacher's fold-k model only (a model teacher: its one model)."""
+        if self.soft is not None:
+            if fold not in self.soft.test:
+                raise HarnessError(f"teacher {self.opts.run} has no test predictions of fold {fold} to pseudo-label from")
+            index = {i: n for n, i in enumerate(self.soft.test_ids)}
+            missing = [i for i in pool.ids if i not in index]
+            if missing:
+                raise HarnessError(f"teacher {self.opts.run} did not predict {len(missing)} of the test images, such as "
+                                   f"{missing[0]!r}: it ran on another competition")
+            return self.soft.test[fold][[index[i] for i in pool.ids]]
+        member = self.members[fold if self.opts.source == "run" else 0]
+        logits, _ = predict_split(member, pool, acc, recipe)
+        views = list(logits.values())
+        return mean_probs(views if self.opts.tta else views[:1])
+
+    # -- training -------------------------------------------------------------------------------
+
+    def on_fold_start(self, state: TrainState) -> None:
+        acc = state.accelerator
+        self.load(acc, state.recipe)
+        pseudo = self.pseudo if self.pseudo is not None else Split((), (), np.zeros(0, dtype=np.int64))
+        self.labelled = len(state.train_ids) - len(pseudo)
+        ids = state.train_ids[: self.labelled]
+        if state.train_ids[self.labelled:] != pseudo.ids or len(ids) != len(self.labels):
+            raise RuntimeError("the trainer did not put the pseudo-labelled images after the labelled ones")
+        if self.teacher_run is not None:
+            if not state.fold_of:
+                raise RuntimeError("a fold-aware teacher needs the run's fold assignment (TrainState.fold_of)")
+            check_shared_folds(self.teacher_run, state.fold_of, state.recipe.cv.folds)
+            check_labels(self.teacher_run, ids, self.labels, self.num_classes)
+            if any(state.fold_of[i] == state.fold for i in ids):
+                raise RuntimeError(f"fold {state.fold}'s training split holds ids of fold {state.fold} itself")
+        device = acc.device
+        if self.soft is not None:
+            rows = [self.soft.rows(ids, f"teacher {self.opts.run}")]
+            if self.pseudo_probs is not None:
+                rows.append(self.pseudo_probs)
+            self.probs = torch.from_numpy(np.concatenate(rows).astype(np.float32)).to(device)
+        else:
+            self.net = self._net(state)
+            if self.teacher_run is not None:
+                route = [self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
+                self.route = torch.tensor(route, dtype=torch.int64, device=device)
+        self._attach(state, uses_loss=bool(len(pseudo)))
+        if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
+            self.targets = torch.from_numpy(self.pseudo_targets).to(device)
+
+    def _net(self, state: TrainState) -> TeacherNet:
+        student = (state.inputs.mean, state.inputs.std)
+        return TeacherNet([m.model for m in self.members], [m.views if self.opts.tta else m.views[:1] for m in self.members],
+                          [renormalizer(student, (m.inputs.mean, m.inputs.std)) for m in self.members],
+                          state.accelerator.autocast)
+
+    def _attach(self, state: TrainState, uses_loss: bool) -> None:
+        """A live teacher becomes the distillation loss's `teacher`; a teacher that only pseudo-labels
+        needs no distillation loss."""
+        takes_teacher = hasattr(state.loss, "teacher")
+        if self.net is not None and takes_teacher:
+            state.loss.teacher = self.net  # type: ignore[union-attr]
+        elif not takes_teacher and not uses_loss:
+            raise HarnessError(f"callbacks.teacher (source = {self.opts.source!r}) teaches through the loss: set "
+                               "loss.name = \"distill\" (or pseudo-label with [callbacks.teacher.pseudo])")
+
+    def on_batch(self, state: TrainState, batch: Batch) -> Batch:
+        index, extras, target = batch.index, batch.extras, batch.target
+        if self.probs is not None:
+            extras = {**extras, "teacher_probs": self.probs[index]}
+        if self.net is not None and self.route is not None:
+            self.net.route(self.route[index])
+        if self.targets is not None:  # soft pseudo-labels: every row soft, pseudo rows the teacher's
+            pseudo = (index >= self.labelled)[:, None]
+            own = target.float() if target.ndim == 2 else F.one_hot(target, self.num_classes).float()
+            target = torch.where(pseudo, self.targets[(index - self.labelled).clamp(min=0)], own)
+        return batch.with_(target=target, extras=extras)
+
+
+def model_teacher(cfg: ModelConfig, num_classes: int, recipe: Recipe, acc: Accelerator, plugins: Any) -> FoldModel:
+    """A network built like the student's `[model]`, with every tensor from `cfg.weights`, in eval
+    mode on the device, with this recipe's eval transform and TTA views."""
+    from harness.train.build import build_eval
+    from harness.weights import load_into, read_state_dict
+
+    weights = Path(cfg.weights)
+    if (weights.parent.parent / "run.json").is_file():
+        raise HarnessError(f"callbacks.teacher.model.weights {weights} is fold weights of the run {weights.parent.parent}, "
+                           "which trained on the other folds' labels: the student's CV would lie. Use source = \"run\", "
+                           f"run = \"{weights.parent.parent}\" (fold-aware)")
+    model = plugins.get("models", cfg.source).build(replace(cfg, pretrained=False, weights=""), num_classes)
+    missing = load_into(model, read_state_dict(weights), f"callbacks.teacher.model.weights {weights}")
+    if missing:
+        raise HarnessError(f"callbacks.teacher.model.weights {weights} lacks {len(missing)} tensor(s) of the model, such "
+                           f"as {missing[0]!r}: a teacher needs them all, its head for {num_classes} classes included")
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.to(acc.device).eval()
+    eval_tf, views, inputs = build_eval(recipe, plugins, model, num_classes, on_device=acc.device.type != "cpu")
+    return FoldModel(0, model, eval_tf, views, inputs, "model")
+
+
+def build(opts: TeacherOptions, ctx: BuildContext) -> Teacher:
+    return Teacher(opts, ctx.num_classes, ctx.labels)
+
+
+@hookimpl
+def harness_callbacks() -> list[Component]:
+    return [Component("teacher", build, TeacherOptions,
+                      doc="distillation teacher (Hinton et al. 2015): a run's fold models, its stored soft labels or a "
+                          "model; fold-aware; pseudo-labels (Lee 2013)")]
