@@ -27,7 +27,8 @@ def run(recipe: Path, fraction: float, scratch: Path) -> dict[str, float]:
                         "--set", f"data.fraction={fraction}"], ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
     manifest = json.loads((out / "run.json").read_text())
-    return {"wall_s": round(wall, 1), "cpu_s": round(last_cpu_seconds(), 1), "cv_score": metrics["cv_score"], "holdout_score": metrics.get("holdout_score", -1.0),
+    return {"wall_s": round(wall, 1), "cpu_s": round(last_cpu_seconds(), 1), "cv_score": metrics["cv_score"],
+            "holdout_score": metrics.get("holdout_score", -1.0),
             "train_images": manifest["train"]["count"]}
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     raw: dict[str, list[dict[str, float]]] = {"full": [], "fraction": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            order = [("full", 1.0), ("fraction", args.fraction)]
+            order = [("fraction", args.fraction), ("full", 1.0)]
             for name, fraction in order if r % 2 == 0 else order[::-1]:
                 raw[name].append(run(args.recipe.resolve(), fraction, Path(tmp)))
                 print(name, raw[name][-1], flush=True)

@@ -2,7 +2,8 @@
 
 Component hooks return lists of small frozen dataclasses (`harness.specs`). A recipe selects
 components by name, so the recipe, not registration order, decides what runs and in what order.
-Two plugins offering the same name is an error that names both.
+A name is unique within its kind: a built-in keeps its name against a third-party component (which
+is left out with a warning), and two third-party plugins offering one name is an error naming both.
 
 A plugin is any module or object with `@hookimpl` functions, registered through the entry-point
 group `harness`:

@@ -3,6 +3,13 @@ touches pluggy directly. Built-ins are registered explicitly, then entry points 
 
 `HARNESS_PLUGINS` (comma-separated names) restricts which entry-point plugins load; set it to an
 empty string to load built-ins only.
+
+A third-party plugin never stops a command: one that fails to import, implements a hook that does
+not exist (pluggy's `check_pending`, with a "did you mean") or with arguments the hook lacks is
+unregistered with a one-line warning, `harness: warning: plugin 'x' (dist 1.0) ...`, and the others
+load as usual; one with no `@hookimpl` at all is a warning too. A third-party component named like
+a built-in is left out with a warning (the built-in keeps the name). Two third-party plugins that
+offer the same name are an error naming both, when that kind of component is used.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
     "harness_plugins.models.efficientnet_lite_pypi",
     "harness_plugins.augment.standard",
+    "harness_plugins.augment.progressive",
     "harness_plugins.augment.batch_affine",
     "harness_plugins.augment.mixup_cutmix",
     "harness_plugins.loss.cross_entropy",
@@ -46,6 +54,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.callbacks.ema",
     "harness_plugins.callbacks.early_stopping",
     "harness_plugins.callbacks.freeze_backbone",
+    "harness_plugins.distill.teacher",
 )
 
 KINDS: tuple[str, ...] = (
@@ -62,9 +71,27 @@ KINDS: tuple[str, ...] = (
 )
 
 
-def _singular(kind: str) -> str:
+def singular(kind: str) -> str:
     """'losses' -> 'loss', 'tta_views' -> 'tta view'."""
     return (kind[:-2] if kind.endswith("sses") else kind[:-1]).replace("_", " ")
+
+
+def kind_of(text: str) -> str:
+    """The kind named by `text`: plural or singular, with `_`, `-` or a space ('loss', 'tta-view',
+    'batch_transforms'), or the recipe section that selects it ('augment', 'scheduler', 'ensemble')."""
+    key = text.strip().lower().replace("-", "_").replace(" ", "_")
+    aliases = {"augment": "sample_transforms", "scheduler": "schedulers", "schedule": "schedulers",
+               "ensemble": "ensemblers", "tta": "tta_views", "model": "models", "metric": "metrics"}
+    if key in KINDS:
+        return key
+    if key in aliases:
+        return aliases[key]
+    for kind in KINDS:
+        if key == singular(kind).replace(" ", "_"):
+            return kind
+    from harness.config.typed import suggest
+
+    raise HarnessError(f"unknown component kind {text!r}{suggest(key, KINDS)}; kinds: {', '.join(KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -76,11 +103,32 @@ class PluginInfo:
 
 @dataclass
 class Plugins:
-    """The loaded plugins and the components they offer, by kind and name."""
+    """The loaded plugins and the components they offer, by kind and name.
+
+    Name clashes: a built-in keeps its name, and a third-party component with the same name is left
+    out with a warning (so a recipe means the same whatever else is installed); two third-party
+    plugins offering one name is an error that names both, raised when that kind is used.
+    """
 
     pm: pluggy.PluginManager
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # plugin name -> "DIST VERSION" (third parties)
+    warnings: list[str] = field(default_factory=list)  # what loading found wrong, one line each
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _owners: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def builtin(self, plugin_name: str) -> bool:
+        return plugin_name not in self.sources
+
+    def describe(self, plugin_name: str) -> str:
+        """'focal_loss' (harness-focal-loss 0.1.0), as warnings and errors name a plugin."""
+        source = self.sources.get(plugin_name, "built-in")
+        return f"{plugin_name!r} ({source})"
+
+    def _warn(self, message: str) -> None:
+        from harness.console import warn
+
+        self.warnings.append(message)
+        warn(message)
 
     def _collect(self, kind: str) -> dict[str, Any]:
         if kind in self._cache:
@@ -89,15 +137,29 @@ class Plugins:
         owner: dict[str, str] = {}
         for impl in getattr(self.pm.hook, f"harness_{kind}").get_hookimpls():
             for spec in impl.function() or []:
-                if spec.name in found:
-                    raise HarnessError(
-                        f"{_singular(kind)} {spec.name!r} is offered by two plugins: "
-                        f"{owner[spec.name]!r} and {impl.plugin_name!r}"
-                    )
-                found[spec.name] = spec
-                owner[spec.name] = impl.plugin_name
-        self._cache[kind] = found
+                name, plugin = spec.name, impl.plugin_name
+                if name not in found:
+                    found[name], owner[name] = spec, plugin
+                    continue
+                first = owner[name]
+                if self.builtin(first) != self.builtin(plugin):
+                    keep, drop = (first, plugin) if self.builtin(first) else (plugin, first)
+                    self._warn(f"plugin {self.describe(drop)} offers {singular(kind)} {name!r}, which the "
+                               f"built-in {keep!r} already offers; the built-in is kept (rename it in the plugin)")
+                    if keep == plugin:
+                        found[name], owner[name] = spec, plugin
+                    continue
+                raise HarnessError(
+                    f"{singular(kind)} {name!r} is offered by two plugins: {first!r} and {plugin!r}"
+                    + ("" if self.builtin(first) else " (uninstall one, or HARNESS_PLUGINS=NAME,... to choose)")
+                )
+        self._cache[kind], self._owners[kind] = found, owner
         return found
+
+    def owner(self, kind: str, name: str) -> str:
+        """The plugin whose component `name` of `kind` is used."""
+        self._collect(kind)
+        return self._owners[kind][name]
 
     def models(self) -> dict[str, ModelSpec]:
         return self._collect("models")
@@ -110,13 +172,19 @@ class Plugins:
             raise ValueError(f"unknown component kind {kind!r}")
         return self._collect(kind)
 
+    def of_kind(self, kind: str) -> dict[str, Any]:
+        """Every component of `kind` in use, by name: `Component`s, or `ModelSpec`s / `MetricSpec`s."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown component kind {kind!r}")
+        return self._collect(kind)
+
     def get(self, kind: str, name: str) -> Any:
         from harness.config.typed import suggest
 
         available = self._collect(kind)
         if name not in available:
             raise HarnessError(
-                f"no {_singular(kind)} named {name!r}{suggest(name, available)}; "
+                f"no {singular(kind)} named {name!r}{suggest(name, available)}; "
                 f"available: {', '.join(sorted(available))}"
             )
         return available[name]
@@ -142,30 +210,95 @@ def _allowed() -> set[str] | None:
     return {n.strip() for n in raw.split(",") if n.strip()}
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _hook_names() -> list[str]:
+    return [n for n in vars(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_")]
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    return sorted(c.name for c in pm.get_hookcallers(plugin) or [] if not c.has_spec())
+
+
+def _unmarked(obj: object) -> list[str]:
+    """Hook names that `obj` defines without `@hookimpl` (pluggy ignores those silently)."""
+    return [n for n in _hook_names() if callable(getattr(obj, n, None))]
+
+
+def _register(plugins: Plugins, obj: object, name: str) -> None:
+    """Register one plugin; a broken one is unregistered with a one-line warning that names it, and
+    the others load as usual."""
+    from harness.config.typed import suggest
+
+    pm = plugins.pm
+    try:
+        pm.register(obj, name=name)
+    except pluggy.PluginValidationError as exc:  # an implementation whose arguments the hook lacks
+        plugins._warn(f"plugin {plugins.describe(name)} skipped: {_one_line(exc)}")
+        return
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        unknown = _unknown_hooks(pm, obj)
+        pm.unregister(name=name)
+        hints = "; ".join(f"unknown hook {h!r}{suggest(h, _hook_names())}" for h in unknown)
+        plugins._warn(f"plugin {plugins.describe(name)} skipped: {hints}")
+        return
+    if not pm.get_hookcallers(obj):
+        unmarked = _unmarked(obj)
+        why = (f"{', '.join(unmarked)} lack(s) @hookimpl (from harness.hookspecs import hookimpl)" if unmarked
+               else "no function marked @hookimpl")
+        plugins._warn(f"plugin {plugins.describe(name)} implements no harness hook: {why}")
+
+
+def _run_time_name(pm: pluggy.PluginManager, obj: object) -> str:
+    base = getattr(obj, "__name__", None) or type(obj).__name__
+    name, n = base, 1
+    while pm.has_plugin(name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def load_plugins(extra: tuple[object, ...] = ()) -> Plugins:
-    """Build a fresh plugin manager: built-ins, then entry points, then `extra` (for tests)."""
+    """Build a fresh plugin manager: built-ins, then entry points, then `extra` (plugin objects or
+    modules registered at run time: tests, or a package not installed yet). A third-party plugin that
+    fails to import or to validate is skipped with a warning in `Plugins.warnings`."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm)
     for modname in BUILTIN_MODULES:
         module: ModuleType = importlib.import_module(modname)
         pm.register(module, name=modname.removeprefix("harness_plugins."))
+    pm.check_pending()  # a built-in with a misspelled hook is our bug: fail loudly
     allowed = _allowed()
     for ep in entry_points(group=hookspecs.PROJECT):
         if allowed is not None and ep.name not in allowed:
             continue
         if pm.has_plugin(ep.name):
             continue
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken third-party package must say who it is
-            raise HarnessError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
-        pm.register(obj, name=ep.name)
         dist = ep.dist
         plugins.sources[ep.name] = f"{dist.name} {dist.version}" if dist else ep.value
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken third-party package must say who it is, and not stop the others
+            plugins._warn(f"plugin {plugins.describe(ep.name)} failed to import {ep.value!r}: {_one_line(exc)}; skipped")
+            del plugins.sources[ep.name]
+            continue
+        if pm.is_registered(obj):
+            continue
+        _register(plugins, obj, ep.name)
+        if not pm.has_plugin(ep.name):
+            del plugins.sources[ep.name]
     for obj in extra:
-        name = pm.register(obj)
-        if name:
-            plugins.sources[name] = "registered at run time"
-    pm.check_pending()
+        if pm.is_registered(obj):  # an installed package that a test also registers by hand
+            continue
+        name = _run_time_name(pm, obj)
+        plugins.sources[name] = "registered at run time"
+        _register(plugins, obj, name)
+        if not pm.has_plugin(name):
+            del plugins.sources[name]
     return plugins

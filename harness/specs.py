@@ -7,7 +7,7 @@ against `options`, then calls `build(options, context)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -33,17 +33,17 @@ class NoOptions:
 class BuildContext:
     """What a component may need to know about the fold it is built for."""
 
-    num_classes: int
+    num_classes: int  # C: logits and soft targets are (N, C)
     labels: np.ndarray  # integer class index of every training sample of this fold
-    seed: int
-    epochs: int
+    seed: int  # this fold's seed (train.seed + 1000 * fold): seed your own generators from it
+    epochs: int  # train.epochs
     steps_per_epoch: int  # optimizer updates per epoch
     batch_size: int  # per process
-    world_size: int
-    base_lr: float
-    image_size: int
+    world_size: int  # processes training together
+    base_lr: float  # train.lr, before any schedule factor
+    image_size: int  # S: training and prediction images are S x S
     mean: tuple[float, ...] = IMAGENET_MEAN  # input normalization the model expects
-    std: tuple[float, ...] = IMAGENET_STD
+    std: tuple[float, ...] = IMAGENET_STD  # see mean
     higher_is_better: bool = True  # of the validation metric (cv.metric)
     # False: sample transforms may return uint8 images (0-255) and the trainer normalizes them on
     # the device with `mean` and `std` (a GPU with `data.normalize_on_device`).
@@ -58,19 +58,23 @@ class BuildContext:
 class Component(Generic[OptionsT]):
     """A named, configurable piece that a recipe can select."""
 
-    name: str
-    build: Callable[..., Any]
-    options: type = NoOptions
-    doc: str = ""
+    name: str  # what a recipe writes: lowercase, unique among the components of its kind
+    build: Callable[..., Any]  # (options, context, ...) -> the component; see its hook for the signature
+    options: type = NoOptions  # a frozen dataclass: its fields are the recipe keys, each documented by its comment
+    doc: str = ""  # one line for `harness plugins`, docs/hooks.md and docs/recipe.md
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Builds a classifier: `build(model_config, num_classes) -> nn.Module`."""
+    """Builds a classifier: `build(model_config, num_classes) -> nn.Module`, on the host (the core
+    moves it to the device). The module maps float32 (N, 3, H, W) normalized images to (N,
+    num_classes) logits. Optional: `pretrained_cfg = {"mean": ..., "std": ...}` gives the input
+    normalization (else ImageNet's); `get_classifier()` names the head (else the last child module),
+    whose parameters form the "head" parameter group, the rest "backbone"."""
 
-    name: str
-    build: Callable[[ModelConfig, int], nn.Module]
-    doc: str = ""
+    name: str  # the value of `model.source`
+    build: Callable[[ModelConfig, int], nn.Module]  # (the [model] section, number of classes) -> the module
+    doc: str = ""  # one line for `harness plugins`
 
 
 @dataclass
@@ -135,9 +139,38 @@ class BatchTransform(Protocol):
 
 
 class SampleTransform(Protocol):
-    """Turns one decoded uint8 CHW image into a float tensor of the training size."""
+    """Turns one decoded image into the training size, in a loader worker on the host (CPU). In:
+    uint8 (3, H, W) RGB, 0-255, any H and W (EXIF orientation applied; from the cache, already
+    resized). Out: (3, S, S) with S = `BuildContext.image_size`, float32 normalized with the
+    context's `mean` and `std` when `context.normalize`, else uint8 0-255 (the device normalizes).
+    Randomness must come from torch's global CPU generator, which the dataset seeds per (seed,
+    epoch, sample index): numpy or `random` would break the exact resume."""
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
+
+
+class EpochSampleTransform(SampleTransform, Protocol):
+    """A sample transform that changes with the epoch (progressive resizing). The training dataset
+    calls `at_epoch(epoch)` (0-based) for the transform of each item, so an item is a pure function
+    of (image, seed, epoch, index) and a resumed epoch replays exactly. Every item of one epoch
+    must come out at one size, since they share a batch. Called plainly (prediction, an index
+    without an epoch) it is the transform of the last epoch, at `BuildContext.image_size`."""
+
+    def at_epoch(self, epoch: int) -> SampleTransform: ...
+
+
+class Sampler(Protocol):
+    """What `harness_samplers` builds: a `torch.utils.data.Sampler` over the fold's training split.
+    `__iter__` yields int positions in [0, len(context.labels)) (the context's `labels` are the
+    split's classes, in order), `__len__` is the draw's length. The draw must depend only on
+    (context.seed, epoch): it is one global sequence, the same on every process, that Accelerate
+    shards, and a resumed epoch replays it and skips what was trained."""
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def __iter__(self) -> Iterator[int]: ...
+
+    def __len__(self) -> int: ...
 
 
 class Schedule(Protocol):
@@ -168,10 +201,12 @@ class StatelessSchedule:
 
 @dataclass(frozen=True)
 class TTAView:
-    """One predict-time view: maps a normalized batch (N, C, H, W) to a batch of the same shape."""
+    """One predict-time view: `apply` maps a normalized float batch (N, 3, H, W) on the device (float32,
+    or the autocast dtype; channels_last when the model is) to a batch of the same shape and dtype,
+    deterministically. Every view's logits are kept (`logits.npz`) and ensembled by `ensemble.name`."""
 
-    name: str
-    apply: Callable[[torch.Tensor], torch.Tensor]
+    name: str  # unique among the run's views: logits.npz keys, and `harness ensemble --tta` picks views by it
+    apply: Callable[[torch.Tensor], torch.Tensor]  # (N, 3, H, W) -> (N, 3, H, W)
 
 
 @dataclass(frozen=True)
@@ -181,11 +216,11 @@ class MetricSpec:
     needs labels (`needs_probs=False`) reads `probs.argmax(1)`, so a label submission scores
     through one-hot rows."""
 
-    name: str
-    fn: Callable[[np.ndarray, np.ndarray], float]
-    higher_is_better: bool
-    needs_probs: bool
-    doc: str = ""
+    name: str  # the value of `cv.metric`
+    fn: Callable[[np.ndarray, np.ndarray], float]  # (int labels (N,), probabilities (N, C)) -> score
+    higher_is_better: bool  # the direction: picks the best epoch, candidate and ensemble weights
+    needs_probs: bool  # False: reads only probs.argmax(1), so label submissions score too
+    doc: str = ""  # one line for `harness plugins`
 
     def __call__(self, y_true: np.ndarray, probs: np.ndarray) -> float:
         return float(self.fn(y_true, probs))
@@ -214,8 +249,8 @@ class EnsembleFit:
     and, in words, the objective it optimised: the metric's name, or e.g. "log_loss (surrogate:
     accuracy has no gradient)"."""
 
-    weights: tuple[float, ...]
-    objective: str
+    weights: tuple[float, ...]  # one per input matrix, >= 0, summing to 1
+    objective: str  # what was optimised, in words
 
 
 @runtime_checkable

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
-ruff check harness plugins tests bench examples
+ruff check harness plugins tests bench examples scripts
 mypy harness plugins
 python -m pytest -q "$@"

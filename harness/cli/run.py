@@ -77,5 +77,11 @@ def run(args: argparse.Namespace) -> int:
         if (out / "recipe.toml").is_file():
             state = "a finished run" if (out / "metrics.json").exists() else "an unfinished run (add --resume)"
             raise HarnessError(f"--out {out} already holds {state}; choose another folder")
-    run_experiment(recipe, out, plugins, resume=args.resume)
+    summary = run_experiment(recipe, out, plugins, resume=args.resume)
+    from harness import console
+
+    m = summary.metrics
+    if console.quiet() and m:  # the progress (and its last line) is silent under -q; the result is not
+        holdout = f", holdout {m['holdout_score']:.4f}" if "holdout_score" in m else ""
+        print(f"cv {recipe.metric.name} {m['cv_score']:.4f}{holdout} -> {out}")
     return 0

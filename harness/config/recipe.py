@@ -32,7 +32,7 @@ SELECTED = {  # section -> (plugin kind, default name)
     "ensemble": ("ensemblers", "mean"),
 }
 ENABLED = {"batch_transforms": "batch_transforms", "callbacks": "callbacks"}  # section -> kind
-TOP_LEVEL = ["base", *CORE, *SELECTED, "tta", *ENABLED]
+TOP_LEVEL = ["base", *CORE, *SELECTED, "tta", *ENABLED, "tune"]  # [tune]: read by `harness tune` alone
 
 
 def read_toml(path: Path) -> dict[str, Any]:

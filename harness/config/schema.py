@@ -12,26 +12,27 @@ from harness.specs import MetricSpec
 
 @dataclass(frozen=True)
 class DataConfig:
-    root: str = ""
-    layout: Literal["auto", "kaggle", "imagefolder"] = "auto"
-    image_size: int = 224
-    # Kaggle layout: a CSV of ids and labels, an image folder, a test folder, a sample submission.
-    train_csv: str = "train.csv"
-    id_column: str = "id"
-    label_column: str = "label"
-    train_dir: str = "train"
-    test_dir: str = "test"
-    extension: str = ".png"
-    sample_submission: str = "sample_submission.csv"
+    root: str = ""  # the competition folder (relative paths are relative to where the command runs)
+    layout: Literal["auto", "kaggle", "imagefolder"] = "auto"  # auto: kaggle when `train_csv` exists, else imagefolder
+    image_size: int = 224  # side of the square training and prediction images, in pixels
+    train_csv: str = "train.csv"  # Kaggle layout: the CSV of training ids and labels
+    id_column: str = "id"  # Kaggle layout: the id column of train_csv and sample_submission
+    label_column: str = "label"  # Kaggle layout: the label column of train_csv
+    train_dir: str = "train"  # Kaggle layout: the training images, ID + extension; ImageFolder: train/CLASS/*
+    test_dir: str = "test"  # Kaggle layout: the test images named by sample_submission's ids
+    # Kaggle layout: the image files' suffix, such as ".jpg"; empty: found from the files of the
+    # first ids (the ids may also be whole file names). A value given is used strictly.
+    extension: str = ""
+    sample_submission: str = "sample_submission.csv"  # Kaggle layout: its ids and columns make submission.csv
     # Explicit class list; empty means the sorted labels found in the training data.
     classes: tuple[str, ...] = ()
-    num_workers: int = 2
+    num_workers: int = 2  # data-loader worker processes (0: load in the main process)
     pin_memory: bool = True  # with a GPU: page-locked batches, copied without blocking the host
     normalize_on_device: bool = True  # with a GPU: uint8 batches, normalized there rather than in the workers
-    max_bad_fraction: float = 0.02
-    cache: bool = False
-    cache_dir: str = ""
-    cache_oversize: float = 1.15
+    max_bad_fraction: float = 0.02  # the run stops when more than this share of training images is unreadable
+    cache: bool = False  # decode and resize each image once into a uint8 .npy cache shared by folds and epochs
+    cache_dir: str = ""  # the cache's folder; empty: $HARNESS_CACHE/images, else ~/.cache/harness/images
+    cache_oversize: float = 1.15  # the cache stores the shorter side at image_size * this, room for random crops
     # Train on a stratified, seeded subset (by cv.seed) of this share of the training set; the
     # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
     # for a full one. 1.0 is the whole set.
@@ -51,12 +52,12 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    source: str = "timm"
-    name: str = "resnet18"
-    pretrained: bool = False
-    weights: str = ""
-    drop_rate: float = 0.0
-    channels_last: bool = True
+    source: str = "timm"  # a `harness_models` component: `harness plugins models:` lists them
+    name: str = "resnet18"  # the model's name for its source (any timm model name for "timm")
+    pretrained: bool = False  # true: pretrained weights (timm: the local hub cache, else a download)
+    weights: str = ""  # a local .safetensors or .pth state dict to start from (the head may differ)
+    drop_rate: float = 0.0  # dropout before the classifier
+    channels_last: bool = True  # the channels_last memory format for the model and its inputs
     freeze_bn: bool = False  # keep pretrained BatchNorm statistics (small-data fine-tuning)
 
     def validate(self, where: str) -> None:
@@ -65,32 +66,40 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = 10  # training epochs per fold
     # The global batch: one optimizer update sees batch_size * grad_accum images, however many
     # processes share them. Each of N processes takes batch_size / N of every batch (an error
     # when N does not divide it), so a recipe trains the same model on 1 or 8 GPUs. `lr` is the
     # rate for this global batch; `scale_lr` multiplies it by batch_size * grad_accum / 256.
     batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    momentum: float = 0.9
-    seed: int = 42
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    grad_accum: int = 1
-    clip_grad: float = 0.0
-    compile: bool = False
+    lr: float = 1e-3  # the learning rate of the global batch (the head's; see backbone_lr_mult)
+    weight_decay: float = 0.01  # decoupled weight decay; biases and norm weights get none
+    optimizer: Literal["adamw", "sgd"] = "adamw"  # the torch optimizer
+    momentum: float = 0.9  # SGD momentum
+    seed: int = 42  # seed of the weights, augmentation and sampling (fold k adds 1000 * k); folds use cv.seed
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on a GPU or an AMX CPU, else fp32
+    grad_accum: int = 1  # batches whose gradients are summed per optimizer update
+    clip_grad: float = 0.0  # clip the gradient norm to this (0: off)
+    compile: bool = False  # torch.compile the model
     cudnn_benchmark: bool = True  # with a GPU: cuDNN times its kernels once per input shape and keeps the fastest
     # Deterministic kernels only (an error names any op without one), so that a resumed run is
     # bitwise the uninterrupted one on a GPU too; slower there. A CPU run is deterministic anyway.
     deterministic: bool = False
     keep_freed_memory: bool = True  # glibc keeps freed memory for reuse: fewer page faults a step on a CPU
-    backbone_lr_mult: float = 1.0
+    backbone_lr_mult: float = 1.0  # the backbone's learning rate is lr times this (0: frozen backbone)
+    # Layer-wise learning-rate decay (BEiT; timm's param_groups_layer_decay): the head learns at
+    # lr, and each layer group below it (timm's group_matcher: blocks, then the stem) at this
+    # factor times the rate of the group above. 0 turns it off; 1.0 gives every layer lr.
+    # backbone_lr_mult still multiplies the backbone's groups (0 still freezes them).
+    layer_decay: float = 0.0
     scale_lr: bool = False  # the linear rule (Goyal et al. 2017): lr * global batch / 256
     eval_batch_size: int = 0  # 0 means twice the training batch
-    log_every: int = 25
+    log_every: int = 25  # steps between reads of the loss on the host (progress, non-finite checks)
     max_nonfinite: int = 5  # stop after this many non-finite losses in a row
     checkpoint_every: int = 100  # optimizer updates between mid-epoch checkpoints (0: epoch ends only)
+    # Experiment trackers through Accelerate, besides log.jsonl and metrics.json (which stay the
+    # record): ["tensorboard"] writes RUN_DIR/tensorboard/ and needs the tensorboard package.
+    log_with: tuple[Literal["tensorboard"], ...] = ()
 
     def validate(self, where: str) -> None:
         require(self.epochs >= 1, f"{where}.epochs", "must be >= 1")
@@ -103,6 +112,7 @@ class TrainConfig:
         require(self.grad_accum >= 1, f"{where}.grad_accum", "must be >= 1")
         require(self.clip_grad >= 0, f"{where}.clip_grad", "must be >= 0")
         require(self.backbone_lr_mult >= 0, f"{where}.backbone_lr_mult", "must be >= 0")
+        require(0 <= self.layer_decay <= 1, f"{where}.layer_decay", f"must be in [0, 1] (0: off), got {self.layer_decay}")
         require(self.eval_batch_size >= 0, f"{where}.eval_batch_size", "must be >= 0")
         require(self.log_every >= 1, f"{where}.log_every", "must be >= 1")
         require(self.max_nonfinite >= 1, f"{where}.max_nonfinite", "must be >= 1")
@@ -111,7 +121,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class CVConfig:
-    folds: int = 5
+    folds: int = 5  # K of the stratified K-fold cross-validation
     metric: str = "accuracy"  # a `harness_metrics` component: `harness plugins` lists them
     only: tuple[int, ...] = ()  # train a subset of folds; empty means all
     # The folds depend on this seed alone, not on train.seed, the model or the image size, so
@@ -132,7 +142,7 @@ class CVConfig:
 
 @dataclass(frozen=True)
 class TTAConfig:
-    views: tuple[str, ...] = ("identity",)
+    views: tuple[str, ...] = ("identity",)  # `harness_tta_views` components, ensembled by `ensemble.name`
 
     def validate(self, where: str) -> None:
         require(len(self.views) > 0, f"{where}.views", "must list at least one view, such as ['identity']")

@@ -2,7 +2,8 @@
 
 Two layouts:
 - Kaggle: `train.csv` (id, label), `train/ID.EXT`, `test/ID.EXT`, `sample_submission.csv`.
-  Column names, folder names and the extension come from the recipe's [data] section.
+  Column names, folder names and the extension come from the recipe's [data] section; left empty,
+  `data.extension` is found from the files of the first ids (per folder), and a given one is strict.
 - ImageFolder: `CLASS/*.jpg`, or `train/CLASS/*` with an optional labelled `val/` or `test/`
   holdout next to it.
 """
@@ -85,12 +86,52 @@ def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
     return df
 
 
+# Tried in this order when `data.extension` is left empty; upper case too (".JPG" from cameras).
+PROBED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm")
+PROBE_IDS = 20
+
+
+def _extensions_of(folder: Path, image_id: str) -> list[str]:
+    """Every suffix ('' for an id that is a file name already) that makes `image_id` a file of `folder`."""
+    found = [""] if Path(image_id).suffix.lower() in IMAGE_EXTENSIONS and (folder / image_id).is_file() else []
+    for ext in PROBED_EXTENSIONS:
+        for e in (ext, ext.upper()):
+            if (folder / f"{image_id}{e}").is_file():
+                found.append(e)
+    return found
+
+
+def detect_extension(folder: Path, ids: list[str], where: str) -> str:
+    """The suffix that turns the first ids into files of `folder`: the most common over the first
+    PROBE_IDS ids ('' when the ids are file names with their suffix)."""
+    counts: dict[str, int] = {}
+    for image_id in ids[:PROBE_IDS]:
+        for ext in _extensions_of(folder, image_id):
+            counts[ext] = counts.get(ext, 0) + 1
+    if counts:
+        return max(counts, key=lambda e: counts[e])  # ties: the first found, in PROBED_EXTENSIONS order
+    if not folder.is_dir():
+        raise HarnessError(f"{where}: image folder {folder} does not exist (data.train_dir / data.test_dir)")
+    sample = sorted(p.name for _, p in zip(range(3), folder.iterdir(), strict=False))
+    shown = ", ".join(repr(i) for i in ids[:3])
+    raise HarnessError(f"{where}: no image file for the first ids ({shown}) with any image extension in {folder}; "
+                       f"it holds files such as {', '.join(sample) or '(none)'}: check data.id_column, or set "
+                       f"data.extension")
+
+
 def _image_paths(folder: Path, ids: list[str], ext: str, where: str) -> tuple[Path, ...]:
     paths = tuple(folder / f"{i}{ext}" for i in ids)
-    missing = [p for p in paths if not p.is_file()]
+    missing = [(i, p) for i, p in zip(ids, paths, strict=True) if not p.is_file()]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise HarnessError(f"{where}: missing image file(s) {', '.join(map(str, missing[:3]))}{more}")
+        other = sorted({e for i, _ in missing[:5] for e in _extensions_of(folder, i) if e != ext})
+        hint = ""
+        if other:
+            found = ", ".join(repr(e) if e else "whole-name" for e in other)
+            fix = other[0] or "''"  # '': the ids are the file names
+            hint = (f"; the folder holds {found} files for these ids: --set data.extension={fix}"
+                    " (or leave data.extension empty to detect it)")
+        raise HarnessError(f"{where}: missing image file(s) {', '.join(str(p) for _, p in missing[:3])}{more}{hint}")
     return paths
 
 
@@ -105,14 +146,16 @@ def load_kaggle(root: Path, cfg: DataConfig, group_column: str = "") -> Competit
     classes = tuple(cfg.classes) or _sort_classes(raw_labels)
     labels = _class_index(raw_labels, classes, str(root / cfg.train_csv))
     groups = np.array(train_df[group_column].tolist(), dtype=object) if group_column else None
-    train = Split(tuple(ids), _image_paths(root / cfg.train_dir, ids, cfg.extension, "train"), labels, groups)
+    ext = cfg.extension or detect_extension(root / cfg.train_dir, ids, "train")
+    train = Split(tuple(ids), _image_paths(root / cfg.train_dir, ids, ext, "train"), labels, groups)
     sample = None
     test = None
     sub_path = root / cfg.sample_submission
     if sub_path.is_file():
         sample = _read_csv(sub_path, [cfg.id_column])
         test_ids = sample[cfg.id_column].tolist()
-        test = Split(tuple(test_ids), _image_paths(root / cfg.test_dir, test_ids, cfg.extension, "test"), None)
+        test_ext = cfg.extension or (detect_extension(root / cfg.test_dir, test_ids, "test") if test_ids else "")
+        test = Split(tuple(test_ids), _image_paths(root / cfg.test_dir, test_ids, test_ext, "test"), None)
     return Competition(root, "kaggle", classes, train, test, None, sample)
 
 

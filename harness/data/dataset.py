@@ -19,6 +19,13 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return (seed * 1_000_003 + epoch * 100_003 + index) % (2**63 - 1)
 
 
+def at_epoch(transform: SampleTransform, epoch: int) -> SampleTransform:
+    """The transform of an item of `epoch`: an `EpochSampleTransform`'s own for that epoch
+    (progressive resizing), else `transform` itself."""
+    pick = getattr(transform, "at_epoch", None)
+    return pick(epoch) if callable(pick) else transform
+
+
 class ImageDataset(Dataset):
     """Yields (image, label, index); index points back into the split, so predictions gathered
     from several processes can be put back in order exactly."""
@@ -42,7 +49,8 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
         """`key` is an index, or (index, epoch) from `EpochTagged`: then the augmentation draws
-        from a generator seeded by (seed, epoch, index), leaving the global RNG untouched."""
+        from a generator seeded by (seed, epoch, index), leaving the global RNG untouched, and
+        is the transform's own for that epoch (`at_epoch`)."""
         if isinstance(key, tuple):
             i, epoch = key
             # The CPU generator only, saved and restored by hand: torch.random.fork_rng and
@@ -51,16 +59,16 @@ class ImageDataset(Dataset):
             saved = cpu.get_state()
             cpu.manual_seed(sample_seed(self.seed, epoch, i))
             try:
-                return self._item(i)
+                return self._item(i, at_epoch(self.transform, epoch))
             finally:
                 cpu.set_state(saved)
-        return self._item(key)
+        return self._item(key, self.transform)
 
-    def _item(self, i: int) -> tuple[torch.Tensor, int, int]:
+    def _item(self, i: int, transform: SampleTransform) -> tuple[torch.Tensor, int, int]:
         if self.cache_entries is not None:
             arr = ImageCache.read(self.cache_entries[i])
         else:
             arr = load_array(self.paths[i])
         image = torch.from_numpy(arr).permute(2, 0, 1)
         label = -1 if self.labels is None else int(self.labels[i])
-        return self.transform(image), label, i
+        return transform(image), label, i

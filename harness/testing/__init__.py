@@ -1,4 +1,4 @@
-"""Fixtures and contract tests for people who write harness plugin packages.
+"""Fixtures, contract tests and a scaffold for people who write harness plugin packages.
 
     from harness.testing import LossContract
 
@@ -6,27 +6,50 @@
         name = "focal"          # the component name your plugin registers
         options = {"gamma": 2}  # recipe keys for it
 
-Run it with pytest next to your own tests. `make_kaggle_competition` and `make_imagefolder`
-write small, real image competitions (learnable colour patterns) for end-to-end tests.
+Run it with pytest next to your own tests: there is one contract class per kind of component
+(`ModelContract`, `SampleTransformContract`, `BatchTransformContract`, `LossContract`,
+`SamplerContract`, `ScheduleContract`, `TTAViewContract`, `EnsemblerContract`, `CallbackContract`,
+`MetricContract`). `build_component(kind, name, options)` builds any component as a run would;
+`train_state()` is a real `TrainState` for driving a callback; `make_kaggle_competition` and
+`make_imagefolder` write small, real image competitions (learnable colour patterns) for end-to-end
+tests. `harness plugin new NAME --kind KIND` writes a package that starts from all of this.
 """
 
 from harness.testing.contracts import (
+    BatchTransformContract,
     CallbackContract,
+    EnsemblerContract,
     LossContract,
+    MetricContract,
+    ModelContract,
     SamplerContract,
+    SampleTransformContract,
     ScheduleContract,
+    SchedulerContract,
+    TTAViewContract,
+    build_component,
     context,
+    probabilities,
 )
 from harness.testing.data import make_imagefolder, make_kaggle_competition
 from harness.testing.state import train_state
 
 __all__ = [
+    "BatchTransformContract",
     "CallbackContract",
+    "EnsemblerContract",
     "LossContract",
+    "MetricContract",
+    "ModelContract",
+    "SampleTransformContract",
     "SamplerContract",
     "ScheduleContract",
+    "SchedulerContract",
+    "TTAViewContract",
+    "build_component",
     "context",
     "make_imagefolder",
     "make_kaggle_competition",
+    "probabilities",
     "train_state",
 ]

@@ -1,15 +1,19 @@
 """Train and predict one fold: build what the recipe names, run the epochs with resumable
 checkpoints, evaluate every candidate's weights (raw, and a callback's such as an EMA) and keep
-the best, then predict OOF, test and holdout with every TTA view."""
+the best, then predict OOF, test and holdout with every TTA view.
+
+A callback that is a `PseudoLabeller` (the distillation teacher) may add unlabelled images to the
+fold's training split: they follow the labelled ones in the dataset and in `state.train_ids`,
+only ever train, and never score (validation and the OOF are the labelled fold alone)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -19,6 +23,7 @@ from accelerate.utils import set_seed
 from harness.config.schema import Recipe
 from harness.data.competition import Split
 from harness.data.dataset import ImageDataset
+from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.fold_results import FoldResult
 from harness.plugin_manager import Plugins
@@ -34,6 +39,7 @@ from harness.train.predict import predict
 from harness.train.resume import FoldResume
 from harness.train.sampling import EpochTagged
 from harness.train.state import TrainState
+from harness.train.trackers import epoch_scalars
 
 
 @dataclass
@@ -42,6 +48,32 @@ class FoldData:
     valid: Split
     predict_sets: dict[str, Split]  # "test", "holdout": predicted by the best weights
     cache: dict[Path, Path] | None  # image path -> cache entry
+    fold_of: Mapping[str, int] = field(default_factory=dict)  # the run's folds: labelled id -> fold
+
+
+@runtime_checkable
+class PseudoLabeller(Protocol):
+    """A callback that adds unlabelled images to fold `fold`'s training split. `pseudo_split` runs
+    once per fold, after the components are built and before `on_fold_start`; `test` is the
+    competition's unlabelled test set (None when it has none). It returns the images to add, with
+    `labels` the int class each one trains as (what a sampler sees; a callback may give soft
+    targets in `on_batch`), or None. Their ids must not be labelled ids of the run."""
+
+    def pseudo_split(self, fold: int, test: Split | None, acc: Accelerator, recipe: Recipe) -> Split | None: ...
+
+
+def with_pseudo(train: Split, extra: Sequence[Split]) -> Split:
+    """The labelled training split followed by pseudo-labelled images."""
+    if not extra:
+        return train
+    ids = tuple(i for s in extra for i in s.ids)
+    clash = set(train.ids).intersection(ids)
+    if clash:
+        raise HarnessError(f"pseudo-labelled image id(s) {sorted(clash)[:3]} are also labelled training ids")
+    labels = [s.labels for s in extra]
+    assert train.labels is not None and all(x is not None for x in labels), "pseudo-labelled images need int labels"
+    return Split(train.ids + ids, train.paths + tuple(p for s in extra for p in s.paths),
+                 np.concatenate([train.labels, *labels]))
 
 
 def effective_lr(recipe: Recipe) -> float:
@@ -73,10 +105,22 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         model = model.to(memory_format=torch.channels_last)
     assert data.train.labels is not None and data.valid.labels is not None
     parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes)
+    pseudo = [cb.pseudo_split(fold, data.predict_sets.get("test"), acc, recipe) for cb in parts.callbacks.values()
+              if isinstance(cb, PseudoLabeller)]
+    train = with_pseudo(data.train, [s for s in pseudo if s is not None and len(s)])
+    assert train.labels is not None
+    if train is not data.train:  # the sampler draws from the extended split
+        parts.sampler = build_component(plugins, "samplers", recipe.sampler, replace(parts.ctx, labels=train.labels))
+        progress("message", text=f"fold {fold + 1}: {len(train) - len(data.train)} pseudo-labelled images train with the "
+                                 f"{len(data.train)} labelled ones")
     sampler = EpochTagged(parts.sampler)
     workers, pin = recipe.data.num_workers, recipe.data.pin_memory
-    entries = None if data.cache is None else [data.cache[p] for p in data.train.paths]
-    train_ds = ImageDataset(data.train.paths, data.train.labels, parts.train_tf, entries, seed)
+    # Pseudo-labelled images from outside the competition were not screened into the cache.
+    cached = data.cache is not None and all(p in data.cache for p in train.paths)
+    entries = [data.cache[p] for p in train.paths] if cached and data.cache is not None else None
+    if data.cache is not None and not cached:
+        progress("message", text=f"fold {fold + 1}: training images outside the competition: reading them without the cache")
+    train_ds = ImageDataset(train.paths, train.labels, parts.train_tf, entries, seed)
     train_loader = make_loader(train_ds, cfg.batch_size, workers, sampler, len(train_ds) > cfg.batch_size, pin)
     valid_entries = None if data.cache is None else [data.cache[p] for p in data.valid.paths]
     valid_loader = make_loader(ImageDataset(data.valid.paths, data.valid.labels, parts.eval_tf, valid_entries),
@@ -88,7 +132,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     batches_per_epoch = len(train_loader)
     ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
     schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
-    state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold, parts.inputs, data.train.ids)
+    state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold, parts.inputs, train.ids,
+                       fold_of=data.fold_of, loss=parts.loss)
     callbacks = list(parts.callbacks.values())
     for cb in callbacks:
         cb.on_fold_start(state)
@@ -149,6 +194,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
             cb.on_epoch_end(state)
         agree_on_stop(state)
         state.history.append(state.metrics)
+        acc.log(epoch_scalars(state.metrics), step=epoch)  # train.log_with's trackers; a no-op without them
         if acc.is_main_process:  # as it happens; rewritten whole (without replayed epochs) at the end
             with open(out_dir / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(state.metrics) + "\n")

@@ -1,8 +1,14 @@
-"""Optimizer with four parameter groups: backbone/head x decay/no-decay. The head is what timm's
-`get_classifier()` returns; biases and norm weights get no weight decay. `train.backbone_lr_mult
-= 0` trains the head alone on frozen features, with no backbone gradients computed at all."""
+"""Optimizer parameter groups: backbone/head x decay/no-decay, and with `train.layer_decay` one
+pair per layer group. The head is what timm's `get_classifier()` returns; biases and norm
+weights get no weight decay. `train.backbone_lr_mult = 0` trains the head alone on frozen
+features, with no backbone gradients computed at all.
+
+Every group carries the keys the trainer reads: `part` ("backbone" or "head", for a callback's
+`lr_factor`) and `base_lr` (the rate that the schedule's factor multiplies)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,24 +25,46 @@ def head_parameter_ids(model: nn.Module) -> set[int]:
     return {id(p) for p in head.parameters()}
 
 
+def layer_decay_groups(model: nn.Module, weight_decay: float, layer_decay: float) -> list[dict[str, Any]]:
+    """timm's layer-wise decay groups (Bao et al., "BEiT", 2021; Clark et al., "ELECTRA", 2020):
+    the parameters of layer i of L get the learning-rate scale `layer_decay ** (L - 1 - i)`, the
+    layers being those of the model's `group_matcher` (stem, each block, the head), or blocks of
+    parameters in order for a model without one. Each group has `params`, `weight_decay` and
+    `lr_scale`."""
+    from timm.optim import param_groups_layer_decay
+
+    return param_groups_layer_decay(model, weight_decay=weight_decay, layer_decay=layer_decay)
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
     head = head_parameter_ids(model)
-    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
-    for p in model.parameters():
-        part = "head" if id(p) in head else "backbone"
-        if part == "backbone" and cfg.backbone_lr_mult == 0:
-            p.requires_grad_(False)  # never updated: skip its gradients (about 3x faster on a CPU)
-        if not p.requires_grad:
-            continue
-        groups.setdefault((part, p.ndim > 1), []).append(p)
+    if cfg.backbone_lr_mult == 0:
+        for p in model.parameters():
+            if id(p) not in head:
+                p.requires_grad_(False)  # never updated: skip its gradients (about 3x faster on a CPU)
     param_groups = []
-    for (part, decay), params in groups.items():
-        base = lr * (cfg.backbone_lr_mult if part == "backbone" else 1.0)
-        param_groups.append(
-            {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0, "lr": base, "base_lr": base, "part": part}
-        )
+    for params, weight_decay, scale in _groups(model, head, cfg):
+        for part in ("backbone", "head"):
+            mine = [p for p in params if (id(p) in head) == (part == "head") and p.requires_grad]
+            if mine:
+                base = lr * scale * (cfg.backbone_lr_mult if part == "backbone" else 1.0)
+                param_groups.append({"params": mine, "weight_decay": weight_decay, "lr": base, "base_lr": base, "part": part})
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(param_groups, lr=lr, momentum=cfg.momentum, nesterov=True)
     # Fused: one kernel for all parameters, and it can skip a non-finite step on the device
     # (harness/train/nonfinite.py), so the step loop needs no host sync.
     return torch.optim.AdamW(param_groups, lr=lr, fused=True)
+
+
+def _groups(model: nn.Module, head: set[int], cfg: TrainConfig) -> list[tuple[list[nn.Parameter], float, float]]:
+    """(parameters, weight decay, learning-rate scale) of each group, in a fixed order (a resumed
+    optimizer's state is matched to its groups by position)."""
+    if cfg.layer_decay > 0:
+        return [(g["params"], g["weight_decay"], g["lr_scale"])
+                for g in layer_decay_groups(model, cfg.weight_decay, cfg.layer_decay)]
+    # Without layer decay: the groups in the order their first parameter appears, as they always
+    # were, so checkpoints of earlier runs still resume.
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for p in model.parameters():
+        groups.setdefault((id(p) in head, p.ndim > 1), []).append(p)
+    return [(params, cfg.weight_decay if decay else 0.0, 1.0) for (_, decay), params in groups.items()]

@@ -1,5 +1,7 @@
 """Progress: a rich bar (epoch, step, loss, images/s) on a terminal, one line per epoch otherwise;
-silent on every process but the main one."""
+silent on every process but the main one. `harness -q` silences it (the command prints its final
+result itself); `harness -v` adds a line for every step whose loss the host has read
+(`train.log_every`). Colour only on a terminal: rich decides, and honours NO_COLOR."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ from typing import Any
 
 class Progress:
     def __init__(self, enabled: bool, folds: int, epochs: int):
-        self.enabled = enabled
+        from harness import console
+
+        self.enabled = enabled and not console.quiet()
+        self.verbose = console.verbose()
         self.folds, self.epochs = folds, epochs
         self.bar: Any = None
-        self.live = enabled and sys.stderr.isatty()
+        self.live = self.enabled and sys.stderr.isatty()
         self.loss: float | None = None
         self.t0 = time.perf_counter()
         self.images = 0
+        self.fold, self.steps, self.per_epoch = 0, 0, 1  # for -v: where in the fold a step is
 
     def __enter__(self) -> Progress:
         if self.live:
@@ -40,6 +46,7 @@ class Progress:
             return None
         if event == "start":
             self.t0, self.images = time.perf_counter(), 0
+            self.fold, self.steps, self.per_epoch = kw["fold"], kw.get("done", 0), max(1, kw["total"] // self.epochs)
             if self.bar is not None:
                 return self.bar.add_task(f"fold {kw['fold'] + 1}/{self.folds}", total=kw["total"],
                                          completed=kw.get("done", 0), loss="-", ips="-")
@@ -49,8 +56,14 @@ class Progress:
             return None
         if event == "step":
             self.images += kw["images"]
+            self.steps += 1
             if kw["loss"] is not None:
                 self.loss = kw["loss"]
+                if self.verbose:
+                    epoch, step = divmod(self.steps - 1, self.per_epoch)
+                    ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
+                    self.message(f"fold {self.fold + 1}/{self.folds} epoch {epoch + 1}/{self.epochs} "
+                                 f"step {step + 1}/{self.per_epoch}: loss {self.loss:.4f} {ips:.1f} img/s")
             if self.bar is not None:
                 ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
                 loss = "-" if self.loss is None else f"{self.loss:.4f}"

@@ -27,7 +27,8 @@ from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
-from harness.train import precision
+from harness.report import report_after_run
+from harness.train import precision, trackers
 from harness.train.allocator import keep_freed_memory
 from harness.train.device import on_gpu
 from harness.train.fold import FoldData, effective_lr, run_fold
@@ -67,7 +68,7 @@ def check_batch(recipe: Recipe, processes: int) -> None:
         )
 
 
-def _make_accelerator(recipe: Recipe):
+def _make_accelerator(recipe: Recipe, out_dir: Path | None = None):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
@@ -87,8 +88,10 @@ def _make_accelerator(recipe: Recipe):
     # Accelerate keeps one precision per process and refuses another; a second run in the same
     # process (the Python API, tuning trials) may want another. The process group stays as it is.
     AcceleratorState._reset_state(reset_partial_state=False)
+    tracked = trackers.logging_dir(recipe.train.log_with, out_dir)  # None: no trackers, or no run folder
     return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda,
-                       dataloader_config=loading)
+                       dataloader_config=loading, log_with=list(recipe.train.log_with) if tracked else None,
+                       project_dir=tracked)
 
 
 def _loading_config(cuda: bool, pin: bool) -> Any:
@@ -104,19 +107,22 @@ def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndar
     return ensemble([softmax(v) for v in logits.values()])
 
 
-def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool = False) -> RunSummary:
+def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool = False,
+                   keep_process_group: bool = False) -> RunSummary:
     """Train every fold; with `resume`, finished folds are read back and the others continue from
     their newest valid checkpoint."""
     started = time.perf_counter()
     if recipe.train.keep_freed_memory:
         keep_freed_memory()
-    acc = _make_accelerator(recipe)
+    acc = _make_accelerator(recipe, out_dir)
     check_batch(recipe, acc.num_processes)
     main = acc.is_main_process
     comp = load_competition(recipe.data, recipe.cv.group_column)
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_recipe(recipe, out_dir / "recipe.toml")
+        if recipe.train.log_with:
+            acc.init_trackers(trackers.PROJECT, trackers.hyperparameters(recipe))
     acc.wait_for_everyone()
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
     comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
@@ -133,11 +139,12 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
         )
     predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None}
     run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
+    fold_of = dict(zip(comp.train.ids, folds.tolist(), strict=True))
     results: list[FoldResult] = []
     with log:
         for k in run_folds:
             data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
-                            predict_sets, cache)
+                            predict_sets, cache, fold_of)
             done = read_fold(out_dir / f"fold{k}") if resume else None
             if done is not None:
                 results.append(done)
@@ -160,8 +167,14 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
         _manifest(comp, recipe, folds, source, results, acc.num_processes).write(out_dir)
         log.message(f"cv {recipe.metric.name} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
+        acc.log(trackers.run_scalars(metrics))
+        report_after_run(out_dir, plugins, log.message)  # report.html; a failure to render only warns
     acc.wait_for_everyone()
-    acc.end_training()
+    if keep_process_group:  # more runs follow in these processes (tuning trials): only the trackers end
+        for tracker in acc.trackers:
+            tracker.finish()
+    else:
+        acc.end_training()
     return RunSummary(out_dir, metrics)
 
 
@@ -251,7 +264,20 @@ def _manifest(comp: Competition, recipe: Recipe, folds: np.ndarray, source: str,
         harness_version=__version__, git_commit=git_commit(), processes=processes, global_batch=cfg.batch_size,
         per_process_batch=cfg.batch_size // processes, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
         tta_views=tuple(results[0].oof) if results else (), folds_trained=tuple(r.fold for r in results),
+        extra={"versions": _versions()},
     )
+
+
+def _versions() -> dict[str, str]:
+    """What the run ran on, for its report: library versions and the accelerator."""
+    import platform
+
+    import accelerate
+    import timm
+
+    out = {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
+           "accelerate": accelerate.__version__}
+    return out | ({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {})
 
 
 __all__ = ["run_experiment", "make_folds", "assign_folds", "RunSummary", "HarnessError"]

@@ -11,7 +11,10 @@ A plugin reads (never replaces) these fields:
 | `unwrapped` | the bare `nn.Module` under `model`: read or copy its weights here (EMA does) |
 | `optimizer` | the torch optimizer; each param group has `part` ("backbone" or "head") and `base_lr` |
 | `fold` | this fold's index, 0-based |
-| `train_ids` | the competition ids of this fold's training split: `train_ids[batch.index[i]]` |
+| `train_ids` | the competition ids of this fold's training split: `train_ids[batch.index[i]]`; |
+|  | pseudo-labelled images (a `PseudoLabeller` callback's) follow the labelled ids, at the end |
+| `fold_of` | the run's fold assignment: labelled id -> fold, as in `folds.csv` (a fold-aware teacher checks it) |
+| `loss` | the fold's `Loss` as built; read it (a teacher attaches its model to a distillation loss) |
 | `inputs` | batch -> model input (memory format, normalization on the device) |
 | `epoch` | the current epoch, 0-based |
 | `update` | optimizer updates so far in this fold (skipped non-finite updates count) |
@@ -27,6 +30,7 @@ epoch, so every rank stops together, after the same epoch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +39,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from harness.config.schema import Recipe
+from harness.specs import Loss
 from harness.train.inputs import ModelInput
 
 # Fields that a checkpoint saves and a resume restores, in one place.
@@ -51,6 +56,8 @@ class TrainState:
     fold: int
     inputs: ModelInput = field(default_factory=ModelInput)  # batch -> model input (memory format, normalization)
     train_ids: tuple[str, ...] = ()
+    fold_of: Mapping[str, int] = field(default_factory=dict)  # labelled id -> fold (folds.csv)
+    loss: Loss | None = None  # the fold's loss object, as built
     epoch: int = 0
     update: int = 0  # optimizer updates so far in this fold
     metrics: dict[str, Any] = field(default_factory=dict)  # this epoch's, filled before on_epoch_end

@@ -24,9 +24,9 @@ from harness.specs import Batch, BuildContext, Component
 class BatchAffineOptions:
     rotate: float = 10.0  # degrees, uniform in [-rotate, rotate]
     translate: float = 0.1  # fraction of the size, uniform in [-translate, translate]
-    scale_min: float = 1.0
-    scale_max: float = 1.0
-    prob: float = 1.0  # chance per image
+    scale_min: float = 1.0  # zoom factor drawn uniformly in [scale_min, scale_max]; above 1 zooms in
+    scale_max: float = 1.0  # see scale_min; 1.0 and 1.0: no zoom
+    prob: float = 1.0  # chance per image of being warped at all
 
     def validate(self, where: str) -> None:
         require(0 <= self.rotate <= 180, f"{where}.rotate", "must be in [0, 180]")

@@ -25,12 +25,12 @@ Box = tuple[int, int, int, int]  # y_lo, y_hi, x_lo, x_hi
 
 @dataclass(frozen=True)
 class MixupCutmixOptions:
-    mixup_alpha: float = 0.8
-    cutmix_alpha: float = 1.0
+    mixup_alpha: float = 0.8  # Mixup's Beta(alpha, alpha) for the blend weight; 0: no Mixup
+    cutmix_alpha: float = 1.0  # CutMix's Beta(alpha, alpha) for the kept area; 0: no CutMix
     prob: float = 1.0  # chance that a batch is mixed at all
     switch_prob: float = 0.5  # chance of CutMix rather than Mixup when both are on
     cutmix_minmax: tuple[float, ...] = ()  # (min, max) box side as a fraction of the image
-    off_last_epochs: int = 0
+    off_last_epochs: int = 0  # no mixing in this many final epochs (clean images to finish on)
 
     def validate(self, where: str) -> None:
         require(self.mixup_alpha >= 0.0, f"{where}.mixup_alpha", "must be >= 0")
@@ -160,4 +160,4 @@ class MixupCutmix:
 @hookimpl
 def harness_batch_transforms() -> list[Component]:
     return [Component("mixup_cutmix", MixupCutmix.from_options, MixupCutmixOptions,
-                      doc="Mixup or CutMix per batch, soft targets")]
+                      doc="Mixup or CutMix per batch (Zhang et al. 2018; Yun et al. 2019): mixed images, soft targets")]

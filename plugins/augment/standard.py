@@ -19,13 +19,13 @@ from harness.specs import BuildContext, Component
 
 @dataclass(frozen=True)
 class StandardOptions:
-    crop: Literal["random_resized", "resize"] = "random_resized"
-    scale_min: float = 0.25
-    hflip: float = 0.5
-    vflip: float = 0.0
-    rotate: float = 0.0  # degrees
-    translate: float = 0.0  # fraction of the size
-    color_jitter: float = 0.0
+    crop: Literal["random_resized", "resize"] = "random_resized"  # training crop: Inception-style random crop, or a plain resize
+    scale_min: float = 0.25  # random_resized: the smallest crop, as a share of the image area
+    hflip: float = 0.5  # chance of a horizontal flip
+    vflip: float = 0.0  # chance of a vertical flip
+    rotate: float = 0.0  # random rotation up to this many degrees either way
+    translate: float = 0.0  # random shift up to this fraction of the size
+    color_jitter: float = 0.0  # brightness, contrast and saturation jitter strength (0: off)
     crop_pct: float = 0.875  # evaluation: resize to size / crop_pct, then centre-crop
 
     def validate(self, where: str) -> None:
@@ -63,4 +63,5 @@ def build_standard(opts: StandardOptions, ctx: BuildContext, train: bool) -> v2.
 
 @hookimpl
 def harness_sample_transforms() -> list[Component]:
-    return [Component("standard", build_standard, StandardOptions, doc="crop, flips, affine, colour jitter")]
+    return [Component("standard", build_standard, StandardOptions,
+                      doc="per-image crop, flips, affine and colour jitter (torchvision v2)")]

@@ -20,8 +20,8 @@ from harness.train.state import TrainState
 
 @dataclass(frozen=True)
 class EarlyStoppingOptions:
-    patience: int = 3
-    min_delta: float = 0.0
+    patience: int = 3  # epochs without improvement before the fold stops
+    min_delta: float = 0.0  # an improvement must beat the best score by more than this
 
     def validate(self, where: str) -> None:
         require(self.patience >= 1, f"{where}.patience", f"must be >= 1, got {self.patience}")
@@ -99,4 +99,5 @@ def build(opts: EarlyStoppingOptions, ctx: BuildContext) -> EarlyStopping:
 
 @hookimpl
 def harness_callbacks() -> list[Component]:
-    return [Component("early_stopping", build, EarlyStoppingOptions, doc="stop after `patience` flat epochs")]
+    return [Component("early_stopping", build, EarlyStoppingOptions,
+                      doc="stop a fold after `patience` epochs without a better validation score")]

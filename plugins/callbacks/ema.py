@@ -23,7 +23,7 @@ from harness.train.state import TrainState
 
 @dataclass(frozen=True)
 class EmaOptions:
-    decay: float = 0.998
+    decay: float = 0.998  # ema = decay * ema + (1 - decay) * weights after every update
     warmup: bool = True  # timm's decay warm-up: 1 - (1 + step) ** -2/3, capped at `decay`
 
     def validate(self, where: str) -> None:
@@ -70,4 +70,5 @@ def build(opts: EmaOptions, ctx: BuildContext) -> EmaCallback:
 
 @hookimpl
 def harness_callbacks() -> list[Component]:
-    return [Component("ema", build, EmaOptions, doc="exponential moving average of the weights")]
+    return [Component("ema", build, EmaOptions,
+                      doc="exponential moving average of the weights, evaluated and kept as a candidate")]

@@ -44,4 +44,4 @@ def build(opts: FreezeOptions, ctx: BuildContext) -> FreezeBackbone:
 
 @hookimpl
 def harness_callbacks() -> list[Component]:
-    return [Component("freeze_backbone", build, FreezeOptions, doc="head only for the first epochs")]
+    return [Component("freeze_backbone", build, FreezeOptions, doc="train the head alone (backbone lr 0) for the first epochs")]

@@ -24,7 +24,7 @@ class HillClimbOptions:
     iterations: int = 50  # additions after the first member
     bags: int = 1  # > 1: bagged ensemble selection
     bag_fraction: float = 0.5  # share of the members each bag may choose from
-    seed: int = 0
+    seed: int = 0  # seed of the bags' random member subsets
 
     def validate(self, where: str) -> None:
         require(self.iterations >= 0, f"{where}.iterations", "must be >= 0")

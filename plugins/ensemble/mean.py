@@ -17,7 +17,7 @@ from harness_plugins.ensemble.geometric import geometric_mean
 
 @dataclass(frozen=True)
 class MeanOptions:
-    kind: Literal["arithmetic", "geometric"] = "arithmetic"
+    kind: Literal["arithmetic", "geometric"] = "arithmetic"  # mean of probabilities, or of log-probabilities
 
 
 def mean_probs(

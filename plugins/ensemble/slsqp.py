@@ -25,8 +25,9 @@ STEP = float(np.sqrt(np.finfo(np.float64).eps))  # scipy's finite-difference ste
 
 @dataclass(frozen=True)
 class SlsqpOptions:
+    # what the weights minimise: auto is the metric when it has a gradient, else log loss
     objective: Literal["auto", "metric", "log_loss"] = "auto"
-    max_iter: int = 200
+    max_iter: int = 200  # SLSQP iterations at most
 
     def validate(self, where: str) -> None:
         require(self.max_iter >= 1, f"{where}.max_iter", "must be >= 1")

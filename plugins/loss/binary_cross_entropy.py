@@ -21,7 +21,7 @@ from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 @dataclass(frozen=True)
 class BinaryCrossEntropyOptions:
-    smoothing: float = 0.0
+    smoothing: float = 0.0  # label smoothing: on = 1 - s + s/C, off = s/C
     target_threshold: float | None = None  # targets above it become 1, the rest 0
     sum_classes: bool = False  # sum over classes, then average over the batch
 

@@ -20,7 +20,7 @@ from harness.specs import BuildContext, Component, TargetLoss, target_loss
 
 @dataclass(frozen=True)
 class CrossEntropyOptions:
-    smoothing: float = 0.0
+    smoothing: float = 0.0  # label smoothing epsilon: targets become (1 - s) * target + s / C
 
     def validate(self, where: str) -> None:
         require(0.0 <= self.smoothing < 1.0, f"{where}.smoothing", "must be in [0, 1)")
@@ -53,4 +53,5 @@ def build(opts: CrossEntropyOptions, ctx: BuildContext) -> TargetLoss:
 
 @hookimpl
 def harness_losses() -> list[Component]:
-    return [Component("cross_entropy", build, CrossEntropyOptions, doc="label smoothing, soft targets")]
+    return [Component("cross_entropy", build, CrossEntropyOptions,
+                      doc="cross-entropy with label smoothing, for hard or soft (mixed) targets")]

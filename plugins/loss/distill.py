@@ -93,8 +93,8 @@ def distill_term(student_logits: torch.Tensor, teacher: torch.Tensor, temperatur
 @dataclass(frozen=True)
 class DistillOptions:
     alpha: float = 0.5  # weight of the task loss; 1 - alpha goes to the distillation term
-    temperature: float = 2.0
-    divergence: Divergence = "js"
+    temperature: float = 2.0  # T: both distributions are softened as softmax(logits / T)
+    divergence: Divergence = "js"  # js (Jensen-Shannon), kl (teacher || student) or reverse_kl
     smoothing: float = 0.0  # label smoothing of the task loss
 
     def validate(self, where: str) -> None:

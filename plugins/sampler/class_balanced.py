@@ -27,10 +27,11 @@ MODE_Q = {"instance": 1.0, "class_balanced": 0.0, "sqrt": 0.5}
 
 @dataclass(frozen=True)
 class ClassBalancedOptions:
+    # draw probability per image ~ n_c^(q-1): instance q=1, class_balanced q=0, sqrt q=1/2, power: q below
     mode: Literal["instance", "class_balanced", "sqrt", "power"] = "class_balanced"
     q: float = 0.5  # the exponent for mode "power"
     num_samples: int = 0  # images per epoch; 0 = as many as the fold has
-    replacement: bool = True
+    replacement: bool = True  # draw with replacement (false: each image at most once an epoch)
 
     def validate(self, where: str) -> None:
         require(self.q >= 0.0, f"{where}.q", "must be >= 0")

@@ -14,7 +14,7 @@ from harness.specs import BuildContext, Component
 
 @dataclass(frozen=True)
 class InstanceOptions:
-    shuffle: bool = True
+    shuffle: bool = True  # a new order every epoch, from (seed, epoch); false: the fold's order
 
 
 class ShuffleSampler(Sampler[int]):

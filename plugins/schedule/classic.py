@@ -23,8 +23,8 @@ from harness.specs import BuildContext, Component, StatelessSchedule
 
 @dataclass(frozen=True)
 class StepOptions:
-    step_epochs: int = 30
-    gamma: float = 0.1
+    step_epochs: int = 30  # epochs between two decays
+    gamma: float = 0.1  # the factor applied at every decay
 
     def validate(self, where: str) -> None:
         require(self.step_epochs >= 1, f"{where}.step_epochs", "must be >= 1")
@@ -47,10 +47,10 @@ class StepDecay(StatelessSchedule):
 @dataclass(frozen=True)
 class PlateauOptions:
     mode: Literal["auto", "max", "min"] = "auto"  # auto: follows cv.metric (max for accuracy, min for log_loss)
-    factor: float = 0.1
+    factor: float = 0.1  # the learning rate is multiplied by this at each reduction
     patience: int = 2  # epochs without improvement that are tolerated
     threshold: float = 1e-4  # an improvement must beat the best by more than this
-    min_factor: float = 0.0
+    min_factor: float = 0.0  # the learning rate never falls below base lr times this
 
     def validate(self, where: str) -> None:
         require(0.0 < self.factor < 1.0, f"{where}.factor", "must be in (0, 1)")
@@ -98,9 +98,9 @@ class ReduceOnPlateau:
 
 @dataclass(frozen=True)
 class OneCycleOptions:
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
+    pct_start: float = 0.3  # share of training spent rising to the peak
+    div_factor: float = 25.0  # the start is the peak / div_factor
+    final_div_factor: float = 1e4  # the end is the start / final_div_factor
 
     def validate(self, where: str) -> None:
         require(0.0 < self.pct_start < 1.0, f"{where}.pct_start", "must be in (0, 1)")

@@ -19,9 +19,9 @@ from harness.specs import BuildContext, Component, StatelessSchedule
 
 @dataclass(frozen=True)
 class WarmupCosineOptions:
-    warmup_epochs: float = 1.0
-    warmup_start_factor: float = 0.01
-    min_factor: float = 0.01
+    warmup_epochs: float = 1.0  # length of the linear warm-up, in epochs (fractions allowed)
+    warmup_start_factor: float = 0.01  # the factor at the first update
+    min_factor: float = 0.01  # the factor at the last update, where the cosine ends
 
     def validate(self, where: str) -> None:
         require(self.warmup_epochs >= 0.0, f"{where}.warmup_epochs", "must be >= 0")

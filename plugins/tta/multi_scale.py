@@ -24,7 +24,7 @@ MIN_SCALE, MAX_SCALE = 0.5, 2.0  # reflect padding needs the padding smaller tha
 
 @dataclass(frozen=True)
 class MultiScaleOptions:
-    scales: tuple[float, ...] = (0.9, 1.1)
+    scales: tuple[float, ...] = (0.9, 1.1)  # one view per zoom factor in [0.5, 2]: above 1 zooms in
 
     def validate(self, where: str) -> None:
         require(len(self.scales) > 0, f"{where}.scales", "must list at least one scale")
