@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import record
+from common import record, spread
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,10 +47,6 @@ def run(name: str, seed: int, data: Path, scratch: Path) -> dict[str, float]:
         raise SystemExit(f"{name} seed {seed} failed:\n{res.stderr[-3000:]}")
     m = json.loads((out / "metrics.json").read_text())
     return {"oof": m["cv_score"], "holdout": m["holdout_score"], "seconds": time.perf_counter() - start}
-
-
-def spread(xs: list[float]) -> float:
-    return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
 def main() -> None:

@@ -38,6 +38,13 @@ def timed(cmd: list[str], cwd: Path, stderr_too: bool = False) -> tuple[str, flo
         return stdout + (stderr if stderr_too else ""), wall, usage.ru_maxrss / 1024
 
 
+def spread(xs: list[float]) -> float:
+    """The sample standard deviation, 0 for a single value: the `sd` of a mean +- sd over seeds."""
+    import statistics
+
+    return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+
 def machine() -> str:
     import torch
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import record, timed
+from common import record, spread, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -71,10 +71,6 @@ def harness_run(out: Path, sets: list[str]) -> dict[str, float]:
           ROOT)
     m = json.loads((out / "metrics.json").read_text())
     return {"cv": m["cv_score"], "seconds": time.perf_counter() - start}
-
-
-def spread(xs: list[float]) -> float:
-    return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
 def main() -> None:
