@@ -140,9 +140,10 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     budget = ["--set", f"data.root='{tmp_path / 'digits'}'", "--set", "cv.folds=2", "--set", "train.epochs=6",
               "--set", "train.seed=0"]
     recipe = str(root / "recipes" / "digits.toml")
-    one = harness("run", recipe, "--out", "one", *budget, cwd=tmp_path)
+    # About 20 s each on an idle 2-core machine; the limit leaves room for a loaded one.
+    one = harness("run", recipe, "--out", "one", *budget, cwd=tmp_path, timeout=900)
     assert one.returncode == 0, one.stderr
-    two = harness("run", recipe, "--out", "two", *budget, cwd=tmp_path, launcher=two_processes())
+    two = harness("run", recipe, "--out", "two", *budget, cwd=tmp_path, launcher=two_processes(), timeout=900)
     assert two.returncode == 0, two.stderr
     oof1 = pd.read_csv(tmp_path / "one" / "oof.csv")
     oof2 = pd.read_csv(tmp_path / "two" / "oof.csv")
