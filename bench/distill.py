@@ -22,13 +22,15 @@ forward pass). Variants:
   distillation); `alone_rule`: the same schedule without a teacher, the rule's control.
 
 Prints a table of mean ± sd of CV and holdout accuracy; appends everything to
-bench/results/distill.jsonl.
+bench/results/distill.jsonl. Run again with the same --scratch, it reads back finished runs and
+resumes an interrupted one (`harness run --resume`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -66,11 +68,20 @@ def holdout_accuracy(run: Path, comp: Path) -> float:
 
 
 def harness_run(out: Path, sets: list[str]) -> dict[str, float]:
-    start = time.perf_counter()
-    timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out), *[a for s in sets for a in ("--set", s)]],
-          ROOT)
-    m = json.loads((out / "metrics.json").read_text())
-    return {"cv": m["cv_score"], "seconds": time.perf_counter() - start}
+    """One run; a finished one in `out` is read back and an interrupted one resumed, so the same
+    command continues a benchmark that was killed."""
+    resumed = False
+    if not (out / "metrics.json").is_file():
+        start = time.perf_counter()
+        resumed = (out / "recipe.toml").is_file()  # the run's recorded recipe: --resume takes no --set
+        if not resumed:
+            shutil.rmtree(out, ignore_errors=True)
+        args = ["--resume"] if resumed else [a for s in sets for a in ("--set", s)]
+        timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out), *args], ROOT)
+        if not resumed:
+            return {"cv": json.loads((out / "metrics.json").read_text())["cv_score"], "seconds": time.perf_counter() - start}
+    m = json.loads((out / "metrics.json").read_text())  # read back, or resumed: the seconds of its last process
+    return {"cv": m["cv_score"], "seconds": m["wall_seconds"], **({"resumed": 1.0} if resumed else {})}
 
 
 def main() -> None:
