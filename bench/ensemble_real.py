@@ -6,8 +6,10 @@ score.
 
     python bench/ensemble_real.py [--shared ../shared/data/hymenoptera] [--work runs/bench-ensemble]
 
-Runs already in --work are reused. Appends the table, with the machine, to
-bench/results/ensemble_real.jsonl.
+Runs already in --work are reused, and `--member NAME=RUN_DIR` takes a finished run on the same
+competition and folds instead of training one (bench/distill.py's Lite2 teacher and Lite0 student,
+for example: `--comp SCRATCH/comp --board SCRATCH/board --competition hymenoptera-distill --folds 3`).
+Appends the table, with the machine, to bench/results/ensemble_real.jsonl.
 """
 
 from __future__ import annotations
@@ -35,18 +37,30 @@ def main() -> None:
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data" / "hymenoptera")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-ensemble")
     p.add_argument("--comp", type=Path, default=ROOT / "data" / "hymenoptera-comp")
+    p.add_argument("--board", type=Path, default=None, help="the competition's leaderboard folder (default: WORK/board)")
+    p.add_argument("--competition", default="hymenoptera")
+    p.add_argument("--folds", type=int, default=5, help="cv.folds of the members this script trains")
+    p.add_argument("--member", action="append", default=[], metavar="NAME=RUN_DIR",
+                   help="a finished run to use as member NAME (lite0, lite1 or lite2) instead of training it")
     args = p.parse_args()
-    work, board = args.work.resolve(), args.work.resolve() / "board"
+    work = args.work.resolve()
+    board = (args.board or work / "board").resolve()
     work.mkdir(parents=True, exist_ok=True)
+    given = dict(m.split("=", 1) for m in args.member)
+    if unknown := set(given) - set(MEMBERS):
+        raise SystemExit(f"--member names one of {sorted(MEMBERS)}, not {sorted(unknown)}")
     if not (args.comp / "train.csv").is_file():
-        harness("competition", "new", "hymenoptera", "--from", str(args.shared),
+        harness("competition", "new", args.competition, "--from", str(args.shared),
                 "--out", str(args.comp), "--board", str(board), "--force")
     walls: dict[str, float] = {}
     for i, (name, model) in enumerate(MEMBERS.items()):
+        if name in given and not (work / name).exists():
+            (work / name).symlink_to(Path(given[name]).resolve())
         if not (work / name / "run.json").is_file():
             walls[name] = harness("run", "recipes/lite0_finetune.toml", "--out", str(work / name),
                                   "--set", f"data.root='{args.comp.resolve()}'", "--set", "data.extension='.jpg'",
-                                  "--set", f"model.name='{model}'", "--set", f"train.seed={i}")
+                                  "--set", f"model.name='{model}'", "--set", f"train.seed={i}",
+                                  "--set", f"cv.folds={args.folds}")
             print(f"{name}: trained in {walls[name]:.0f} s", flush=True)
     for method in METHODS:
         if not (work / f"ens-{method}" / "run.json").is_file():
@@ -54,22 +68,23 @@ def main() -> None:
     rows = []
     entries = [*MEMBERS, *[f"ens-{m}" for m in METHODS]]
     for name in entries:
-        harness("submit", str(work / name / "submission.csv"), "--competition", "hymenoptera", "--board", str(board),
+        harness("submit", str(work / name / "submission.csv"), "--competition", args.competition, "--board", str(board),
                 "--message", f"bench/ensemble_real.py {name}")
-    table = pd.read_csv(board / "hymenoptera" / "leaderboard.csv")
+    table = pd.read_csv(board / args.competition / "leaderboard.csv")
     for name in entries:
         metrics = json.loads((work / name / "metrics.json").read_text())
-        row = table[table.source.astype(str).str.endswith(name)].iloc[-1]
+        row = table[table.message == f"bench/ensemble_real.py {name}"].iloc[-1]  # a member may be a link
         nested = None
         if name.startswith("ens-"):
             ens = json.loads((work / name / "ensemble.json").read_text())
-            nested = ens.get("ensemble", ens).get("nested_score", metrics.get("cv_score"))
+            nested = ens["scores"]["oof_nested"]  # each fold scored by weights fitted on the others
         rows.append({"entry": name, "cv": metrics.get("cv_score_in_sample", metrics["cv_score"]),
                      "nested_cv": nested, "public": float(row.public_score), "private": float(row.private_score),
                      "wall_s": walls.get(name)})
         print(rows[-1], flush=True)
     best_member_private = max(r["private"] for r in rows if not r["entry"].startswith("ens-"))
-    record("ensemble_real", {"competition": "hymenoptera", "recipe": "recipes/lite0_finetune.toml", "rows": rows,
+    record("ensemble_real", {"competition": args.competition, "recipe": "recipes/lite0_finetune.toml",
+                             "members": {n: str((work / n).resolve()) for n in MEMBERS}, "rows": rows,
                              "ensemble_beats_best_member_on_private": any(
                                  r["private"] > best_member_private for r in rows if r["entry"].startswith("ens-"))})
 
