@@ -41,22 +41,22 @@ def main() -> None:
     p.add_argument("--competition", default="hymenoptera")
     p.add_argument("--folds", type=int, default=5, help="cv.folds of the members this script trains")
     p.add_argument("--member", action="append", default=[], metavar="NAME=RUN_DIR",
-                   help="a finished run to use as member NAME (lite0, lite1 or lite2) instead of training it")
+                   help="a finished run to use as member NAME: lite0, lite1 or lite2 instead of training it, any other name in addition")
     args = p.parse_args()
     work = args.work.resolve()
     board = (args.board or work / "board").resolve()
     work.mkdir(parents=True, exist_ok=True)
     given = dict(m.split("=", 1) for m in args.member)
-    if unknown := set(given) - set(MEMBERS):
-        raise SystemExit(f"--member names one of {sorted(MEMBERS)}, not {sorted(unknown)}")
+    names = [*MEMBERS, *(n for n in given if n not in MEMBERS)]  # a given member of another name joins them
     if not (args.comp / "train.csv").is_file():
         harness("competition", "new", args.competition, "--from", str(args.shared),
                 "--out", str(args.comp), "--board", str(board), "--force")
     walls: dict[str, float] = {}
-    for i, (name, model) in enumerate(MEMBERS.items()):
+    for i, name in enumerate(names):
         if name in given and not (work / name).exists():
             (work / name).symlink_to(Path(given[name]).resolve())
         if not (work / name / "run.json").is_file():
+            model = MEMBERS[name]
             walls[name] = harness("run", "recipes/lite0_finetune.toml", "--out", str(work / name),
                                   "--set", f"data.root='{args.comp.resolve()}'", "--set", "data.extension='.jpg'",
                                   "--set", f"model.name='{model}'", "--set", f"train.seed={i}",
@@ -64,9 +64,9 @@ def main() -> None:
             print(f"{name}: trained in {walls[name]:.0f} s", flush=True)
     for method in METHODS:
         if not (work / f"ens-{method}" / "run.json").is_file():
-            harness("ensemble", *[str(work / n) for n in MEMBERS], "--out", str(work / f"ens-{method}"), "--method", method)
+            harness("ensemble", *[str(work / n) for n in names], "--out", str(work / f"ens-{method}"), "--method", method)
     rows = []
-    entries = [*MEMBERS, *[f"ens-{m}" for m in METHODS]]
+    entries = [*names, *[f"ens-{m}" for m in METHODS]]
     for name in entries:
         harness("submit", str(work / name / "submission.csv"), "--competition", args.competition, "--board", str(board),
                 "--message", f"bench/ensemble_real.py {name}")
@@ -84,7 +84,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     best_member_private = max(r["private"] for r in rows if not r["entry"].startswith("ens-"))
     record("ensemble_real", {"competition": args.competition, "recipe": "recipes/lite0_finetune.toml",
-                             "members": {n: str((work / n).resolve()) for n in MEMBERS}, "rows": rows,
+                             "members": {n: str((work / n).resolve()) for n in names}, "rows": rows,
                              "ensemble_beats_best_member_on_private": any(
                                  r["private"] > best_member_private for r in rows if r["entry"].startswith("ens-"))})
 
