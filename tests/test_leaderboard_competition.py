@@ -129,3 +129,24 @@ def test_shipped_hymenoptera_definition_matches_its_command(tmp_path: Path) -> N
     shipped = read_definition(SHIPPED / "hymenoptera" / "competition.toml")
     assert (defn.answer_key_sha256, defn.classes, defn.extension) == (
         shipped.answer_key_sha256, shipped.classes, shipped.extension)
+
+
+def test_curated_rows_are_readable_and_within_the_daily_limit() -> None:
+    """Every shipped leaderboard.csv parses with the current columns, names the curated run folder
+    it came from, scores within [0, 1], and keeps the competition's own daily limit."""
+    from collections import Counter
+
+    from harness.leaderboard.board import read_rows
+
+    boards = sorted(SHIPPED.glob("*/leaderboard.csv"))
+    assert boards, "leaderboard/ ships curated rows"
+    for path in boards:
+        defn = read_definition(path.parent / "competition.toml")
+        rows = read_rows(path)
+        assert rows, path
+        for row in rows:
+            assert row.source.startswith(f"runs/curated/{defn.name}/") and row.message, row
+            assert row.public_score is not None and 0.0 <= row.public_score <= 1.0, row
+            assert row.private_score is not None and 0.0 <= row.private_score <= 1.0, row
+        per_day = Counter(row.time[:10] for row in rows)
+        assert max(per_day.values()) <= defn.daily_limit, (path, per_day)
