@@ -75,6 +75,9 @@ class ModelSpec:
     name: str  # the value of `model.source`
     build: Callable[[ModelConfig, int], nn.Module]  # (the [model] section, number of classes) -> the module
     doc: str = ""  # one line for `harness plugins`
+    # raises HarnessError for a [model] section `build` would refuse, without building anything
+    # (no weights read): how `harness tune` refuses a searched model.name before any trial
+    check: Callable[[ModelConfig], None] | None = None
 
 
 @dataclass

