@@ -25,6 +25,7 @@ from harness.specs import Callback, Component
 @dataclass(frozen=True)
 class StopOptions:
     at_epoch: int = 0
+    discard: bool = False
 
 
 class StopOnMain(Callback):
@@ -33,7 +34,7 @@ class StopOnMain(Callback):
 
     def on_epoch_end(self, state):
         if state.accelerator.is_main_process and state.epoch == self.opts.at_epoch:
-            state.request_stop("the main process says so", run=True)
+            state.request_stop("the main process says so", run=True, discard=self.opts.discard)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,19 @@ def test_main_process_stop_ends_every_rank(tmp_path: Path, kaggle_comp: Path, pl
     assert res.returncode == 0, res.stderr
     _check_stopped(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["processes"] == 2
+
+
+@pytest.mark.slow
+def test_a_discarded_run_ends_every_rank_without_predicting(tmp_path: Path, kaggle_comp: Path, plugin_path: Path) -> None:
+    """A pruned trial's stop: both ranks end after epoch 1 and nothing is predicted or written."""
+    res = _env_run(tmp_path, kaggle_comp, plugin_path, "\n[callbacks.stop_on_main]\ndiscard = true\n",
+                   launcher=two_processes())
+    assert res.returncode == 0, res.stderr
+    assert "run discarded in fold 1, nothing predicted or written: the main process says so" in res.stderr
+    run = tmp_path / "run"
+    assert [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()] == [0]
+    assert not any((run / name).exists() for name in ("metrics.json", "run.json", "oof.csv", "submission.csv", "fold1"))
+    assert not list(run.glob("fold0/*.npz")) and not (run / "fold0" / "result.json").exists()
 
 
 @pytest.mark.slow

@@ -266,8 +266,12 @@ def test_two_processes_agree_on_every_trial_and_stop_together(tmp_path: Path, di
     assert res.returncode == 0, res.stderr
     trials = pd.read_csv(tmp_path / "tune" / "trials.csv")
     assert len(trials) == 3 and (trials.state == "PRUNED").sum() >= 1
-    for n in trials.number:  # each trial is one run of both processes, not one run per process
-        assert json.loads((tmp_path / "tune" / "trials" / f"{n:04d}" / "metrics.json").read_text())["processes"] == 2
+    for n, state in zip(trials.number, trials.state, strict=True):  # one run of both processes, not one per process
+        metrics = tmp_path / "tune" / "trials" / f"{n:04d}" / "metrics.json"
+        if state == "PRUNED":  # a pruned trial is discarded: nothing predicted, nothing written
+            assert not metrics.exists()
+        else:
+            assert json.loads(metrics.read_text())["processes"] == 2
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     rank0, rank1 = _segments(rows, 0), _segments(rows, 1)
     assert rank0 == rank1  # the same values, and the same epochs: a prune stopped both ranks together

@@ -90,9 +90,15 @@ def agree_on_stop(state: TrainState) -> None:
     if acc.num_processes > 1:
         from accelerate.utils import broadcast_object_list
 
-        decision = [state.stop, state.stop_run, state.stop_reason]
+        decision = [state.stop, state.stop_run, state.stop_discard, state.stop_reason]
         broadcast_object_list(decision)
-        state.stop, state.stop_run, state.stop_reason = bool(decision[0]), bool(decision[1]), str(decision[2])
+        state.stop, state.stop_run, state.stop_discard = (bool(d) for d in decision[:3])
+        state.stop_reason = str(decision[3])
+
+
+class RunDiscarded(Exception):
+    """A callback ended the run with `request_stop(..., discard=True)`: raised on every rank after
+    the epoch in which they agreed, before any prediction."""
 
 
 def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,
@@ -203,6 +209,9 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         if state.stop and epoch + 1 < cfg.epochs:
             say(f"fold {fold + 1}: stopped after epoch {epoch + 1}" + (" (the whole run)" if state.stop_run else "")
                 + (f": {state.stop_reason}" if state.stop_reason else ""))
+        if state.stop_discard:
+            acc.free_memory()
+            raise RunDiscarded(state.stop_reason or "discarded by a callback")
         checkpoint(cfg.epochs if last else epoch + 1, 0)
         if last:
             break

@@ -31,7 +31,7 @@ from harness.report import report_after_run
 from harness.train import precision, trackers
 from harness.train.allocator import keep_freed_memory
 from harness.train.device import on_gpu
-from harness.train.fold import FoldData, effective_lr, run_fold
+from harness.train.fold import FoldData, RunDiscarded, effective_lr, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
 
@@ -141,6 +141,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
     fold_of = dict(zip(comp.train.ids, folds.tolist(), strict=True))
     results: list[FoldResult] = []
+    discarded: str | None = None  # why a callback discarded the run, if one did
     with log:
         for k in run_folds:
             data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
@@ -150,7 +151,12 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 results.append(done)
                 log.message(f"fold {k + 1}/{recipe.cv.folds}: finished before, skipped")
             else:
-                results.append(run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log, resume=resume))
+                try:
+                    results.append(run_fold(k, recipe, plugins, acc, data, comp.num_classes, out_dir, log, resume=resume))
+                except RunDiscarded as stop:
+                    discarded = str(stop)
+                    log.message(f"run discarded in fold {k + 1}, nothing predicted or written: {discarded}")
+                    break
                 if main:
                     write_fold(out_dir / f"fold{k}", results[-1], data.valid, data.predict_sets, comp.classes,
                                recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
@@ -162,7 +168,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 log.message(f"run stopped after fold {k + 1}: {results[-1].stop_reason or 'requested by a callback'}")
                 break
     metrics: dict[str, Any] = {}
-    if main:
+    if main and discarded is None:
         metrics = _write_run(out_dir, comp, recipe, plugins, folds, results, time.perf_counter() - started, acc)
         _manifest(comp, recipe, folds, source, results, acc.num_processes).write(out_dir)
         log.message(f"cv {recipe.metric.name} {metrics['cv_score']:.4f}" + (

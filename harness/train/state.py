@@ -23,9 +23,10 @@ A plugin reads (never replaces) these fields:
 | `history` | every earlier epoch's `metrics` row |
 | `best`, `best_epoch` | per candidate name ("raw", "ema", ...): the best validation score and its epoch |
 
-To stop, call `state.request_stop(reason)` (this fold) or `state.request_stop(reason, run=True)`
-(the whole run: no further folds). The main process's decision is broadcast at the end of the
-epoch, so every rank stops together, after the same epoch.
+To stop, call `state.request_stop(reason)` (this fold), `state.request_stop(reason, run=True)`
+(the whole run: no further folds) or `state.request_stop(reason, discard=True)` (the whole run,
+at once, with no predictions and no outputs: a pruned tuning trial). The main process's decision
+is broadcast at the end of the epoch, so every rank stops together, after the same epoch.
 """
 
 from __future__ import annotations
@@ -67,16 +68,20 @@ class TrainState:
     rates: list[float] = field(default_factory=list)  # training images/s per epoch
     stop: bool = False  # end this fold after this epoch
     stop_run: bool = False  # end the whole run after this epoch
+    stop_discard: bool = False  # ... and skip its predictions and outputs (a pruned tuning trial)
     stop_reason: str = ""
     nonfinite_steps: int = 0  # consecutive non-finite losses
     epoch_nonfinite: int = 0  # non-finite losses so far this epoch
     pending_flags: list[tuple[int, int, int, Any]] = field(default_factory=list)  # (epoch, step, update, flag) not yet read
     step_losses: list[Any] = field(default_factory=list)  # per step: floats, or device tensors not yet read
 
-    def request_stop(self, reason: str, run: bool = False) -> None:
-        """End this fold (or, with `run`, the whole run) after the current epoch."""
+    def request_stop(self, reason: str, run: bool = False, discard: bool = False) -> None:
+        """End this fold (or, with `run`, the whole run) after the current epoch. With `discard`
+        the whole run ends at once, without predicting or writing its outputs: its results are not
+        wanted (a pruned tuning trial), so every process is free within the epoch."""
         self.stop = True
-        self.stop_run = self.stop_run or run
+        self.stop_run = self.stop_run or run or discard
+        self.stop_discard = self.stop_discard or discard
         self.stop_reason = self.stop_reason or reason
 
     def losses_as_floats(self) -> list[float]:

@@ -3,9 +3,10 @@
 `OptunaPruning` is a plugin object registered at run time (`load_plugins(extra=(plugin,))`); its
 `optuna_pruner` callback, enabled in a trial's recipe, reports each epoch's validation score
 (`state.metrics["val_score"]`) to the Optuna trial at step `fold position x stride + epoch` and,
-when the pruner says so, asks for a stop of the whole run. Only the main process holds the trial
-and decides; the core broadcasts its decision at the end of the epoch, so every rank stops
-after the same epoch.
+when the pruner says so, asks for a stop that discards the whole run (no predictions, no outputs:
+its processes are free at the end of that epoch). Only the main process holds the trial and
+decides; the core broadcasts its decision at the end of the epoch, so every rank stops after the
+same epoch.
 
 Pruners: the median rule (Golovin et al. 2017, Google Vizier), successive halving (Jamieson and
 Talwalkar 2016; Li et al. 2020, ASHA) and Hyperband (Li et al. 2018), as Optuna implements them.
@@ -57,7 +58,7 @@ class ReportAndPrune(Callback):
         self.trial.report(float(state.metrics["val_score"]), step)
         if self.trial.should_prune():
             self.pruned.step, self.pruned.fold, self.pruned.epoch = step, state.fold, state.epoch + 1
-            state.request_stop(f"pruned by optuna at step {step}", run=True)
+            state.request_stop(f"pruned by optuna at step {step}", discard=True)
 
 
 class OptunaPruning:
