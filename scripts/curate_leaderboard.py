@@ -83,7 +83,7 @@ def main() -> None:
     p.add_argument("names", nargs="*", help="hymenoptera: the run folders under --from to submit")
     p.add_argument("--from", dest="src", type=Path, help="hymenoptera: the folder holding the finished runs")
     p.add_argument("--message", action="append", default=[], metavar="NAME=TEXT", help="the row's message for run NAME")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()  # the run names may follow --from
     out = ROOT / "runs" / "curated" / args.competition
     if args.competition == "digits":
         digits(out)
