@@ -30,9 +30,14 @@ def harness(*args: str, cwd: Path, launcher: list[str] | None = None, timeout: i
 def two_processes() -> list[str]:
     """`accelerate launch` with two processes: on two GPUs where there are, else on the CPU (the
 GPUs hidden: `accelerate launch --cpu` starts a single process)."""
+    import socket
+
     hide = [] if torch.cuda.device_count() >= 2 else ["env", "CUDA_VISIBLE_DEVICES="]
+    with socket.socket() as sock:  # a free port, not the default 29500 that a stray launch may hold
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     return [*hide, sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+            "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no"]
 
 
 def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> None:
