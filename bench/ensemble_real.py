@@ -41,7 +41,8 @@ def main() -> None:
     p.add_argument("--competition", default="hymenoptera")
     p.add_argument("--folds", type=int, default=5, help="cv.folds of the members this script trains")
     p.add_argument("--member", action="append", default=[], metavar="NAME=RUN_DIR",
-                   help="a finished run to use as member NAME: lite0, lite1 or lite2 instead of training it, any other name in addition")
+                   help="a finished run as member NAME: lite0, lite1 or lite2 instead of training it, "
+                        "any other name in addition")
     args = p.parse_args()
     work = args.work.resolve()
     board = (args.board or work / "board").resolve()
