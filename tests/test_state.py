@@ -13,7 +13,7 @@ from harness.train.resume import FoldResume
 from harness.train.state import RESUMED, TrainState
 
 INTERNAL = {"pending_flags", "step_losses", "nonfinite_steps", "epoch_nonfinite", "rates", "stop", "stop_run",
-            "stop_reason"}  # the trainer's own bookkeeping; `request_stop` is the public way to stop
+            "stop_discard", "stop_reason"}  # the trainer's own bookkeeping; `request_stop` is the public way to stop
 
 
 def test_every_field_a_plugin_reads_is_documented() -> None:
