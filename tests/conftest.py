@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,21 @@ folds = 2
 [augment]
 crop = "resize"
 """
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m harness ARGS` in `cwd`, with its own decoded-image cache in `cwd/cache`."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HARNESS_CACHE": str(cwd / "cache")}
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def train_tiny(root: Path, *sets: str) -> Path:
+    """A finished TINY run on a generated Kaggle competition: `root/comp` and `root/run`, with the
+    `--set` overrides given; returns `root`."""
+    comp = make_kaggle_competition(root / "comp")
+    (root / "tiny.toml").write_text(TINY.format(root=comp))
+    res = cli("run", "tiny.toml", "--out", "run", "--set", "data.extension='.png'",
+              *[a for s in sets for a in ("--set", s)], cwd=root)
+    assert res.returncode == 0, res.stderr
+    return root

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -22,20 +19,14 @@ from harness.errors import HarnessError
 from harness.export.formats import require_onnx
 from harness.export.model import Exportable, Normalized, describe
 from harness.specs import TTAView
-from harness.testing import make_kaggle_competition
 from harness.train.inputs import ModelInput
 
-from .conftest import TINY
+from .conftest import cli as harness
+from .conftest import train_tiny
 
 needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
                                 reason="onnx and onnxruntime are optional: pip install 'harness[export]'")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HARNESS_CACHE": str(cwd / "cache")}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env)
 
 
 def _net(seed: int) -> nn.Module:
@@ -94,12 +85,7 @@ def test_onnx_and_torchscript_of_a_small_module_match_pytorch(tmp_path: Path) ->
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny run trained long enough to be confident (int8 agreement means little on ties)."""
     root = tmp_path_factory.mktemp("export")
-    comp = make_kaggle_competition(root / "comp")
-    (root / "tiny.toml").write_text(TINY.format(root=comp))
-    res = harness("run", "tiny.toml", "--out", "run", "--set", "data.extension='.png'", "--set", "train.epochs=6",
-                  "--set", "train.lr=0.01", "--set", "tta.views=['identity','hflip']", cwd=root)
-    assert res.returncode == 0, res.stderr
-    return root
+    return train_tiny(root, "train.epochs=6", "train.lr=0.01", "tta.views=['identity','hflip']")
 
 
 def _real_images(root: Path) -> tuple[list[Path], np.ndarray, Exportable]:

@@ -3,10 +3,7 @@ whose folder alone (the competition deleted) reproduces the run's own test predi
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +16,9 @@ from harness.metrics import softmax
 from harness.outputs.manifest import IdSet, RunManifest
 from harness.predict import check_readable, collect
 from harness.predict.folds import chosen_folds, run_manifest
-from harness.testing import make_kaggle_competition
 
-from .conftest import TINY
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HARNESS_CACHE": str(cwd / "cache")}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env)
+from .conftest import cli as harness
+from .conftest import train_tiny
 
 
 def _png(path: Path) -> Path:
@@ -84,11 +75,8 @@ def test_run_folder_checks(tmp_path: Path) -> None:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished run with flip TTA; then the competition is gone, its test images kept apart."""
     root = tmp_path_factory.mktemp("predict")
-    comp = make_kaggle_competition(root / "comp")
-    (root / "tiny.toml").write_text(TINY.format(root=comp))
-    res = harness("run", "tiny.toml", "--out", "run", "--set", "data.extension='.png'",
-                  "--set", "tta.views=['identity','hflip']", cwd=root)
-    assert res.returncode == 0, res.stderr
+    train_tiny(root, "tta.views=['identity','hflip']")
+    comp = root / "comp"
     shutil.copytree(comp / "test", root / "new" / "batch1")
     shutil.rmtree(comp)  # no training data from here on
     return root

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +14,9 @@ import tomllib
 
 from harness.report import SECTIONS, report_after_run
 from harness.report.scores import calibration, confusion, precision_recall
-from harness.testing import make_kaggle_competition
 
-from .conftest import TINY
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HARNESS_CACHE": str(cwd / "cache")}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env)
+from .conftest import cli as harness
+from .conftest import train_tiny
 
 
 def test_calibration_of_certain_right_and_certain_wrong_predictions() -> None:
@@ -70,12 +62,7 @@ def test_a_report_that_cannot_render_only_warns(tmp_path: Path) -> None:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 2-fold run with EMA weights and flip TTA; its report.html written by `harness run`."""
     root = tmp_path_factory.mktemp("report")
-    comp = make_kaggle_competition(root / "comp")
-    (root / "tiny.toml").write_text(TINY.format(root=comp))
-    res = harness("run", "tiny.toml", "--out", "run", "--set", "data.extension='.png'",
-                  "--set", "tta.views=['identity','hflip']", "--set", "callbacks.ema.decay=0.9", cwd=root)
-    assert res.returncode == 0, res.stderr
-    return root
+    return train_tiny(root, "tta.views=['identity','hflip']", "callbacks.ema.decay=0.9")
 
 
 def _page(path: Path) -> str:
