@@ -2,7 +2,8 @@
 `recipes/lite0_finetune.toml` and `bench/bare_finetune.py` on both sets of ../shared/data, over
 seeds, in one invocation.
 
-    python bench/accuracy.py --seeds 3                         # the three main arms and both ablations
+    python bench/accuracy.py --seeds 3                         # the three main arms on both sets
+    python bench/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
     python bench/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
 
@@ -16,7 +17,8 @@ cache is filled once per set and size before the first run and its time is repor
 the bare loop decodes JPEGs every epoch, as such a loop does.
 
 Arms: `bare` (the yardstick), `finetune`, `lite0_finetune` (the head on frozen features),
-`two_level` (finetune with train.backbone_lr_mult instead of layer decay), `fixed_size`
+`layer_decay` (finetune with train.layer_decay, timm's layer-wise decay), `two_level` (finetune
+with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
 (finetune with EfficientNet-Lite1 at 240 px and Lite2 at 260 px). The arms run in a rotating
 order over sets and seeds, so a busy machine slows each alike. Appends every run and the
@@ -46,13 +48,14 @@ SPLITS = {"hymenoptera": ("val",), "clothing": ("val", "test")}
 HARNESS_ARMS: dict[str, tuple[str, list[str]]] = {
     "finetune": ("finetune.toml", []),
     "lite0_finetune": ("lite0_finetune.toml", []),
+    "layer_decay": ("finetune.toml", []),  # train.layer_decay from --layer-decay
     "two_level": ("finetune.toml", ["train.layer_decay=0.0"]),  # backbone_lr_mult from --two-level-mult
     "fixed_size": ("finetune.toml", ["augment.start_size=1.0"]),  # start_scale_min = scale_min, below
     "lite1": ("finetune.toml", ["model.name='efficientnet_lite1'", "data.image_size=240"]),
     "lite2": ("finetune.toml", ["model.name='efficientnet_lite2'", "data.image_size=260"]),
 }
 ARMS = ("bare", *HARNESS_ARMS)
-DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune", "two_level", "fixed_size")
+DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune")
 
 
 def cpu_name() -> str:
@@ -130,6 +133,8 @@ def holdout_scores(run_dir: Path) -> dict[str, float]:
 def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
     recipe, sets = HARNESS_ARMS[arm]
     sets = list(sets)
+    if arm == "layer_decay":
+        sets.append(f"train.layer_decay={args.layer_decay}")
     if arm == "two_level":
         sets.append(f"train.backbone_lr_mult={args.two_level_mult}")
     if arm == "fixed_size":
@@ -253,6 +258,7 @@ def main() -> None:
     p.add_argument("--first-seed", type=int, default=0)
     # 0.7: the parameter-weighted mean of finetune.toml's backbone rates under layer decay 0.9 (0.71;
     # 0.44 per layer group), so both arms move the backbone about as much in total.
+    p.add_argument("--layer-decay", type=float, default=0.9, help="the layer_decay arm's train.layer_decay")
     p.add_argument("--two-level-mult", type=float, default=0.7, help="the two_level arm's train.backbone_lr_mult")
     p.add_argument("--scale-min", type=float, default=0.25, help="finetune.toml's augment.scale_min (fixed_size arm)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")
@@ -290,7 +296,8 @@ def main() -> None:
     checks = verdict(results)
     print("\n".join(checks))
     record("accuracy", {"cpu": cpu_name(), "seeds": args.seeds, "arms": args.arms, "sets": args.sets,
-                        "overrides": args.overrides, "two_level_mult": args.two_level_mult, "cache_fill_s": fill,
+                        "overrides": args.overrides, "two_level_mult": args.two_level_mult,
+                        "layer_decay": args.layer_decay, "cache_fill_s": fill,
                         "table": md, "target": checks, "raw": results})
 
 
