@@ -33,6 +33,8 @@ def test_finetune_trains_every_layer_at_one_rate_and_growing_sizes(plugins: Plug
     assert recipe.train.layer_decay == 0.0 and recipe.train.epochs == 6
     assert recipe.augment.name == "progressive" and recipe.augment.options.crop == "random_resized"
     assert recipe.data.cache and recipe.data.image_size == 224
+    # the smallest random crop still holds image_size pixels of the cached image: no upscaled patches
+    assert recipe.data.cache_oversize * recipe.augment.options.scale_min ** 0.5 >= 1.0
 
 
 def test_lite0_finetune_stays_head_only_and_points_to_finetune(plugins: Plugins) -> None:
