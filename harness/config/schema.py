@@ -32,7 +32,10 @@ class DataConfig:
     max_bad_fraction: float = 0.02  # the run stops when more than this share of training images is unreadable
     cache: bool = False  # decode and resize each image once into a uint8 .npy cache shared by folds and epochs
     cache_dir: str = ""  # the cache's folder; empty: $HARNESS_CACHE/images, else ~/.cache/harness/images
-    cache_oversize: float = 1.15  # the cache stores the shorter side at image_size * this, room for random crops
+    # The cache stores the shorter side at image_size * this (never above the photo's own), room for
+    # random crops. With random-resized crops, 1 / sqrt(augment.scale_min) keeps even the smallest
+    # crop at full detail (2.0 for scale_min 0.25); below that, small crops are upscaled patches.
+    cache_oversize: float = 1.15
     # Train on a stratified, seeded subset (by cv.seed) of this share of the training set; the
     # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
     # for a full one. 1.0 is the whole set.
