@@ -256,9 +256,9 @@ def main() -> None:
     p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0)
-    # 0.7: the parameter-weighted mean of finetune.toml's backbone rates under layer decay 0.9 (0.71;
-    # 0.44 per layer group), so both arms move the backbone about as much in total.
     p.add_argument("--layer-decay", type=float, default=0.9, help="the layer_decay arm's train.layer_decay")
+    # 0.7: the parameter-weighted mean of the backbone rates under layer decay 0.9 (0.71; 0.44 per
+    # layer group), so the two_level and layer_decay arms move the backbone about as much in total.
     p.add_argument("--two-level-mult", type=float, default=0.7, help="the two_level arm's train.backbone_lr_mult")
     p.add_argument("--scale-min", type=float, default=0.25, help="finetune.toml's augment.scale_min (fixed_size arm)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")

@@ -1,7 +1,8 @@
 """`recipes/finetune.toml`, the recipe to start from on any labelled photo set: every layer learns
 at the head's rate (not a frozen backbone, no layer decay: measured no better), sizes grow over the
-epochs to `data.image_size`, and the whole recipe runs end to end; `lite0_finetune.toml` stays the head-only recipe. The model zoo
-(EfficientNet-Lite0/1/2 from their PyPI packages) builds at each native size."""
+epochs to `data.image_size`, and the whole recipe runs end to end; `lite0_finetune.toml` stays the
+head-only recipe. The model zoo (EfficientNet-Lite0/1/2 from their PyPI packages) builds at each
+native size."""
 
 from __future__ import annotations
 
