@@ -96,6 +96,11 @@ class TrainConfig:
     # backbone_lr_mult still multiplies the backbone's groups (0 still freezes them).
     layer_decay: float = 0.0
     scale_lr: bool = False  # the linear rule (Goyal et al. 2017): lr * global batch / 256
+    # The weights each fold predicts with: "best", the epoch with the best cv.metric on the fold's
+    # validation split (a fold of a few dozen images ties often, and ties keep the earliest);
+    # "last", the final epoch's, as a schedule that anneals to zero intends. Either way a callback's
+    # candidate (an EMA) replaces the raw weights only when it scores better.
+    keep: Literal["best", "last"] = "best"
     eval_batch_size: int = 0  # 0 means twice the training batch
     log_every: int = 25  # steps between reads of the loss on the host (progress, non-finite checks)
     max_nonfinite: int = 5  # stop after this many non-finite losses in a row

@@ -1,6 +1,7 @@
 """Evaluation at the end of an epoch, and the choice of the best weights: every candidate (the
 raw weights and each callback's `eval_models`, such as an EMA) is scored the same way on the
-validation set with the first TTA view; each keeps its best weights on disk."""
+validation set with the first TTA view; each keeps its best weights on disk (or its last ones,
+with train.keep = "last")."""
 
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ def evaluate(models: dict[str, nn.Module], loader: DataLoader, view: TTAView, ac
 
 
 def keep_best(state: TrainState, scores: dict[str, float], models: dict[str, nn.Module], metric: MetricSpec,
-              weights_path: Callable[[str], Path]) -> None:
-    """Record each candidate's new best and write its weights (main process)."""
+              weights_path: Callable[[str], Path], last: bool = False) -> None:
+    """Record each candidate's new best and write its weights (main process). With `last`
+    (train.keep = "last") every epoch replaces the one before, so what is kept is the final epoch."""
     for name, value in scores.items():
-        if metric.better(value, state.best.get(name)):
+        if last or metric.better(value, state.best.get(name)):
             state.best[name], state.best_epoch[name] = value, state.epoch
             if state.accelerator.is_main_process:
                 save_weights(models[name], weights_path(name))

@@ -187,7 +187,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         models = candidates(state, callbacks)
         scores, val_loss = evaluate(models, valid_loader, parts.views[0], acc, data.valid.labels, recipe.metric,
                                     parts.inputs)
-        keep_best(state, scores, models, recipe.metric, lambda name: fold_dir / f"best_{name}.safetensors")
+        keep_best(state, scores, models, recipe.metric, lambda name: fold_dir / f"best_{name}.safetensors",
+                  last=cfg.keep == "last")
         state.metrics = {
             "fold": fold, "epoch": epoch, "train_loss": stats.loss, "val_loss": val_loss["raw"],
             "val_score": scores["raw"], **{f"val_score_{k}": v for k, v in scores.items() if k != "raw"},
