@@ -39,6 +39,8 @@ def harness_models() -> list[ModelSpec]:
 def harness_sample_transforms() -> list[Component]:
     """Per-sample augmentation pipelines, selected by `augment.name`.
     `build(options, context, train: bool)` returns a `SampleTransform` (uint8 CHW -> float CHW).
+    Optional: the options define `min_crop_area() -> float`, the smallest share of an image's area
+    one training crop covers; the run then warns when the image cache stores too few pixels for it.
 
     Example: `Component("standard", build=make_pipeline, options=StandardOptions)`.
     """

@@ -8,6 +8,7 @@ silently carries a substituted sample. The main process screens; the others read
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from harness.config.schema import Recipe
+from harness.console import warn
 from harness.data.cache import ImageCache, default_cache_dir
 from harness.data.check import scan
 from harness.data.competition import Competition
@@ -27,6 +29,25 @@ def _describe(bad: dict[Path, str], limit: int = 5) -> str:
     items = [f"{p} ({why})" for p, why in list(bad.items())[:limit]]
     more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
     return "; ".join(items) + more
+
+
+def crop_detail_warning(recipe: Recipe) -> str | None:
+    """A warning when the image cache keeps too few pixels for the augmentation's smallest
+    training crop (its options' optional `min_crop_area()`): that crop is then an upscaled patch,
+    blurrier than the images the run is scored on."""
+    cfg = recipe.data
+    min_area = getattr(recipe.augment.options, "min_crop_area", None)
+    if not cfg.cache or min_area is None:
+        return None
+    needed = 1.0 / math.sqrt(min_area())
+    if cfg.cache_oversize >= needed - 1e-9:
+        return None
+    side = round(cfg.image_size * cfg.cache_oversize)
+    patch = round(side * math.sqrt(min_area()))
+    return (f"data.cache_oversize = {cfg.cache_oversize:g} caches {side} px shorter sides, so the smallest random crop "
+            f"({min_area():.0%} of the area) is a {patch} px patch upscaled to {cfg.image_size} px; "
+            f"data.cache_oversize = {math.ceil(needed * 100) / 100:g} keeps it at full detail "
+            f"({(needed / cfg.cache_oversize) ** 2:.1f}x the cache's pixels)")
 
 
 def screen_images(
@@ -41,6 +62,8 @@ def screen_images(
         cache = ImageCache(folder, round(cfg.image_size * cfg.cache_oversize))
     verdict_file = out_dir / "bad_images.json"
     if acc.is_main_process:
+        if note := crop_detail_warning(recipe):
+            warn(note)
         workers = max(2, cfg.num_workers)
         bad_idx = scan(paths, workers) if cache is None else scan(paths, workers, decode=cache.ensure)
         bad = {str(paths[i]): why for i, why in bad_idx.items()}

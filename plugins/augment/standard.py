@@ -28,6 +28,10 @@ class StandardOptions:
     color_jitter: float = 0.0  # brightness, contrast and saturation jitter strength (0: off)
     crop_pct: float = 0.875  # evaluation: resize to size / crop_pct, then centre-crop
 
+    def min_crop_area(self) -> float:
+        """The smallest share of the image area a training crop covers (the cache's check)."""
+        return self.scale_min if self.crop == "random_resized" else 1.0
+
     def validate(self, where: str) -> None:
         require(0 < self.scale_min <= 1, f"{where}.scale_min", "must be in (0, 1]")
         require(0 <= self.hflip <= 1 and 0 <= self.vflip <= 1, where, "flip probabilities must be in [0, 1]")
