@@ -54,6 +54,46 @@ def test_the_exported_module_is_the_runs_prediction() -> None:
     assert torch.allclose(module(x).sum(-1), torch.ones(len(x)))
 
 
+@torch.no_grad()
+def test_a_geometric_run_exports_the_geometric_pool_of_its_folds_and_views() -> None:
+    """pool = "geometric" is the geometric ensembler over every model x view (nested per fold, as
+    the run pools them, or flat: renormalizing is a per-row constant, so they agree)."""
+    from harness_plugins.ensemble.geometric import geometric_mean
+
+    nets = [_net(0), _net(1)]
+    views = [TTAView("identity", lambda x: x), TTAView("hflip", lambda x: x.flip(-1))]
+    x = _images()
+    inputs = ModelInput(MEAN, STD)
+    per_fold = [geometric_mean([n(v.apply(inputs(x))).softmax(-1).numpy() for v in views]) for n in nets]
+    ours = Normalized(nets, views, MEAN, STD, pool="geometric")(x).numpy()
+    np.testing.assert_allclose(ours, geometric_mean(per_fold), rtol=0, atol=1e-6)
+    assert np.abs(ours - Normalized(nets, views, MEAN, STD)(x).numpy()).max() > 1e-4  # not the mean
+
+
+@pytest.mark.parametrize(("sets", "pool"), [([], "mean"), (["ensemble.name='geometric'"], "geometric"),
+                                            (["ensemble.name='mean'", "ensemble.kind='geometric'"], "geometric")])
+def test_the_graph_pools_as_the_recipe_does(tmp_path: Path, sets: list[str], pool: str) -> None:
+    from harness.config.recipe import load_recipe
+    from harness.export.model import pooling
+
+    from .conftest import TINY
+
+    (tmp_path / "r.toml").write_text(TINY.format(root=tmp_path))
+    assert pooling(load_recipe(tmp_path / "r.toml", sets)) == pool
+
+
+def test_an_ensembler_the_graph_cannot_pool_falls_back_to_the_mean_with_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.config.recipe import load_recipe
+    from harness.export.model import pooling
+
+    from .conftest import TINY
+
+    (tmp_path / "r.toml").write_text(TINY.format(root=tmp_path))
+    assert pooling(load_recipe(tmp_path / "r.toml", ["ensemble.name='rank'"])) == "mean"
+    assert "ensemble.name = 'rank'; the exported graph takes their mean" in capsys.readouterr().err
+
+
 def test_describe_names_the_resizing_and_leaves_normalization_to_the_graph() -> None:
     tf = v2.Compose([v2.Resize((16, 16), antialias=True), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)])
     assert describe(tf) == ["resize to 16x16 (bilinear, antialias=True)"]

@@ -15,7 +15,8 @@ EXAMPLES = """examples:
   harness export runs/lite0_finetune --format torchscript --tta identity,hflip --out lite0.pt
 The model takes RGB images resized as the metadata's `preprocess` says, NCHW, 0-255 (uint8 by
 default, --input-dtype float32 for floats), normalizes them inside, and returns softmax
-probabilities (N, classes), averaged over the folds and TTA views. ONNX needs
+probabilities (N, classes), pooled over the folds and TTA views as the run pooled them (their
+mean, or their geometric mean with the geometric ensembler; the metadata's `pool`). ONNX needs
 `pip install 'harness[export]'`."""
 
 
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="file format (default: onnx)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--fold", type=int, default=None, help="export this fold alone")
-    which.add_argument("--ensemble", action="store_true", help="export every trained fold, averaged (the default)")
+    which.add_argument("--ensemble", action="store_true", help="every trained fold, pooled as the run pools them (the default)")
     p.add_argument("--int8", action="store_true",
                    help="ONNX only: static int8 quantization, calibrated on training images from the recipe's data.root")
     p.add_argument("--calibration", type=Path, default=None, metavar="DIR",

@@ -1,7 +1,8 @@
 """The module that is exported: one fold's model, or the fold ensemble, behind the run's input
 normalization, so the exported graph takes plain 0-255 RGB images (uint8 or float, NCHW, the run's
-image size) and returns softmax probabilities averaged over folds and TTA views. What it expects
-of its input is written down in `Preprocessing`, which becomes the file's metadata."""
+image size) and returns softmax probabilities pooled over folds and TTA views as the run pooled
+them: their mean, or their geometric mean when the recipe's ensembler is geometric. What it
+expects of its input is written down in `Preprocessing`, which becomes the file's metadata."""
 
 from __future__ import annotations
 
@@ -9,29 +10,35 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from harness.console import warn
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
 from harness.specs import SampleTransform, TTAView
 
+Pool = Literal["mean", "geometric"]
+FLOOR = 1e-12  # as the geometric ensembler: a zero probability would zero the whole product
+
 
 class Normalized(nn.Module):
-    """(x / 255 - mean) / std in float32, then the mean of softmax(model(view(x))) over every
-    model and view. Views see the normalized batch, as in `harness.train.predict`."""
+    """(x / 255 - mean) / std in float32, then softmax(model(view(x))) for every model and view,
+    pooled: their mean, or their geometric mean renormalized (`pool = "geometric"`, as the
+    geometric ensembler computes it). Views see the normalized batch, as in `harness.train.predict`."""
 
     scale: torch.Tensor
     shift: torch.Tensor
 
     def __init__(self, models: Sequence[nn.Module], views: Sequence[TTAView], mean: Sequence[float],
-                 std: Sequence[float]):
+                 std: Sequence[float], pool: Pool = "mean"):
         super().__init__()
         self.models = nn.ModuleList(models)
         self.views = list(views)
+        self.pool = pool
         std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         # x * a + b with a = 1 / (255 std) and b = -mean / std, as `ModelInput` computes it
@@ -40,8 +47,10 @@ class Normalized(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() * self.scale + self.shift
-        probs = [m(v.apply(x)).float().softmax(dim=-1) for m in self.models for v in self.views]
-        return torch.stack(probs).mean(dim=0)
+        probs = torch.stack([m(v.apply(x)).float().softmax(dim=-1) for m in self.models for v in self.views])
+        if self.pool == "mean":
+            return probs.mean(dim=0)
+        return probs.clamp(FLOOR, 1.0).log().mean(dim=0).softmax(dim=-1)  # exp(mean log p), renormalized
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Preprocessing:
     folds: tuple[int, ...]
     weights: tuple[str, ...]  # per fold: "raw", "ema", ...
     views: tuple[str, ...]
+    pool: Pool
     run: str
     metric: str
     cv_score: float | None
@@ -75,8 +85,10 @@ class Preprocessing:
             "mean": json.dumps(list(self.mean)),
             "std": json.dumps(list(self.std)),
             "normalization": "inside the graph: (x / 255 - mean) / std, per channel",
-            "output": f"probs: float32 (N, {len(self.classes)}), softmax probabilities averaged over "
+            "output": f"probs: float32 (N, {len(self.classes)}), softmax probabilities pooled by their "
+                      f"{'arithmetic' if self.pool == 'mean' else 'geometric'} mean over "
                       f"{len(self.folds)} fold(s) x {len(self.views)} TTA view(s)",
+            "pool": self.pool,
             "folds": json.dumps(list(self.folds)),
             "weights": json.dumps(list(self.weights)),
             "tta_views": json.dumps(list(self.views)),
@@ -137,6 +149,19 @@ class Exportable:
     recipe: Any
 
 
+def pooling(recipe: Any) -> Pool:
+    """How the run pooled its folds' and views' probabilities, as the graph can: the mean, or the
+    geometric mean (`ensemble.name = "geometric"`, or "mean" with kind = "geometric"). Any other
+    ensembler (rank, fitted weights) is not a function of one image's probabilities alone: the graph
+    takes the mean, and says so."""
+    name, kind = recipe.ensemble.name, getattr(recipe.ensemble.options, "kind", "arithmetic")
+    if name == "geometric" or (name == "mean" and kind == "geometric"):
+        return "geometric"
+    if name != "mean":
+        warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")
+    return "mean"
+
+
 def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], views: Sequence[str]) -> Exportable:
     """The folds' chosen weights on the CPU, in float32 and eval mode, with the TTA `views`."""
     from harness.config.recipe import load_recipe
@@ -148,7 +173,7 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
     recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
     fms = [load_fold_model(run_dir, k, plugins, "cpu", tuple(views), recipe) for k in use]
     models = [fm.model.to(memory_format=torch.contiguous_format).float().eval() for fm in fms]
-    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std).eval()
+    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std, pooling(recipe)).eval()
     transform = uint8_transform(recipe, plugins, models[0], len(manifest.classes))
     size = int(transform(torch.zeros(3, 40, 50, dtype=torch.uint8)).shape[-1])
     metrics_file = run_dir / "metrics.json"
@@ -157,7 +182,7 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
         classes=manifest.classes, image_size=size,
         steps=("decode to RGB (EXIF orientation applied, alpha composited on white)", *describe(transform)),
         mean=tuple(fms[0].inputs.mean), std=tuple(fms[0].inputs.std), folds=use,
-        weights=tuple(fm.weights for fm in fms), views=tuple(v.name for v in fms[0].views),
+        weights=tuple(fm.weights for fm in fms), views=tuple(v.name for v in fms[0].views), pool=module.pool,
         run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv,
     )
     return Exportable(module, prep, transform, recipe)
