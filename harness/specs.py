@@ -38,7 +38,7 @@ class BuildContext:
     seed: int  # this fold's seed (train.seed + 1000 * fold): seed your own generators from it
     epochs: int  # train.epochs
     steps_per_epoch: int  # optimizer updates per epoch
-    batch_size: int  # per process
+    batch_size: int  # the global batch (train.batch_size); each process trains on batch_size / world_size of it
     world_size: int  # processes training together
     base_lr: float  # train.lr, before any schedule factor
     image_size: int  # S: training and prediction images are S x S
@@ -48,6 +48,10 @@ class BuildContext:
     # False: sample transforms may return uint8 images (0-255) and the trainer normalizes them on
     # the device with `mean` and `std` (a GPU with `data.normalize_on_device`).
     normalize: bool = True
+    # This process's index in [0, world_size). Each process's batch is its rank's contiguous piece
+    # of the global batch, so a batch transform that draws per-image randomness for the whole
+    # global batch and keeps rows rank * n to (rank + 1) * n augments alike on any number of processes.
+    rank: int = 0
 
     @property
     def total_steps(self) -> int:

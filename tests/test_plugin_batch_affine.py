@@ -41,3 +41,23 @@ def test_quarter_turn_moves_top_to_a_side() -> None:
     grid = F.affine_grid(theta, [1, 1, 9, 9], align_corners=False)
     out = F.grid_sample(x, grid, align_corners=False)
     assert out[0, 0, 0, 4] < 1e-4 and max(out[0, 0, 4, 0], out[0, 0, 4, 8]) > 0.99
+
+
+def test_processes_warp_their_pieces_as_one_process_warps_the_global_batch() -> None:
+    """Two processes each draw the whole global batch and keep their rows: together they warp it
+    as one process does, and their pieces get different jitter (not rank 0's draws twice)."""
+    opts = BatchAffineOptions(rotate=30.0, translate=0.2, scale_min=0.8, scale_max=1.2, prob=0.7)
+    x = torch.rand(1, 3, 16, 16).expand(8, 3, 16, 16).contiguous()  # one image: only the jitter differs
+    one = BatchAffine(opts, seed=3)
+    ranks = [BatchAffine(opts, seed=3, world_size=2, rank=r) for r in (0, 1)]
+    for _ in range(2):  # two steps: the generators stay in step
+        whole = one.warp(x)
+        pieces = [t.warp(x[4 * r: 4 * r + 4]) for r, t in enumerate(ranks)]
+        torch.testing.assert_close(torch.cat(pieces), whole)
+        assert not torch.allclose(pieces[0], pieces[1])
+
+
+def test_the_context_gives_the_transform_its_rank() -> None:
+    component = load_plugins().get("batch_transforms", "batch_affine")
+    t = component.build(from_dict(component.options, {}, "x"), context(world_size=4, rank=3))
+    assert (t.world_size, t.rank) == (4, 3)

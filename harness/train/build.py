@@ -49,7 +49,7 @@ def build_component(plugins: Plugins, kind: str, sel: Selected, ctx: BuildContex
 
 
 def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_classes: int, seed: int, world: int,
-                 on_device: bool) -> BuildContext:
+                 on_device: bool, rank: int = 0) -> BuildContext:
     """What every component of a fold is built with. `train.batch_size` is the global batch:
     an epoch has len(labels) // batch_size batches on every process."""
     cfg = recipe.train
@@ -58,7 +58,7 @@ def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_class
     return BuildContext(
         num_classes=num_classes, labels=labels, seed=seed, epochs=cfg.epochs,
         steps_per_epoch=max(1, math.ceil(batches / cfg.grad_accum)), batch_size=cfg.batch_size,
-        world_size=world, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
+        world_size=world, rank=rank, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
         higher_is_better=recipe.metric.higher_is_better,
         normalize=not (recipe.data.normalize_on_device and on_device),
     )
@@ -82,8 +82,8 @@ def build_eval(recipe: Recipe, plugins: Plugins, model: nn.Module, num_classes: 
 
 
 def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels: np.ndarray, num_classes: int,
-                     seed: int, world: int) -> Components:
-    ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu())
+                     seed: int, world: int, rank: int = 0) -> Components:
+    ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu(), rank)
     return Components(
         ctx=ctx,
         train_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, True),

@@ -110,7 +110,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     if recipe.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     assert data.train.labels is not None and data.valid.labels is not None
-    parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes)
+    parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes,
+                             acc.process_index)
     pseudo = [cb.pseudo_split(fold, data.predict_sets.get("test"), acc, recipe) for cb in parts.callbacks.values()
               if isinstance(cb, PseudoLabeller)]
     train = with_pseudo(data.train, [s for s in pseudo if s is not None and len(s)])

@@ -3,7 +3,9 @@ one `grid_sample` (Jaderberg et al., "Spatial Transformer Networks", 2015, for t
 
 Per-sample torchvision transforms cost about a millisecond an image in Python overhead; on small
 images that is more than the network's own step, so this moves the jitter to the batch. Each
-image gets its own parameters, drawn from the transform's own generator (resumable).
+image gets its own parameters, drawn from the transform's own generator (resumable). Every process
+draws the parameters of the whole global batch and keeps its own rows, so N processes warp each
+image exactly as one process would (and no two processes repeat each other's draws).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def affine_matrices(angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tenso
 
 
 class BatchAffine:
-    def __init__(self, opts: BatchAffineOptions, seed: int):
-        self.opts = opts
+    def __init__(self, opts: BatchAffineOptions, seed: int, world_size: int = 1, rank: int = 0):
+        self.opts, self.world_size, self.rank = opts, world_size, rank
         self.generator = torch.Generator().manual_seed(seed + 7919)
 
     def __call__(self, batch: Batch, epoch: int) -> Batch:
@@ -52,12 +54,14 @@ class BatchAffine:
 
     def warp(self, images: torch.Tensor) -> torch.Tensor:
         o, n, g = self.opts, images.shape[0], self.generator
-        on = torch.rand(n, generator=g) < o.prob
-        angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(o.rotate) * on
-        shift = (torch.rand(n, 2, generator=g) * 2 - 1) * (2 * o.translate) * on[:, None]
-        scale = o.scale_min + torch.rand(n, generator=g) * (o.scale_max - o.scale_min)
+        total = n * self.world_size  # the global batch: every process draws it all, alike
+        on = torch.rand(total, generator=g) < o.prob
+        angle = (torch.rand(total, generator=g) * 2 - 1) * math.radians(o.rotate) * on
+        shift = (torch.rand(total, 2, generator=g) * 2 - 1) * (2 * o.translate) * on[:, None]
+        scale = o.scale_min + torch.rand(total, generator=g) * (o.scale_max - o.scale_min)
         scale = torch.where(on, scale, torch.ones_like(scale))
-        theta = affine_matrices(angle, shift, scale).to(images.device, images.dtype)
+        mine = slice(self.rank * n, (self.rank + 1) * n)
+        theta = affine_matrices(angle[mine], shift[mine], scale[mine]).to(images.device, images.dtype)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         # Normalized images: border padding repeats the edge rather than inventing black.
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -70,7 +74,7 @@ class BatchAffine:
 
 
 def build(opts: BatchAffineOptions, ctx: BuildContext) -> BatchAffine:
-    return BatchAffine(opts, ctx.seed)
+    return BatchAffine(opts, ctx.seed, ctx.world_size, ctx.rank)
 
 
 @hookimpl
