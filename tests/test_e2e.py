@@ -60,6 +60,9 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["fold_scores"]) == {"0", "1"} and 0 <= metrics["cv_score"] <= 1
     assert metrics["tta_views"] == ["identity", "hflip"] and "cv_score_no_tta" in metrics
+    probs = oof[["class_0", "class_1", "class_2"]].to_numpy()
+    truth = probs[np.arange(len(oof)), oof.label.map({"class_0": 0, "class_1": 1, "class_2": 2}).to_numpy()]
+    assert metrics["cv_log_loss"] == pytest.approx(-np.log(truth).mean(), rel=1e-5)  # oof.csv's own log loss
     assert metrics["train_img_per_s"] > 0 and metrics["predict_img_per_s"] > 0
     assert 0 <= metrics["data_wait_fraction"] < 1
     logits = np.load(run / "fold0" / "logits.npz")

@@ -80,6 +80,8 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
     trials = pd.read_csv(folder / "trials.csv")
     assert list(trials.number) == [0, 1] and set(trials.state) <= {"COMPLETE", "PRUNED"}
     assert trials.baseline[0] and trials["train.lr"][0] == 0.004 and trials.state[0] == "COMPLETE"
+    metrics = json.loads((folder / "trials/0000/metrics.json").read_text())
+    assert trials.cv_log_loss[0] == pytest.approx(metrics["cv_log_loss"])  # the tie-breaker, recorded per trial
     pruned = trials[trials.state == "PRUNED"]
     assert len(pruned) >= 1 and (pruned.pruned_epoch == 1).all() and (pruned["train.lr"] > 1).all()
     for name in ("best.toml", "optimization_history.png", "parallel_coordinate.png", "summary.json", "study.db"):

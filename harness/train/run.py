@@ -21,7 +21,7 @@ from harness.config.schema import Recipe
 from harness.data.competition import Competition, Split, check_folds, load_competition
 from harness.data.folds import folds_hash, fraction_subset, make_folds, read_folds
 from harness.errors import HarnessError
-from harness.metrics import score, softmax
+from harness.metrics import cross_entropy, score, softmax
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
 from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
@@ -207,6 +207,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "higher_is_better": metric.higher_is_better,
         "cv_score": score(metric, y, oof[done]),
         "cv_score_no_tta": score(metric, y, oof_plain[done]),
+        "cv_log_loss": cross_entropy(y, oof[done]),  # of the OOF probabilities, whatever cv.metric is
         "fold_scores": {str(r.fold): r.score for r in results},
         "fold_best_weights": {str(r.fold): r.best_weights for r in results},
         "tta_views": list(results[0].oof) if results else [],

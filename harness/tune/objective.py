@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
+from harness.tune.best import LOSS_ATTR
 from harness.tune.pruner import OptunaPruning, Pruned
 from harness.tune.recipes import TuneRecipe
 from harness.tune.storage import Heartbeat, Store
@@ -132,6 +133,8 @@ class TrialRunner:
             trial.set_user_attr("pruned_fold", pruned.fold)
             trial.set_user_attr("pruned_epoch", pruned.epoch)
             raise optuna.TrialPruned(f"fold {pruned.fold} epoch {pruned.epoch}")
+        if "cv_log_loss" in metrics:
+            trial.set_user_attr(LOSS_ATTR, float(metrics["cv_log_loss"]))  # breaks ties between trials
         return float(metrics["cv_score"])
 
     def run(self, number: int, values: Mapping[str, Any], out: Path, trial: optuna.Trial | None) -> tuple[dict[str, Any], Pruned]:

@@ -1,6 +1,7 @@
 """What a tuning leaves in its folder:
 
-- `trials.csv`: one row per trial: number, state, value, duration_s, where a pruned trial stopped
+- `trials.csv`: one row per trial: number, state, value, cv_log_loss (of its OOF probabilities,
+  which breaks ties for the best trial), duration_s, where a pruned trial stopped
   (pruned_fold, pruned_epoch counted from 1, pruned_step as reported to Optuna), baseline (the
   recipe's own values), worker, folder (the trial's run), error,
   then one column per searched recipe key;
@@ -44,15 +45,15 @@ def trials_frame(trials: Sequence[FrozenTrial], keys: Sequence[str]) -> pd.DataF
             continue  # a placeholder that never ran
         a = t.user_attrs
         rows.append({
-            "number": t.number, "state": t.state.name, "value": t.value,
+            "number": t.number, "state": t.state.name, "value": t.value, "cv_log_loss": a.get("cv_log_loss"),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration is not None else None,
             "pruned_fold": a.get("pruned_fold"), "pruned_epoch": a.get("pruned_epoch"), "pruned_step": a.get("pruned_step"),
             "baseline": bool(a.get("baseline")), "worker": a.get("worker", ""), "folder": a.get("folder", ""),
             "error": a.get("error", ""),
             **{k: t.params.get(k) for k in keys},
         })
-    columns = ["number", "state", "value", "duration_s", "pruned_fold", "pruned_epoch", "pruned_step", "baseline", "worker",
-               "folder", "error", *keys]
+    columns = ["number", "state", "value", "cv_log_loss", "duration_s", "pruned_fold", "pruned_epoch", "pruned_step",
+               "baseline", "worker", "folder", "error", *keys]
     return pd.DataFrame(rows, columns=columns)
 
 

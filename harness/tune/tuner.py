@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
+from harness.tune.best import best_trial
 from harness.tune.objective import Ranks, TrialRunner
 from harness.tune.outputs import write_best, write_plots, write_summary, write_trials
 from harness.tune.progress import TrialProgress
@@ -185,7 +186,7 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
         write_summary(folder, summary)
         say(f"no trial completed ({tally.pruned} pruned, {tally.failed} failed): no best.toml")
         return summary
-    best = study.best_trial
+    best = best_trial(study)  # ties go to the lowest OOF log loss
     plugins = load_plugins()
     header = [f"Tuned by `harness tune {spec.path.name}`: trial {best.number} of study {name!r} ({url}),",
               f"cv {metric} {best.value:.4f} on the trial settings {shortcuts} (0 / []: the recipe's).",

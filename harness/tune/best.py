@@ -1,0 +1,32 @@
+"""The best trial of a study, ties broken: trials scored on a few dozen images tie often (accuracy
+moves in steps of 1/n), and Optuna's `best_trial` then returns whichever finished first. Among the
+trials at the best value this takes the one whose out-of-fold probabilities have the lowest log
+loss (the `cv_log_loss` attribute each trial records), then the lowest number."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import optuna
+
+LOSS_ATTR = "cv_log_loss"
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """Optuna's best value (in the study's direction), the lowest OOF log loss among the trials
+    that reach it, then the lowest trial number."""
+    from optuna.trial import TrialState
+
+    value = study.best_value
+    tied = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value == value]
+    return min(tied, key=lambda t: (_loss(t), t.number))
+
+
+def _loss(trial: optuna.trial.FrozenTrial) -> float:
+    loss = trial.user_attrs.get(LOSS_ATTR)
+    return math.inf if loss is None or not math.isfinite(loss) else float(loss)
+
+
+__all__ = ["LOSS_ATTR", "best_trial"]
