@@ -51,10 +51,28 @@ def test_mean_and_hill_climb_beat_the_best_member_when_errors_differ(labels: np.
 
 def test_hill_climb_picks_the_strong_member_more_often(labels: np.ndarray) -> None:
     strong, weak1, weak2 = noisy(labels, 4, 0.8, 1), noisy(labels, 4, 2.5, 2), noisy(labels, 4, 2.5, 3)
-    counts = hill_climb([weak1, strong, weak2], lambda p: score(ACC, labels, p), 30)
+    counts = hill_climb([weak1, strong, weak2], lambda p: (score(ACC, labels, p),), 30)
     assert counts[1] > counts[0] and counts[1] > counts[2]
     bagged = HillClimb(HillClimbOptions(bags=15, bag_fraction=0.67, seed=0)).fit([weak1, strong, weak2], labels, ACC)
     assert bagged.weights[1] == max(bagged.weights) and abs(sum(bagged.weights) - 1) < 1e-9
+
+
+def test_hill_climb_breaks_an_accuracy_tie_by_the_lower_log_loss() -> None:
+    """Two members right on the same 8 of 10 images: the sharper one (0.9 on the right class
+    against 0.6) has the lower log loss and is chosen, though it comes second."""
+    y = np.array([0, 1] * 5)
+    right = np.arange(10) < 8
+
+    def member(p_right: float) -> np.ndarray:
+        p_true = np.where(right, p_right, 0.4)
+        probs = np.empty((10, 2))
+        probs[np.arange(10), y], probs[np.arange(10), 1 - y] = p_true, 1 - p_true
+        return probs
+
+    soft, sharp = member(0.6), member(0.9)
+    assert score(ACC, y, soft) == score(ACC, y, sharp) == 0.8
+    fit = HillClimb(HillClimbOptions(iterations=0)).fit([soft, sharp], y, ACC)
+    assert fit.weights == (0.0, 1.0)
 
 
 def test_hill_climb_of_a_loss_minimises_it(labels: np.ndarray) -> None:

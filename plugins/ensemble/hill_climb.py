@@ -3,7 +3,8 @@ Selection from Libraries of Models" (ICML). Start from the best single member, t
 (with replacement) the member whose addition scores best; the weights are how often each member
 was added, taken at the best-scoring step. Optional bagging (section 4.3 of the paper): repeat the
 selection on random subsets of the members and average the weights, which tames overfitting when
-there are many members. The metric is optimised directly: it needs no gradient."""
+there are many members. The metric is optimised directly: it needs no gradient. Accuracy moves in
+steps of 1/n, so additions tie often: a tie goes to the addition with the lower log loss."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.metrics import score
+from harness.metrics import cross_entropy, score
 from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec
 from harness_plugins.ensemble.mean import mean_probs
 
@@ -32,19 +33,27 @@ class HillClimbOptions:
         require(0 < self.bag_fraction <= 1, f"{where}.bag_fraction", "must be in (0, 1]")
 
 
-def hill_climb(probs: Sequence[np.ndarray], gain: Callable[[np.ndarray], float], iterations: int) -> np.ndarray:
-    """How many times each member is chosen. `gain(probs)` is the score to maximise (negate a loss).
-    Ties go to the lower index, and the earliest best step wins, so the ensemble stays small."""
+# What hill climbing maximises, compared in order: a score (negate a loss), then any tie-breakers
+Gain = Callable[[np.ndarray], tuple[float, ...]]
+
+
+def _argmax(values: Sequence[tuple[float, ...]]) -> int:
+    return max(range(len(values)), key=lambda i: values[i])  # the first of equal values
+
+
+def hill_climb(probs: Sequence[np.ndarray], gain: Gain, iterations: int) -> np.ndarray:
+    """How many times each member is chosen. `gain(probs)` is what to maximise. Ties go to the
+    lower index, and the earliest best step wins, so the ensemble stays small."""
     stack = [np.asarray(p, dtype=np.float64) for p in probs]
     singles = [gain(p) for p in stack]
-    first = int(np.argmax(singles))
+    first = _argmax(singles)
     counts = np.zeros(len(stack))
     counts[first] = 1
     total, best, best_counts = stack[first].copy(), singles[first], counts.copy()
     for _ in range(iterations):
         n = counts.sum()
         candidates = [gain((total + p) / (n + 1)) for p in stack]
-        j = int(np.argmax(candidates))
+        j = _argmax(candidates)
         counts[j] += 1
         total += stack[j]
         if candidates[j] > best:
@@ -52,7 +61,7 @@ def hill_climb(probs: Sequence[np.ndarray], gain: Callable[[np.ndarray], float],
     return best_counts
 
 
-def bagged_hill_climb(probs: Sequence[np.ndarray], gain: Callable[[np.ndarray], float], iterations: int,
+def bagged_hill_climb(probs: Sequence[np.ndarray], gain: Gain, iterations: int,
                       bags: int, bag_fraction: float, seed: int) -> np.ndarray:
     """Weights summing to 1: one selection over all members, or the mean over `bags` selections
     each on a random `bag_fraction` of the members."""
@@ -86,7 +95,10 @@ class HillClimb:
     def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit:
         sign = 1.0 if metric.higher_is_better else -1.0
         o = self.opts
-        w = bagged_hill_climb(probs, lambda p: sign * score(metric, y, p), o.iterations, o.bags, o.bag_fraction, o.seed)
+        def gain(p: np.ndarray) -> tuple[float, float]:  # the metric, then the lower log loss
+            return sign * score(metric, y, p), -cross_entropy(y, p)
+
+        w = bagged_hill_climb(probs, gain, o.iterations, o.bags, o.bag_fraction, o.seed)
         return EnsembleFit(tuple(float(x) for x in w), metric.name)
 
 
