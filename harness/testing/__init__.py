@@ -15,41 +15,9 @@ Run it with pytest next to your own tests: there is one contract class per kind 
 tests. `harness plugin new NAME --kind KIND` writes a package that starts from all of this.
 """
 
-from harness.testing.contracts import (
-    BatchTransformContract,
-    CallbackContract,
-    EnsemblerContract,
-    LossContract,
-    MetricContract,
-    ModelContract,
-    SamplerContract,
-    SampleTransformContract,
-    ScheduleContract,
-    SchedulerContract,
-    TTAViewContract,
-    build_component,
-    context,
-    probabilities,
-)
+from harness.testing import contracts
+from harness.testing.contracts import *  # noqa: F403 - every contract class and helper it lists in __all__
 from harness.testing.data import make_imagefolder, make_kaggle_competition
 from harness.testing.state import train_state
 
-__all__ = [
-    "BatchTransformContract",
-    "CallbackContract",
-    "EnsemblerContract",
-    "LossContract",
-    "MetricContract",
-    "ModelContract",
-    "SampleTransformContract",
-    "SamplerContract",
-    "ScheduleContract",
-    "SchedulerContract",
-    "TTAViewContract",
-    "build_component",
-    "context",
-    "make_imagefolder",
-    "make_kaggle_competition",
-    "probabilities",
-    "train_state",
-]
+__all__ = [*contracts.__all__, "make_imagefolder", "make_kaggle_competition", "train_state"]
