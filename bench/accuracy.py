@@ -171,8 +171,7 @@ def cache_side(arm: str, args: argparse.Namespace) -> int:
     from harness.config.recipe import load_recipe
 
     recipe_file, sets = HARNESS_ARMS[arm]
-    data = load_recipe(ROOT / "recipes" / recipe_file, [*sets, *args.overrides]).data
-    return round(data.image_size * data.cache_oversize)
+    return load_recipe(ROOT / "recipes" / recipe_file, [*sets, *args.overrides]).data.cache_side
 
 
 def fill_cache(data: Path, scratch: Path, sizes: set[int]) -> float:

@@ -42,6 +42,11 @@ class DataConfig:
     # for a full one. 1.0 is the whole set.
     fraction: float = 1.0
 
+    @property
+    def cache_side(self) -> int:
+        """The shorter side the image cache stores (a photo smaller than that keeps its own)."""
+        return round(self.image_size * self.cache_oversize)
+
     def validate(self, where: str) -> None:
         require(0.0 < self.fraction <= 1.0, f"{where}.fraction", f"must be in (0, 1], got {self.fraction}")
         require(self.image_size >= 8, f"{where}.image_size", "must be at least 8")

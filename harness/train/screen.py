@@ -39,13 +39,13 @@ def crop_detail_warning(recipe: Recipe) -> str | None:
     min_area = getattr(recipe.augment.options, "min_crop_area", None)
     if not cfg.cache or min_area is None:
         return None
-    needed = 1.0 / math.sqrt(min_area())
+    area = min_area()
+    needed = 1.0 / math.sqrt(area)
     if cfg.cache_oversize >= needed - 1e-9:
         return None
-    side = round(cfg.image_size * cfg.cache_oversize)
-    patch = round(side * math.sqrt(min_area()))
-    return (f"data.cache_oversize = {cfg.cache_oversize:g} caches {side} px shorter sides, so the smallest random crop "
-            f"({min_area():.0%} of the area) is a {patch} px patch upscaled to {cfg.image_size} px; "
+    patch = round(cfg.cache_side * math.sqrt(area))
+    return (f"data.cache_oversize = {cfg.cache_oversize:g} caches {cfg.cache_side} px shorter sides, so the smallest "
+            f"random crop ({area:.0%} of the area) is a {patch} px patch upscaled to {cfg.image_size} px; "
             f"data.cache_oversize = {math.ceil(needed * 100) / 100:g} keeps it at full detail "
             f"({(needed / cfg.cache_oversize) ** 2:.1f}x the cache's pixels)")
 
@@ -59,7 +59,7 @@ def screen_images(
     cache = None
     if cfg.cache:
         folder = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-        cache = ImageCache(folder, round(cfg.image_size * cfg.cache_oversize))
+        cache = ImageCache(folder, cfg.cache_side)
     verdict_file = out_dir / "bad_images.json"
     if acc.is_main_process:
         if note := crop_detail_warning(recipe):

@@ -133,8 +133,8 @@ class TrialRunner:
             trial.set_user_attr("pruned_fold", pruned.fold)
             trial.set_user_attr("pruned_epoch", pruned.epoch)
             raise optuna.TrialPruned(f"fold {pruned.fold} epoch {pruned.epoch}")
-        if "cv_log_loss" in metrics:
-            trial.set_user_attr(LOSS_ATTR, float(metrics["cv_log_loss"]))  # breaks ties between trials
+        if LOSS_ATTR in metrics:  # metrics.json's key, recorded under the same name; it breaks ties between trials
+            trial.set_user_attr(LOSS_ATTR, float(metrics[LOSS_ATTR]))
         return float(metrics["cv_score"])
 
     def run(self, number: int, values: Mapping[str, Any], out: Path, trial: optuna.Trial | None) -> tuple[dict[str, Any], Pruned]:

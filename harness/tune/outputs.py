@@ -26,6 +26,7 @@ import pandas as pd
 
 from harness.config.recipe import recipe_text
 from harness.config.schema import Recipe
+from harness.tune.best import LOSS_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -45,14 +46,14 @@ def trials_frame(trials: Sequence[FrozenTrial], keys: Sequence[str]) -> pd.DataF
             continue  # a placeholder that never ran
         a = t.user_attrs
         rows.append({
-            "number": t.number, "state": t.state.name, "value": t.value, "cv_log_loss": a.get("cv_log_loss"),
+            "number": t.number, "state": t.state.name, "value": t.value, LOSS_ATTR: a.get(LOSS_ATTR),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration is not None else None,
             "pruned_fold": a.get("pruned_fold"), "pruned_epoch": a.get("pruned_epoch"), "pruned_step": a.get("pruned_step"),
             "baseline": bool(a.get("baseline")), "worker": a.get("worker", ""), "folder": a.get("folder", ""),
             "error": a.get("error", ""),
             **{k: t.params.get(k) for k in keys},
         })
-    columns = ["number", "state", "value", "cv_log_loss", "duration_s", "pruned_fold", "pruned_epoch", "pruned_step",
+    columns = ["number", "state", "value", LOSS_ATTR, "duration_s", "pruned_fold", "pruned_epoch", "pruned_step",
                "baseline", "worker", "folder", "error", *keys]
     return pd.DataFrame(rows, columns=columns)
 
