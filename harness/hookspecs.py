@@ -99,7 +99,9 @@ def harness_ensemblers() -> list[Component]:
     context)` returns an `Ensembler`: `(probs, weights) -> probs`, float (N, C) arrays on the host
     whose rows sum to 1 (`harness.specs.Ensembler`); `context` is None outside a training fold.
     One that also has `fit(probs, y, metric) -> EnsembleFit` is a `FittingEnsembler`: it learns its
-    weights from OOF rows. `options` are set by `harness ensemble --option KEY=VALUE`.
+    weights from OOF rows. One built as a `harness.specs.Pooled` (a mean or a geometric mean of each
+    row alone) is pooled the same way inside `harness export`'s graph; the graph takes the mean of
+    any other. `options` are set by `harness ensemble --option KEY=VALUE`.
 
     Example: `Component("mean", build=lambda o, c: mean_probs)`, or
     `Component("hill_climb", build=HillClimb.from_options, options=HillClimbOptions)`.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -248,6 +248,25 @@ class Ensembler(Protocol):
     is given are the rows it scores."""
 
     def __call__(self, probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray: ...
+
+
+POOL_FLOOR = 1e-12  # the geometric pool's floor: a zero probability would zero the whole product
+PoolKind = Literal["mean", "geometric"]
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """An `Ensembler` that pools each row's probabilities alone, in a way an exported graph can
+    compute too: `pool = "mean"` (their mean) or `"geometric"` (the mean of their logs, each
+    probability floored at `POOL_FLOOR`, renormalized). `harness export` pools a run's folds and
+    views as its ensembler does when the built ensembler is `Pooled`; for any other (rank
+    averaging, fitted weights) the graph takes the mean, and says so."""
+
+    pool: PoolKind
+    combine: Callable[[Sequence[np.ndarray], Sequence[float] | None], np.ndarray]
+
+    def __call__(self, probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+        return self.combine(probs, weights)
 
 
 @dataclass(frozen=True)

@@ -75,22 +75,26 @@ def test_a_geometric_run_exports_the_geometric_pool_of_its_folds_and_views() -> 
 def test_the_graph_pools_as_the_recipe_does(tmp_path: Path, sets: list[str], pool: str) -> None:
     from harness.config.recipe import load_recipe
     from harness.export.model import pooling
+    from harness.plugin_manager import load_plugins
 
     from .conftest import TINY
 
     (tmp_path / "r.toml").write_text(TINY.format(root=tmp_path))
-    assert pooling(load_recipe(tmp_path / "r.toml", sets)) == pool
+    plugins = load_plugins()
+    assert pooling(load_recipe(tmp_path / "r.toml", sets, plugins), plugins) == pool
 
 
 def test_an_ensembler_the_graph_cannot_pool_falls_back_to_the_mean_with_a_warning(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from harness.config.recipe import load_recipe
     from harness.export.model import pooling
+    from harness.plugin_manager import load_plugins
 
     from .conftest import TINY
 
     (tmp_path / "r.toml").write_text(TINY.format(root=tmp_path))
-    assert pooling(load_recipe(tmp_path / "r.toml", ["ensemble.name='rank'"])) == "mean"
+    plugins = load_plugins()
+    assert pooling(load_recipe(tmp_path / "r.toml", ["ensemble.name='rank'"], plugins), plugins) == "mean"
     assert "ensemble.name = 'rank'; the exported graph takes their mean" in capsys.readouterr().err
 
 

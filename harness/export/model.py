@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,10 +19,7 @@ from torch import nn
 from harness.console import warn
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
-from harness.specs import SampleTransform, TTAView
-
-Pool = Literal["mean", "geometric"]
-FLOOR = 1e-12  # as the geometric ensembler: a zero probability would zero the whole product
+from harness.specs import POOL_FLOOR, Pooled, PoolKind, SampleTransform, TTAView
 
 
 class Normalized(nn.Module):
@@ -34,7 +31,7 @@ class Normalized(nn.Module):
     shift: torch.Tensor
 
     def __init__(self, models: Sequence[nn.Module], views: Sequence[TTAView], mean: Sequence[float],
-                 std: Sequence[float], pool: Pool = "mean"):
+                 std: Sequence[float], pool: PoolKind = "mean"):
         super().__init__()
         self.models = nn.ModuleList(models)
         self.views = list(views)
@@ -50,7 +47,7 @@ class Normalized(nn.Module):
         probs = torch.stack([m(v.apply(x)).float().softmax(dim=-1) for m in self.models for v in self.views])
         if self.pool == "mean":
             return probs.mean(dim=0)
-        return probs.clamp(FLOOR, 1.0).log().mean(dim=0).softmax(dim=-1)  # exp(mean log p), renormalized
+        return probs.clamp(POOL_FLOOR, 1.0).log().mean(dim=0).softmax(dim=-1)  # exp(mean log p), renormalized
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ class Preprocessing:
     folds: tuple[int, ...]
     weights: tuple[str, ...]  # per fold: "raw", "ema", ...
     views: tuple[str, ...]
-    pool: Pool
+    pool: PoolKind
     run: str
     metric: str
     cv_score: float | None
@@ -149,16 +146,16 @@ class Exportable:
     recipe: Any
 
 
-def pooling(recipe: Any) -> Pool:
-    """How the run pooled its folds' and views' probabilities, as the graph can: the mean, or the
-    geometric mean (`ensemble.name = "geometric"`, or "mean" with kind = "geometric"). Any other
+def pooling(recipe: Any, plugins: Plugins) -> PoolKind:
+    """How the run pooled its folds' and views' probabilities, as the graph can: the pool its
+    ensembler declares (`harness.specs.Pooled`: the mean or the geometric mean). Any other
     ensembler (rank, fitted weights) is not a function of one image's probabilities alone: the graph
     takes the mean, and says so."""
-    name, kind = recipe.ensemble.name, getattr(recipe.ensemble.options, "kind", "arithmetic")
-    if name == "geometric" or (name == "mean" and kind == "geometric"):
-        return "geometric"
-    if name != "mean":
-        warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")
+    name = recipe.ensemble.name
+    ensembler = plugins.get("ensemblers", name).build(recipe.ensemble.options, None)
+    if isinstance(ensembler, Pooled):
+        return ensembler.pool
+    warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")
     return "mean"
 
 
@@ -173,7 +170,7 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
     recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
     fms = [load_fold_model(run_dir, k, plugins, "cpu", tuple(views), recipe) for k in use]
     models = [fm.model.to(memory_format=torch.contiguous_format).float().eval() for fm in fms]
-    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std, pooling(recipe)).eval()
+    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std, pooling(recipe, plugins)).eval()
     transform = uint8_transform(recipe, plugins, models[0], len(manifest.classes))
     size = int(transform(torch.zeros(3, 40, 50, dtype=torch.uint8)).shape[-1])
     metrics_file = run_dir / "metrics.json"

@@ -9,9 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component, NoOptions
-
-FLOOR = 1e-12  # a zero probability would make the whole row's product zero
+from harness.specs import POOL_FLOOR, BuildContext, Component, NoOptions, Pooled
 
 
 def geometric_mean(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
@@ -21,13 +19,13 @@ def geometric_mean(probs: Sequence[np.ndarray], weights: Sequence[float] | None 
     w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
-    logp = np.tensordot(w, np.log(np.clip(stack, FLOOR, 1.0)), axes=1)
+    logp = np.tensordot(w, np.log(np.clip(stack, POOL_FLOOR, 1.0)), axes=1)
     out = np.exp(logp - logp.max(axis=-1, keepdims=True))
     return out / out.sum(axis=-1, keepdims=True)
 
 
-def build(opts: NoOptions, ctx: BuildContext | None):
-    return geometric_mean
+def build(opts: NoOptions, ctx: BuildContext | None) -> Pooled:
+    return Pooled("geometric", geometric_mean)
 
 
 @hookimpl

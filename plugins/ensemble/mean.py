@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component
+from harness.specs import BuildContext, Component, Pooled
 from harness_plugins.ensemble.geometric import geometric_mean
 
 
@@ -33,11 +33,11 @@ def mean_probs(
     return np.tensordot(w, stack, axes=1)
 
 
-def build(opts: MeanOptions, ctx: BuildContext | None):
+def build(opts: MeanOptions, ctx: BuildContext | None) -> Pooled:
     def ensemble(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
         return mean_probs(probs, weights, opts.kind)
 
-    return ensemble
+    return Pooled("geometric" if opts.kind == "geometric" else "mean", ensemble)
 
 
 @hookimpl
