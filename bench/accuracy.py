@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,14 @@ from common import RESULTS, machine, record
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SPLITS = {"hymenoptera": ("val",), "clothing": ("val", "test")}
-HARNESS_ARMS: dict[str, tuple[str, list[str]]] = {
-    "finetune": ("finetune.toml", []),
-    "lite0_finetune": ("lite0_finetune.toml", []),
-    "layer_decay": ("finetune.toml", []),  # train.layer_decay from --layer-decay
-    "two_level": ("finetune.toml", ["train.layer_decay=0.0"]),  # backbone_lr_mult from --two-level-mult
-    "fixed_size": ("finetune.toml", ["augment.start_size=1.0"]),  # start_scale_min = scale_min, below
-    "lite1": ("finetune.toml", ["model.name='efficientnet_lite1'", "data.image_size=240"]),
-    "lite2": ("finetune.toml", ["model.name='efficientnet_lite2'", "data.image_size=260"]),
+HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] = {  # recipe, its --set
+    "finetune": ("finetune.toml", lambda a: []),
+    "lite0_finetune": ("lite0_finetune.toml", lambda a: []),
+    "layer_decay": ("finetune.toml", lambda a: [f"train.layer_decay={a.layer_decay}"]),
+    "two_level": ("finetune.toml", lambda a: ["train.layer_decay=0.0", f"train.backbone_lr_mult={a.two_level_mult}"]),
+    "fixed_size": ("finetune.toml", lambda a: ["augment.start_size=1.0", f"augment.start_scale_min={a.scale_min}"]),
+    "lite1": ("finetune.toml", lambda a: ["model.name='efficientnet_lite1'", "data.image_size=240"]),
+    "lite2": ("finetune.toml", lambda a: ["model.name='efficientnet_lite2'", "data.image_size=260"]),
 }
 ARMS = ("bare", *HARNESS_ARMS)
 DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune")
@@ -131,16 +132,10 @@ def holdout_scores(run_dir: Path) -> dict[str, float]:
 
 
 def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
-    recipe, sets = HARNESS_ARMS[arm]
-    sets = list(sets)
-    if arm == "layer_decay":
-        sets.append(f"train.layer_decay={args.layer_decay}")
-    if arm == "two_level":
-        sets.append(f"train.backbone_lr_mult={args.two_level_mult}")
-    if arm == "fixed_size":
-        sets.append(f"augment.start_scale_min={args.scale_min}")
+    recipe, arm_sets = HARNESS_ARMS[arm]
     out = scratch / f"{arm}-{data.name}-{seed}"
-    sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *sets, *args.overrides]
+    sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *arm_sets(args),
+            *args.overrides]
     _, wall, cpu = timed([sys.executable, "-m", "harness", "run", str(ROOT / "recipes" / recipe), "--out", str(out),
                           *[a for s in sets for a in ("--set", s)]])
     m = json.loads((out / "metrics.json").read_text())
@@ -170,8 +165,8 @@ def cache_side(arm: str, args: argparse.Namespace) -> int:
     """The shorter side the arm's runs store in the cache."""
     from harness.config.recipe import load_recipe
 
-    recipe_file, sets = HARNESS_ARMS[arm]
-    return load_recipe(ROOT / "recipes" / recipe_file, [*sets, *args.overrides]).data.cache_side
+    recipe_file, arm_sets = HARNESS_ARMS[arm]
+    return load_recipe(ROOT / "recipes" / recipe_file, [*arm_sets(args), *args.overrides]).data.cache_side
 
 
 def fill_cache(data: Path, scratch: Path, sizes: set[int]) -> float:
