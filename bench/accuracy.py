@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +98,15 @@ def labelled_split(folder: Path, classes: list[str]) -> Any:
     return Split(tuple(str(p.relative_to(folder)) for p in paths), tuple(paths), labels)
 
 
-def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:
-    """The run's fold ensemble (each fold's TTA views ensembled, then the folds) on a labelled
-    ImageFolder split that the run did not predict itself."""
+def run_classes(run_dir: Path) -> tuple[list[str], list[int]]:
+    """The run's classes and the folds it trained."""
+    manifest = json.loads((run_dir / "run.json").read_text())
+    return list(manifest["classes"]), list(manifest["folds_trained"])
+
+
+def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequence[str] = ()) -> np.ndarray:
+    """Probabilities of the run's `folds` on `split` (each fold's TTA views ensembled, then the
+    folds), as the run's recipe changed by `sets` would predict them."""
     from accelerate import Accelerator
 
     from harness.config.recipe import load_recipe
@@ -109,17 +115,21 @@ def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:
     from harness.train.inference import load_fold_model, predict_split
 
     plugins = load_plugins()
-    recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
-    manifest = json.loads((run_dir / "run.json").read_text())
-    classes, folds = list(manifest["classes"]), json.loads((run_dir / "metrics.json").read_text())["folds_trained"]
-    split = labelled_split(folder, classes)
+    recipe = load_recipe(run_dir / "recipe.toml", sets, plugins)
     ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
     acc = Accelerator(cpu=True)
     per_fold = []
     for k in folds:
         logits, _ = predict_split(load_fold_model(run_dir, k, plugins, recipe=recipe), split, acc, recipe)
         per_fold.append(ensemble([softmax(v) for v in logits.values()]))
-    return scores(split.labels, ensemble(per_fold))
+    return ensemble(per_fold)
+
+
+def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:
+    """The run's fold ensemble on a labelled ImageFolder split that the run did not predict itself."""
+    classes, folds = run_classes(run_dir)
+    split = labelled_split(folder, classes)
+    return scores(split.labels, fold_ensemble(run_dir, split, folds))
 
 
 def holdout_scores(run_dir: Path) -> dict[str, float]:
