@@ -99,9 +99,11 @@ def labelled_split(folder: Path, classes: list[str]) -> Any:
 
 
 def run_classes(run_dir: Path) -> tuple[list[str], list[int]]:
-    """The run's classes and the folds it trained."""
-    manifest = json.loads((run_dir / "run.json").read_text())
-    return list(manifest["classes"]), list(manifest["folds_trained"])
+    """The run's classes and the folds it trained, from its manifest."""
+    from harness.outputs.manifest import read_manifest
+
+    manifest = read_manifest(run_dir)
+    return list(manifest.classes), list(manifest.folds_trained)
 
 
 def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequence[str] = ()) -> np.ndarray:

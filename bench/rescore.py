@@ -1,7 +1,7 @@
 """Re-score finished runs under other evaluation settings, without training: each run's saved fold
-models predict their own OOF images (the fold's validation split, from `folds.csv`) and labelled
-ImageFolder splits beside the run's `data.root`, with the recipe changed by `--set` lists. It
-answers "would another centre crop, TTA view or test size have scored better?" on the OOF, which
+models predict their own OOF images (each fold's validation split, as the run's `folds.csv` drew
+it) and labelled ImageFolder splits beside the run's `data.root`, with the recipe changed by
+`--set` lists. It answers "would another centre crop, TTA view or test size have scored better?" on the OOF, which
 never sees the holdout, next to the holdout itself.
 
     python bench/rescore.py RUN_DIR... --config base= --config crop80="augment.crop_pct=0.8" \\
@@ -18,34 +18,39 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+from accuracy import fold_ensemble, labelled_split, run_classes
 from common import record
 
 from harness.data.competition import Split
 
 
-def fold_split(run: Path, data_root: Path, fold: int, classes: list[str]) -> Split:
-    """Fold `fold`'s validation images of an ImageFolder run, labelled by their class folder."""
-    import pandas as pd
+def fold_splits(run: Path) -> dict[int, Split]:
+    """Each trained fold's validation split, as the run drew it: its competition read again, with
+    the folds (and `data.fraction`) of the run's own `folds.csv`."""
+    from dataclasses import replace
 
-    table = pd.read_csv(run / "folds.csv", dtype=str)
-    ids = table.iloc[:, 0][table["fold"] == str(fold)].tolist()
-    labels = np.array([classes.index(Path(i).parent.name) for i in ids], dtype=np.int64)
-    return Split(tuple(ids), tuple(data_root / i for i in ids), labels)
+    from harness.config.recipe import load_recipe
+    from harness.data.competition import load_competition
+    from harness.train.run import assign_folds
+
+    recipe = load_recipe(run / "recipe.toml")
+    recipe = replace(recipe, cv=replace(recipe.cv, folds_file=str(run / "folds.csv"), group_column=""))
+    comp, folds, _ = assign_folds(load_competition(recipe.data), recipe)
+    _, trained = run_classes(run)
+    return {k: comp.train.subset(np.flatnonzero(folds == k)) for k in trained}
 
 
-def accuracy_of(run: Path, sets: list[str], splits: list[str]) -> dict[str, float]:
-    """The run's accuracy on its OOF and on each labelled split, under the recipe changed by `sets`."""
-    from accuracy import fold_ensemble, labelled_split, run_classes
-
+def accuracy_of(run: Path, oof: dict[int, Split], sets: list[str], splits: list[str]) -> dict[str, float]:
+    """The run's accuracy on its OOF (`oof`: fold -> its validation split) and on each labelled
+    split, under the recipe changed by `sets`."""
     from harness.config.recipe import load_recipe
 
     classes, folds = run_classes(run)
-    root = Path(load_recipe(run / "recipe.toml").data.root)
     hits: list[bool] = []
-    for k in folds:
-        split = fold_split(run, root, k, classes)
+    for k, split in oof.items():
         hits += (fold_ensemble(run, split, [k], sets).argmax(1) == split.labels).tolist()
     out = {"oof": float(np.mean(hits))}
+    root = Path(load_recipe(run / "recipe.toml").data.root)
     for name in splits:
         split = labelled_split(root / name, classes)
         out[name] = float((fold_ensemble(run, split, folds, sets).argmax(1) == split.labels).mean())
@@ -62,8 +67,9 @@ def main() -> None:
     configs = dict(c.split("=", 1) for c in args.config)
     scores: dict[tuple[str, str], list[float]] = {}
     for run in args.runs:
+        oof = fold_splits(run)
         for name, sets in configs.items():
-            for split, value in accuracy_of(run, [s for s in sets.split(";") if s], args.split).items():
+            for split, value in accuracy_of(run, oof, [s for s in sets.split(";") if s], args.split).items():
                 scores.setdefault((name, split), []).append(value)
                 print(f"{run.name} {name} {split} {value:.4f}", flush=True)
     summary = {f"{name} {split}": {"mean": statistics.mean(v), "sd": statistics.stdev(v) if len(v) > 1 else 0.0,
