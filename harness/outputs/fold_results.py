@@ -62,7 +62,8 @@ def read_fold(fold_dir: Path) -> FoldResult | None:
     """The finished fold's result, or None when the fold has not finished."""
     try:
         summary = json.loads((fold_dir / RESULT).read_text())
-        arrays = np.load(fold_dir / "logits.npz")
+        with np.load(fold_dir / "logits.npz") as npz:  # read whole, and the file closed
+            arrays = {key: npz[key] for key in npz.files}
     except (OSError, ValueError):
         return None
     steps = (fold_dir / "steps.csv").read_text().splitlines()[1:]
