@@ -54,3 +54,23 @@ def test_fold_resume_round_trips_everything_in_one_place() -> None:
     for key in RESUMED:
         assert getattr(fresh, key) == getattr(state, key), key
     assert fresh.step_losses == [torch.tensor(0.7).item(), 0.6] and fresh_counter.n == 5
+
+
+def test_a_fold_a_callback_stopped_resumes_stopped() -> None:
+    """Killed while predicting after a callback ended the run: the resumed fold must still end it,
+    or the run goes on to train the folds the callback had ended."""
+    state = train_state()
+    state.request_stop("patience ran out", run=True)
+    saved = FoldResume(state, {}).state_dict(epoch=3, step=0)
+    fresh = train_state()
+    FoldResume(fresh, {}).load_state_dict(saved)
+    assert (fresh.stop, fresh.stop_run, fresh.stop_reason) == (True, True, "patience ran out")
+
+
+def test_a_checkpoint_from_before_the_stop_fields_still_loads() -> None:
+    saved = FoldResume(train_state(update=4), {}).state_dict(epoch=1, step=0)
+    for key in ("stop", "stop_run", "stop_reason"):
+        del saved["trainer"][key]
+    fresh = train_state()
+    FoldResume(fresh, {}).load_state_dict(saved)
+    assert fresh.update == 4 and not fresh.stop

@@ -44,7 +44,9 @@ from harness.specs import Loss
 from harness.train.inputs import ModelInput
 
 # Fields that a checkpoint saves and a resume restores, in one place.
-RESUMED = ("update", "best", "best_epoch", "history", "rates", "nonfinite_steps", "epoch_nonfinite")
+# The stop flags too: a fold that a callback stopped, killed while predicting, must resume stopped.
+RESUMED = ("update", "best", "best_epoch", "history", "rates", "nonfinite_steps", "epoch_nonfinite",
+           "stop", "stop_run", "stop_reason")
 
 
 @dataclass
@@ -93,6 +95,8 @@ class TrainState:
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         for key in RESUMED:
+            if key not in saved:  # a checkpoint written before the field was saved
+                continue
             value = saved[key]
             setattr(self, key, type(getattr(self, key))(value) if isinstance(value, (list, dict)) else value)
         self.step_losses = list(saved["step_losses"])
