@@ -61,6 +61,10 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "set_unknown_key": ("", ["train.learning_rate=0.1"], ["'train.learning_rate'", "did you mean 'lr'"]),
     "set_unknown_plugin": ("", ["loss.name=crossentropy"], ["loss.name:", "did you mean 'cross_entropy'"]),
     "set_out_of_range": ("[train]\nlr = 0.1\n", ["train.lr=-1"], ["train.lr: must be > 0"]),
+    "fitting_ensembler_in_a_run": ('[ensemble]\nname = "hill_climb"\n', [],
+                                   ["ensemble.name = 'hill_climb' fits weights on the OOF",
+                                    "harness ensemble RUN_DIR --method hill_climb --out DIR"]),
+    "fitting_ensembler_by_set": ("", ["ensemble.name=slsqp"], ["ensemble.name = 'slsqp' fits weights"]),
 }
 
 

@@ -131,6 +131,18 @@ def _enabled(plugins: Plugins, section: str, kind: str, tables: Any) -> tuple[Se
     return tuple(chosen)
 
 
+def _check_run_pool(plugins: Plugins, sel: Selected) -> None:
+    """A run pools its TTA views and folds by a fixed rule; an ensembler that fits weights on labels
+    has none to fit there, and would silently act as the plain mean."""
+    from harness.specs import FittingEnsembler
+
+    if isinstance(plugins.get("ensemblers", sel.name).build(sel.options, None), FittingEnsembler):
+        raise HarnessError(
+            f"ensemble.name = '{sel.name}' fits weights on the OOF, which a run does not do: it pools its views and folds "
+            "by a fixed rule ('mean', 'geometric' or 'rank'). Keep one of those here and fit afterwards: "
+            f"harness ensemble RUN_DIR --method {sel.name} --out DIR")
+
+
 def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
     for key in data:
         if key not in TOP_LEVEL:
@@ -148,6 +160,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
         if not isinstance(name, str):
             raise HarnessError(f"{section}.name: expected str, got {name!r}")
         selected[section] = _select(plugins, kind, name, opts, section, f"{section}.name")
+    _check_run_pool(plugins, selected["ensemble"])
     tta_raw = dict(data.get("tta", {}))
     tta = from_dict(TTAConfig, {"views": tta_raw.pop("views", ["identity"])}, "tta")
     for key, value in tta_raw.items():
