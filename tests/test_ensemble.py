@@ -260,3 +260,26 @@ def test_holdout_scores_and_sample_submission_order(tmp_path: Path) -> None:
     assert list(sub.columns) == list(sample.columns) and sub.id.tolist() == TEST_IDS[::-1]
     np.testing.assert_allclose(sub[list(CLASSES)].sum(axis=1), 1.0)
     assert read_manifest(tmp_path / "kens").extra["sample_submission"].endswith("sample_submission.csv")
+
+
+@pytest.mark.parametrize("pool", ["geometric", "rank"])
+def test_a_member_scores_as_its_run_pooled_its_views(tmp_path: Path, pool: str) -> None:
+    """A run whose recipe pools its TTA views geometrically or by rank (each fold apart): the
+    member's OOF score in `harness ensemble` is the run's own, not the arithmetic mean's."""
+    from harness_plugins.ensemble.geometric import geometric_mean
+    from harness_plugins.ensemble.rank import rank_probs
+
+    views = {"identity": 3.0 * logits(Y, 1.6, 1), "hflip": 0.3 * logits(Y, 1.6, 2)}
+    run = write_run(tmp_path / "A", views, metric="log_loss")
+    (run / "recipe.toml").write_text(f'[ensemble]\nname = "{pool}"\n')
+    combine = geometric_mean if pool == "geometric" else rank_probs
+    as_run = np.zeros((N, 3))
+    for k in range(K):
+        rows = FOLDS == k
+        as_run[rows] = combine([softmax(z[rows]) for z in views.values()])
+    arithmetic = np.mean([softmax(z) for z in views.values()], axis=0)
+    metric = get_metric("log_loss")
+    assert abs(score(metric, Y, as_run) - score(metric, Y, arithmetic)) > 1e-3  # the two pools differ here
+    assert ensemble(run, "--out", tmp_path / "ens") == 0
+    member = read_json(tmp_path / "ens" / "ensemble.json")["members"][0]
+    assert member["oof_score"] == pytest.approx(score(metric, Y, as_run), rel=1e-12)

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.power > 0:
         raise HarnessError(f"--power {args.power}: must be > 0")
     plugins = load_plugins()
-    pool = load_pool(args.runs)
+    pool = load_pool(args.runs, plugins)
     metric = get_metric(args.metric or pool.manifest.metric, plugins)
     component = plugins.get("ensemblers", args.method)
     options = from_dict(component.options, parse_options(args.options), "--option")

@@ -18,6 +18,8 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.outputs.manifest import RunManifest, check_compatible, read_manifest
+from harness.plugin_manager import Plugins
+from harness.specs import Ensembler
 
 SETS = ("test", "holdout")
 
@@ -30,6 +32,9 @@ class Member:
     views: tuple[str, ...]
     oof: dict[str, np.ndarray]  # view -> (N, C) float logits, rows in the pool's OOF order
     sets: dict[str, dict[str, np.ndarray]]  # "test"/"holdout" -> view -> (F, M, C) logits, one slice per pool fold
+    # How the run pooled its TTA views (its recipe's ensembler), so the member scores as the run
+    # did; None: the arithmetic mean (the default, and an ensemble folder's single view).
+    view_pool: Ensembler | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def _align(ids: np.ndarray, order: dict[str, int], where: str) -> np.ndarray:
 
 
 def _read_member(name: str, folder: Path, manifest: RunManifest, folds: Sequence[int], ids: tuple[str, ...],
-                 set_ids: dict[str, tuple[str, ...]]) -> Member:
+                 set_ids: dict[str, tuple[str, ...]], plugins: Plugins | None = None) -> Member:
     order = {i: n for n, i in enumerate(ids)}
     set_order = {s: {i: n for n, i in enumerate(v)} for s, v in set_ids.items()}
     oof: dict[str, np.ndarray] = {}
@@ -117,10 +122,30 @@ def _read_member(name: str, folder: Path, manifest: RunManifest, folds: Sequence
     missing = int(np.isnan(oof[views[0]]).any(axis=1).sum())
     if missing:
         raise HarnessError(f"run {name}'s OOF predictions miss {missing} id(s) of folds {list(folds)}")
-    return Member(name, folder, manifest, views, oof, sets)
+    return Member(name, folder, manifest, views, oof, sets, _view_pool(folder, plugins) if len(views) > 1 else None)
 
 
-def load_pool(folders: Sequence[Path]) -> Pool:
+def _view_pool(folder: Path, plugins: Plugins | None) -> Ensembler | None:
+    """The ensembler a run pooled its views and folds with (its recipe's `ensemble`), or None for
+    the arithmetic mean."""
+    import tomllib
+
+    path = folder / "recipe.toml"
+    if not path.is_file():
+        return None
+    table = tomllib.loads(path.read_text()).get("ensemble", {})
+    name = table.get("name", "mean")
+    if name == "mean":
+        return None
+    from harness.config.recipe import build_recipe
+    from harness.plugin_manager import load_plugins
+
+    plugins = plugins or load_plugins()
+    sel = build_recipe({"ensemble": table}, plugins).ensemble
+    return plugins.get("ensemblers", sel.name).build(sel.options, None)
+
+
+def load_pool(folders: Sequence[Path], plugins: Plugins | None = None) -> Pool:
     """Read and align the members; a HarnessError when they are not compatible, the same run twice,
     or share no trained fold."""
     if not folders:
@@ -150,7 +175,8 @@ def load_pool(folders: Sequence[Path]) -> Pool:
     if "holdout" in set_ids and (folders[0] / "holdout.csv").is_file():
         table = _read_table(folders[0] / "holdout.csv", ref.id_column).set_index(ref.id_column)
         holdout_y = _labels(table.loc[list(set_ids["holdout"])], ref.classes, folders[0] / "holdout.csv")
-    members = tuple(_read_member(n, f, m, folds, ids, set_ids) for n, f, m in zip(names, folders, manifests, strict=True))
+    members = tuple(_read_member(n, f, m, folds, ids, set_ids, plugins)
+                    for n, f, m in zip(names, folders, manifests, strict=True))
     _check_distinct(members)
     return Pool(ref, members, folds, ids, _labels(oof, ref.classes, folders[0] / "oof.csv"),
                 oof["fold"].to_numpy(dtype=np.int64), set_ids, holdout_y, notes)

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from harness.ensemble.members import Member, Pool
-from harness.ensemble.temperature import blend_views, fit_temperature, power_scale
+from harness.ensemble.pooling import MemberPlan, member_probs
+from harness.ensemble.temperature import fit_temperature
 from harness.ensemble.views import logits_of, view_weights
 from harness.specs import Ensembler, FittingEnsembler, MetricSpec
 
@@ -38,13 +39,6 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class MemberPlan:
-    view_weights: dict[str, float]
-    temperature: float = 1.0
-    power: float = 1.0
-
-
-@dataclass(frozen=True)
 class Plan:
     members: tuple[MemberPlan, ...]
     weights: tuple[float, ...] | None  # None: the ensembler's equal weights
@@ -56,11 +50,9 @@ def plain_plan(pool: Pool) -> Plan:
     return Plan(tuple(MemberPlan({v: 1.0 for v in m.views}) for m in pool.members), None)
 
 
-def member_probs(views: dict[str, np.ndarray], mp: MemberPlan) -> np.ndarray:
-    """One member's probabilities from its per-view logits (any leading shape)."""
-    kept = [v for v, w in mp.view_weights.items() if w > 0]
-    blended = blend_views([views[v] for v in kept], [mp.view_weights[v] for v in kept], mp.temperature)
-    return power_scale(blended, mp.power)
+def member_oof(member: Member, mp: MemberPlan, pool: Pool) -> np.ndarray:
+    """The member's (N, C) OOF probabilities under `mp`, its views pooled as its run did."""
+    return member_probs(member.oof, mp, member.view_pool, pool.fold)
 
 
 def fit_member(member: Member, pool: Pool, rows: np.ndarray, s: Settings) -> MemberPlan:
@@ -77,14 +69,14 @@ def fit_plan(pool: Pool, rows: np.ndarray, s: Settings) -> Plan:
     members = tuple(fit_member(m, pool, rows, s) for m in pool.members)
     if not isinstance(s.ensembler, FittingEnsembler):
         return Plan(members, s.weights)
-    probs = [member_probs(m.oof, mp)[rows] for m, mp in zip(pool.members, members, strict=True)]
+    probs = [member_oof(m, mp, pool)[rows] for m, mp in zip(pool.members, members, strict=True)]
     fit = s.ensembler.fit(probs, pool.y[rows], s.metric)
     return Plan(members, fit.weights, fit.objective)
 
 
 def combine_oof(pool: Pool, plan: Plan, ensembler: Ensembler) -> np.ndarray:
     """The ensemble's (N, C) OOF probabilities under `plan`, over every OOF row."""
-    return ensembler([member_probs(m.oof, mp) for m, mp in zip(pool.members, plan.members, strict=True)], plan.weights)
+    return ensembler([member_oof(m, mp, pool) for m, mp in zip(pool.members, plan.members, strict=True)], plan.weights)
 
 
 def combine_set(pool: Pool, plan: Plan, ensembler: Ensembler, name: str) -> np.ndarray:
@@ -92,7 +84,7 @@ def combine_set(pool: Pool, plan: Plan, ensembler: Ensembler, name: str) -> np.n
     member predictions are combined, as a run's fold predicts the test set."""
     per_fold = []
     for slot in range(len(pool.folds)):
-        probs = [member_probs({v: x[slot] for v, x in m.sets[name].items()}, mp)
+        probs = [member_probs({v: x[slot] for v, x in m.sets[name].items()}, mp, m.view_pool)
                  for m, mp in zip(pool.members, plan.members, strict=True)]
         per_fold.append(ensembler(probs, plan.weights))
     return np.stack(per_fold)

@@ -11,7 +11,7 @@ from typing import IO, Any
 import numpy as np
 
 from harness.ensemble.pipeline import EnsembleResult
-from harness.ensemble.plan import member_probs, plain_plan
+from harness.ensemble.plan import member_oof, member_probs, plain_plan
 from harness.ensemble.views import view_scores
 from harness.metrics import score
 
@@ -26,7 +26,7 @@ def _members(r: EnsembleResult) -> list[dict[str, Any]]:
     plain = plain_plan(pool)
     for m, mp, pp, w in zip(pool.members, r.plan.members, plain.members,
                             normalized(r.plan.weights, len(pool.members)), strict=True):
-        views = view_scores(m, pool.y, metric)
+        views = view_scores(m, pool.y, metric, fold=pool.fold)
         row: dict[str, Any] = {
             "name": m.name, "folder": str(m.folder), "kind": m.manifest.kind, "weight": w, "oof_score": views.pop("all"),
             "view_scores": views, "view_weights": dict(zip(mp.view_weights, normalized(list(mp.view_weights.values()),
@@ -34,9 +34,10 @@ def _members(r: EnsembleResult) -> list[dict[str, Any]]:
             "temperature": round(mp.temperature, 6), "power": mp.power,
         }
         if mp != pp:
-            row["oof_score_scaled"] = score(metric, pool.y, member_probs(m.oof, mp))
+            row["oof_score_scaled"] = score(metric, pool.y, member_oof(m, mp, pool))
         if pool.holdout_y is not None:
-            row["holdout_score"] = score(metric, pool.holdout_y, r.fold_mean(list(member_probs(m.sets["holdout"], pp))))
+            holdout = member_probs(m.sets["holdout"], pp, m.view_pool)
+            row["holdout_score"] = score(metric, pool.holdout_y, r.fold_mean(list(holdout)))
         out.append(row)
     return out
 

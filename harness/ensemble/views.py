@@ -12,18 +12,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.ensemble.members import Member
+from harness.ensemble.pooling import MemberPlan, member_probs
 from harness.ensemble.temperature import softmax_nd
 from harness.errors import HarnessError
 from harness.metrics import score
 from harness.specs import FittingEnsembler, MetricSpec
 
 
-def view_scores(member: Member, y: np.ndarray, metric: MetricSpec, rows: np.ndarray | None = None) -> dict[str, float]:
-    """The metric of each view alone, and of all views averaged ("all"), on `rows` (default: all)."""
+def view_scores(member: Member, y: np.ndarray, metric: MetricSpec, rows: np.ndarray | None = None,
+                fold: np.ndarray | None = None) -> dict[str, float]:
+    """The metric of each view alone, and of all views pooled as the member's run pooled them
+    (each of its `fold`s apart), "all", on `rows` (default: all)."""
     keep = np.ones(len(y), dtype=bool) if rows is None else rows
-    probs = {v: softmax_nd(member.oof[v][keep]) for v in member.views}
-    out = {v: score(metric, y[keep], p) for v, p in probs.items()}
-    out["all"] = score(metric, y[keep], np.mean(list(probs.values()), axis=0))
+    out = {v: score(metric, y[keep], softmax_nd(member.oof[v][keep])) for v in member.views}
+    every = member_probs(member.oof, MemberPlan({v: 1.0 for v in member.views}), member.view_pool, fold)
+    out["all"] = score(metric, y[keep], every[keep])
     return out
 
 

@@ -19,7 +19,7 @@ import tomllib
 from harness.ensemble.correlation import correlation_frame, heatmap, true_class_correlation
 from harness.ensemble.members import Member
 from harness.ensemble.pipeline import EnsembleResult
-from harness.ensemble.plan import member_probs
+from harness.ensemble.plan import member_oof
 from harness.metrics import score
 from harness.outputs.manifest import RunManifest, git_commit
 from harness.outputs.tables import prob_frame, write_submission
@@ -89,7 +89,7 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2) + "\n")
     corr = correlation_frame(true_class_correlation(
-        [member_probs(m.oof, mp) for m, mp in zip(pool.members, r.plan.members, strict=True)], pool.y),
+        [member_oof(m, mp, pool) for m, mp in zip(pool.members, r.plan.members, strict=True)], pool.y),
         [m.name for m in pool.members])
     corr.to_csv(out / "correlation.csv")
     heatmap(corr, out / "correlation.png")
