@@ -98,7 +98,7 @@ def loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 
 def mean(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
-    SEEN["ensemble_inputs"].append(len(probs))
+    SEEN["ensemble_inputs"].append((len(probs), probs[0].shape))
     return np.mean(np.stack(probs), axis=0)
 
 
@@ -236,7 +236,19 @@ def test_hook_harness_tta_views(run: Path) -> None:
 
 
 def test_hook_harness_ensemblers(run: Path) -> None:
-    assert 2 in SEEN["ensemble_inputs"]  # the two views of a fold, and the folds of the run
+    """The recipe's ensembler pools each fold's two TTA views (OOF rows, test rows) and then the
+    two folds' test predictions; the run's OOF is what it returned."""
+    import pandas as pd
+
+    from harness.metrics import softmax
+
+    valid = {n for n, shape in SEEN["ensemble_inputs"] if shape[0] == 12}  # 24 training images, 2 folds
+    test = [n for n, shape in SEEN["ensemble_inputs"] if shape[0] == 6]
+    assert valid == {2} and test.count(2) >= 3  # views of fold 0, of fold 1, then the 2 folds
+    with np.load(run / "fold0" / "logits.npz") as z:
+        ids, pooled = z["oof_ids"], np.mean([softmax(z["oof/identity"]), softmax(z["oof/rec_view"])], axis=0)
+    oof = pd.read_csv(run / "oof.csv", dtype={"id": str}).set_index("id").loc[ids]
+    np.testing.assert_allclose(oof[["class_0", "class_1", "class_2"]].to_numpy(), pooled, rtol=0, atol=1e-12)
 
 
 def test_hook_harness_callbacks(run: Path) -> None:
@@ -252,6 +264,11 @@ def test_hook_harness_callbacks(run: Path) -> None:
 def test_hook_harness_metrics(run: Path) -> None:
     import json
 
+    import pandas as pd
+
     metrics = json.loads((run / "metrics.json").read_text())
-    assert 0.0 <= metrics["cv_score"] <= 1.0
+    oof = pd.read_csv(run / "oof.csv")
+    labels = oof["label"].map({"class_0": 0, "class_1": 1, "class_2": 2}).to_numpy()
+    accuracy = float((oof[["class_0", "class_1", "class_2"]].to_numpy().argmax(1) == labels).mean())
+    assert metrics["metric"] == "rec_metric" and metrics["cv_score"] == accuracy  # the plugin's score of the OOF
     assert SEEN["metric"] and all(kind == "i" and shape[1] == 3 for kind, shape in SEEN["metric"])  # int labels, (N, C)
