@@ -5,12 +5,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two test workers share the machine's cores (scripts/test.sh): one thread each, for the torch in
+    # this process and in every CLI process a test starts, so that no OpenMP team spins against the
+    # other worker's.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import pytest
 
 from harness.testing import make_imagefolder, make_kaggle_competition
 
+# What `train.precision = "auto"` means in every test and every CLI run a test starts, whatever the
+# CPU (auto would pick bf16 on AMX only): fp32 unless the caller says otherwise, e.g.
+# `HARNESS_AUTO_PRECISION=bf16 bash scripts/test.sh`. The numerics-sensitive tests also run both
+# precisions by name.
+os.environ.setdefault("HARNESS_AUTO_PRECISION", "fp32")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HARNESS_SHARED", ROOT.parent / "shared"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

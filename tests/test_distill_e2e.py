@@ -149,27 +149,31 @@ def test_a_model_teacher_pseudo_labels_and_teaches(world: tuple[Path, Path, Path
     assert refused.returncode != 0 and "fold weights of the run" in refused.stderr
 
 
-def test_a_killed_distilled_run_resumes_bitwise(world: tuple[Path, Path, Path]) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_killed_distilled_run_resumes_bitwise(world: tuple[Path, Path, Path], precision: str) -> None:
     """The live fold teacher on CutMix batches, with soft pseudo-labels, EMA and dropout: SIGKILLed
     twice mid-epoch and resumed, the run ends bitwise equal to an uninterrupted one, and none of
-    its checkpoints holds the teacher (it is loaded again on resume)."""
+    its checkpoints holds the teacher (it is loaded again on resume). In both precisions."""
     folder, recipe, teacher = world
-    sets = [*SETS, *distill(teacher, "run", "callbacks.teacher.pseudo.images='test'")]
-    full = harness("run", str(recipe), "--out", "full", *sets, cwd=folder)
+    sets = [*SETS, *distill(teacher, "run", "callbacks.teacher.pseudo.images='test'",
+                            f"train.precision='{precision}'")]
+    full = harness("run", str(recipe), "--out", f"full-{precision}", *sets, cwd=folder)
     assert full.returncode == 0, full.stderr
+    assert "non-finite" not in full.stderr
     for die_at in ("5", "6"):  # 6 updates an epoch: die in epoch 1 after the checkpoint at 4, then before 6's
-        args = ["--out", "cut", *sets] if die_at == "5" else ["--out", "cut", "--resume"]
+        cut = f"cut-{precision}"
+        args = ["--out", cut, *sets] if die_at == "5" else ["--out", cut, "--resume"]
         os.environ["HARNESS_DIE_AT_UPDATE"] = die_at
         try:
             killed = harness("run", str(recipe), *args, cwd=folder)
         finally:
             del os.environ["HARNESS_DIE_AT_UPDATE"]
         assert killed.returncode == -9, killed.stderr
-    resumed = harness("run", str(recipe), "--out", "cut", "--resume", cwd=folder)
+    resumed = harness("run", str(recipe), "--out", f"cut-{precision}", "--resume", cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from step-00000004" in resumed.stderr
-    _same_run(folder / "full", folder / "cut")
-    no_teacher_in_checkpoints(folder / "full")
+    _same_run(folder / f"full-{precision}", folder / f"cut-{precision}")
+    no_teacher_in_checkpoints(folder / f"full-{precision}")
 
 
 def test_two_processes_with_a_live_teacher_and_a_folder_of_unlabelled_images(world: tuple[Path, Path, Path]) -> None:

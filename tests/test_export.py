@@ -127,9 +127,10 @@ def test_onnx_and_torchscript_of_a_small_module_match_pytorch(tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny run trained long enough to be confident (int8 agreement means little on ties)."""
+    """A tiny run trained long enough to be confident (int8 agreement means little on ties), in fp32
+    by name (whatever HARNESS_AUTO_PRECISION makes auto mean)."""
     root = tmp_path_factory.mktemp("export")
-    return train_tiny(root, "train.epochs=6", "train.lr=0.01", "tta.views=['identity','hflip']")
+    return train_tiny(root, "train.epochs=6", "train.lr=0.01", "tta.views=['identity','hflip']", "train.precision='fp32'")
 
 
 def _real_images(root: Path) -> tuple[list[Path], np.ndarray, Exportable]:
@@ -164,21 +165,46 @@ def test_onnx_fold_matches_pytorch_on_real_images(tiny_run: Path) -> None:
     assert "resize to 16x16 (bilinear" in meta["preprocess"] and "inside the graph" in meta["normalization"]
 
 
+@pytest.fixture(scope="module")
+def tiny_run_bf16(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiny_run` trained and predicted under CPU bf16 autocast, on any CPU."""
+    root = tmp_path_factory.mktemp("export_bf16")
+    return train_tiny(root, "train.epochs=6", "train.lr=0.01", "tta.views=['identity','hflip']", "train.precision='bf16'")
+
+
 @pytest.mark.slow
 @needs_onnx
-def test_onnx_ensemble_with_the_runs_views_reproduces_its_test_predictions(tiny_run: Path) -> None:
-    from harness.export.formats import onnx_session, run_onnx
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_onnx_ensemble_with_the_runs_views_reproduces_its_test_predictions(request: pytest.FixtureRequest,
+                                                                         precision: str) -> None:
+    """The graph is the fp32 computation of the run's folds and views, to 1e-4. A run that predicted
+    in fp32 is reproduced to 1e-4; one that predicted in bf16 differs from fp32 by bf16's own
+    rounding, measured here on the same weights and images, and by nothing more."""
+    from harness.export.formats import onnx_session, run_onnx, run_torch
+    from harness.export.model import build_exportable, load_images
     from harness.metrics import softmax
+    from harness.plugin_manager import load_plugins
 
+    tiny_run = request.getfixturevalue("tiny_run" if precision == "fp32" else "tiny_run_bf16")
     res = harness("export", "run", "--ensemble", "--tta", "identity,hflip", "--input-dtype", "float32",
                   "--out", "ens.onnx", cwd=tiny_run)
     assert res.returncode == 0, res.stderr
-    _, images, _ = _real_images(tiny_run)
-    test_images = images[-9:]  # comp/test/te000..te008, in test_ids order
+    ex = build_exportable(tiny_run / "run", load_plugins(), [0, 1], ["identity", "hflip"])
+    test_images = load_images(sorted((tiny_run / "comp" / "test").glob("*.png")), ex.transform)  # test_ids order
     expected = np.mean([softmax(np.load(tiny_run / "run" / f"fold{k}" / "logits.npz")[f"test/{v}"])
                         for k in (0, 1) for v in ("identity", "hflip")], axis=0)
-    ours = run_onnx(onnx_session(tiny_run / "ens.onnx"), test_images, "float32")
-    assert np.abs(ours - expected).max() < 1e-4
+    ours = run_onnx(onnx_session(tiny_run / "ens.onnx"), test_images.astype(np.float32), "float32")
+    eager = run_torch(ex.module, test_images)
+    assert np.abs(ours - eager).max() < 1e-4  # the export is exact
+    rounding = np.abs(eager - expected).max()  # the run's own precision against fp32
+    if precision == "fp32":
+        assert rounding < 1e-4
+    else:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            in_bf16 = run_torch(ex.module, test_images)
+        assert np.abs(in_bf16 - expected).max() < 1e-4  # the run predicted in bf16: the same weights, in bf16
+        assert 1e-4 < rounding < 0.05
+    assert np.abs(ours - expected).max() <= rounding + 1e-4
 
 
 @pytest.mark.slow

@@ -74,8 +74,9 @@ class Killed(Exception):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_run_cut_mid_epoch_resumes_exactly_and_reuses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+                                                                  capfd: pytest.CaptureFixture[str], precision: str) -> None:
     """Three epochs at 16, 24 and 32 px with layer decay; one run straight through, one cut at
     update 5 (epoch 2, after the checkpoint at update 4) and resumed. Both must end bitwise alike,
     and all three share the cache entries the first filled, at the final size."""
@@ -86,7 +87,8 @@ def test_a_run_cut_mid_epoch_resumes_exactly_and_reuses_the_cache(tmp_path: Path
     plugins = load_plugins()
     sets = ["data.image_size=32", "data.extension='.png'", "train.batch_size=4", "train.epochs=3", "train.checkpoint_every=2",
             "train.layer_decay=0.8", "augment.name='progressive'", "augment.crop='random_resized'",
-            "augment.start_size=0.5", "augment.multiple=8", "data.cache=true", f"data.cache_dir='{cache}'"]
+            "augment.start_size=0.5", "augment.multiple=8", "data.cache=true", f"data.cache_dir='{cache}'",
+            f"train.precision='{precision}'"]
     recipe = load_recipe(recipe_file, sets, plugins)
 
     sizes: dict[int, set[int]] = {}

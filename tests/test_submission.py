@@ -30,3 +30,35 @@ def test_missing_prediction_is_an_error(tmp_path: Path) -> None:
     sample = pd.DataFrame({"id": ["x", "z"], "label": ["a", "a"]})
     with pytest.raises(HarnessError, match="no prediction"):
         write_submission(tmp_path / "s.csv", sample, ["x", "y"], PROBS, CLASSES, "id", "label")
+
+
+def test_a_labelled_holdout_never_overwrites_the_test_submission(tmp_path: Path, kaggle_comp: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A competition with both an unlabelled test set and a labelled holdout: the submission is the
+    test set's, in the sample submission's order; the holdout is scored and written apart."""
+    from dataclasses import replace
+
+    from harness.config.recipe import load_recipe
+    from harness.data.competition import Split
+    from harness.plugin_manager import load_plugins
+    from harness.train import run as run_module
+
+    from .conftest import TINY, write_recipe
+
+    real = run_module.load_competition
+
+    def with_holdout(*args, **kwargs):  # type: ignore[no-untyped-def]
+        comp = real(*args, **kwargs)
+        train = comp.train
+        holdout = Split(tuple(f"h{i}" for i in range(3)), train.paths[:3], train.labels[:3])
+        return replace(comp, holdout=holdout)
+
+    monkeypatch.setattr(run_module, "load_competition", with_holdout)
+    plugins = load_plugins()
+    recipe = load_recipe(write_recipe(tmp_path / "r.toml", TINY.format(root=kaggle_comp)),
+                         ["train.epochs=1", "cv.only=[0]"], plugins)
+    run_module.run_experiment(recipe, tmp_path / "run", plugins)
+    sub = pd.read_csv(tmp_path / "run" / "submission.csv", dtype=str)
+    sample = pd.read_csv(kaggle_comp / "sample_submission.csv", dtype=str)
+    assert list(sub.id) == list(sample.id)
+    assert list(pd.read_csv(tmp_path / "run" / "holdout.csv", dtype=str).id) == ["h0", "h1", "h2"]

@@ -86,7 +86,9 @@ class TrainConfig:
     optimizer: Literal["adamw", "sgd"] = "adamw"  # the torch optimizer
     momentum: float = 0.9  # SGD momentum
     seed: int = 42  # seed of the weights, augmentation and sampling (fold k adds 1000 * k); folds use cv.seed
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on a GPU or an AMX CPU, else fp32
+    # auto: bf16 on a GPU or an AMX CPU, else fp32 (HARNESS_AUTO_PRECISION overrides); on a CPU, bf16 runs the
+    # strided convolutions with a 1-pixel output side in fp32 (a oneDNN kernel bug; docs/precision.md)
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     grad_accum: int = 1  # batches whose gradients are summed per optimizer update
     clip_grad: float = 0.0  # clip the gradient norm to this (0: off)
     compile: bool = False  # torch.compile the model

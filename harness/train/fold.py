@@ -27,6 +27,7 @@ from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.fold_results import FoldResult
 from harness.plugin_manager import Plugins
+from harness.train import bf16_guard
 from harness.train.build import build_component, build_components, make_loader, with_steps
 from harness.train.checkpoints import Checkpoints, set_rng_state
 from harness.train.debug import maybe_die
@@ -107,6 +108,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     seed = cfg.seed + 1000 * fold
     set_seed(seed)
     model = plugins.get("models", recipe.model.source).build(recipe.model, num_classes)
+    if acc.device.type == "cpu" and acc.mixed_precision == "bf16":
+        bf16_guard.guard(model)
     if recipe.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     assert data.train.labels is not None and data.valid.labels is not None

@@ -20,6 +20,7 @@ from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.plugin_manager import Plugins
 from harness.specs import SampleTransform, TTAView
+from harness.train import bf16_guard, precision
 from harness.train.build import build_eval, make_loader
 from harness.train.inputs import ModelInput
 from harness.train.predict import predict
@@ -76,6 +77,8 @@ def load_fold_model(run_dir: Path, fold: int, plugins: Plugins, device: torch.de
     model = plugins.get("models", recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""),
                                                             len(manifest.classes))
     load_weights(model, run_dir / f"fold{fold}" / f"best_{chosen}.safetensors")
+    if torch.device(device).type == "cpu" and precision.cpu_bf16(recipe.train.precision):
+        bf16_guard.guard(model)  # predicts exactly as the fold did in training
     if recipe.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.to(device).eval()

@@ -3,18 +3,29 @@ fp16 on older GPUs, fp32 elsewhere.
 
 Measured on CPUs without AMX (bench/defaults.py, bench/throughput.py): on plain AVX2, emulated
 bf16 ran at 0.15x fp32. On AVX-512 BF16 (AMD EPYC, torch 2.14.1) bf16 sped up the step on
-tensors in memory (resnet18 2.2x, Lite0 1.14x) but not Lite0's end-to-end training (0.99x), and
-its convolution weight gradient is wrong for a 1-pixel input with a strided 3x3 or 5x5 kernel
-(garbage up to 1e36, different on every call; fp32 is exact): small images reach such maps in
-the last stage of a ResNet. So `auto` keeps fp32 there; `precision = "bf16"` still asks for it.
+tensors in memory (resnet18 2.2x, Lite0 1.14x) but not Lite0's end-to-end training (0.99x), so
+`auto` keeps fp32 there; `precision = "bf16"` still asks for it.
+
+On AMX, on AVX-512 BF16 and on AVX-512 without BF16 alike, oneDNN's bf16 convolution gives a
+garbage weight gradient when a strided convolution has a 1-pixel output side; every CPU bf16
+model runs those calls in fp32 (`harness.train.bf16_guard`), so `auto` and `bf16` are safe on
+every CPU. docs/precision.md has the table of what each machine gets, and why.
+
+`HARNESS_AUTO_PRECISION=bf16|fp32|fp16` says what `auto` means on this machine, whatever its CPU:
+the test suite sets fp32 so that no test depends on the CPU it drew, and
+`HARNESS_AUTO_PRECISION=bf16 bash scripts/test.sh` runs the suite in bf16 on any CPU.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 from harness.errors import HarnessError
+
+AUTO_ENV = "HARNESS_AUTO_PRECISION"
+CHOICES = ("bf16", "fp16", "fp32")
 
 
 def has_amx(cpuinfo: str) -> bool:
@@ -31,12 +42,26 @@ def cpu_has_amx() -> bool:
         return False
 
 
+def _auto(cuda: bool, bf16_gpu: bool) -> str:
+    forced = os.environ.get(AUTO_ENV, "").strip().lower()
+    if forced:
+        if forced not in CHOICES:
+            raise HarnessError(f"{AUTO_ENV}={forced!r}: use one of {', '.join(CHOICES)}")
+        return forced
+    if cuda:
+        return "bf16" if bf16_gpu else "fp16"
+    return "bf16" if cpu_has_amx() else "fp32"
+
+
 def resolve(requested: str, cuda: bool, bf16_gpu: bool = True) -> str:
     """Accelerate's mixed_precision value ("no", "bf16", "fp16") for a recipe's `train.precision`."""
     if requested == "auto":
-        if cuda:
-            return "bf16" if bf16_gpu else "fp16"
-        return "bf16" if cpu_has_amx() else "no"
+        requested = _auto(cuda, bf16_gpu)
     if requested == "fp16" and not cuda:
         raise HarnessError("train.precision=fp16 needs a GPU; on a CPU use bf16 or fp32")
     return "no" if requested == "fp32" else requested
+
+
+def cpu_bf16(requested: str) -> bool:
+    """Whether a CPU process autocasts in bf16 for this `train.precision`."""
+    return requested == "bf16" or (requested == "auto" and _auto(cuda=False, bf16_gpu=False) == "bf16")

@@ -18,6 +18,7 @@ import torch
 
 from harness.config.recipe import recipe_sha256, write_recipe
 from harness.config.schema import Recipe
+from harness.console import warn
 from harness.data.competition import Competition, Split, check_folds, load_competition
 from harness.data.folds import folds_hash, fraction_subset, make_folds, read_folds
 from harness.errors import HarnessError
@@ -28,7 +29,7 @@ from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.report import report_after_run
-from harness.train import precision, trackers
+from harness.train import bf16_guard, precision, trackers
 from harness.train.allocator import keep_freed_memory
 from harness.train.device import on_gpu
 from harness.train.fold import FoldData, RunDiscarded, effective_lr, run_fold
@@ -102,6 +103,19 @@ def _loading_config(cuda: bool, pin: bool) -> Any:
     return DataLoaderConfiguration(non_blocking=cuda and pin, split_batches=True)
 
 
+def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say: Any) -> None:
+    """Before training: which convolutions a CPU bf16 run keeps in fp32, and why; a warning when
+    the recipe asked for bf16 by name."""
+    if acc.device.type != "cpu" or acc.mixed_precision != "bf16":
+        return
+    arch = plugins.get("models", recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""), num_classes)
+    line = bf16_guard.note(arch, recipe.data.image_size, auto=recipe.train.precision == "auto")
+    if line and recipe.train.precision == "bf16":
+        warn(line)
+    elif line:
+        say(line)
+
+
 def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:
     ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
     return ensemble([softmax(v) for v in logits.values()])
@@ -137,6 +151,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
             f"batch {cfg.batch_size} global = {cfg.batch_size // acc.num_processes} x {acc.num_processes} processes"
             f"{f' x {cfg.grad_accum} accumulated' if cfg.grad_accum > 1 else ''}, lr {effective_lr(recipe):.3g}"
         )
+        _bf16_note(recipe, plugins, comp.num_classes, acc, log.message)
     predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None}
     run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
     fold_of = dict(zip(comp.train.ids, folds.tolist(), strict=True))
@@ -229,7 +244,9 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
             holdout = prob_frame(split.ids, probs, classes, id_col)
             holdout.insert(1, "label", [classes[i] for i in split.labels])
             holdout.to_csv(out_dir / "holdout.csv", index=False)
-            write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col, recipe.data.label_column)
+            if comp.test is None:  # the labelled holdout is what there is to submit; never over the test's
+                write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col,
+                                 recipe.data.label_column)
     rates = [x for r in results for x in r.train_img_per_s]
     waits = [h["data_wait_fraction"] for r in results for h in r.history if "data_wait_fraction" in h]
     metrics.update({
