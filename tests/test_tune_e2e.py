@@ -254,7 +254,8 @@ def _segments(rows: list[dict], rank: int) -> list[tuple[float, list[int]]]:
     return out
 
 
-def test_two_processes_agree_on_every_trial_and_stop_together(tmp_path: Path, digits: Path) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_two_processes_agree_on_every_trial_and_stop_together(tmp_path: Path, digits: Path, precision: str) -> None:
     site = tmp_path / "site"
     (site / "record_plugin-0.1.dist-info").mkdir(parents=True)
     (site / "record_plugin.py").write_text(RECORD_PLUGIN)
@@ -263,7 +264,8 @@ def test_two_processes_agree_on_every_trial_and_stop_together(tmp_path: Path, di
     log = tmp_path / "seen.jsonl"
     recipe = write(tmp_path, digits, extra=f'\n[callbacks.record_params]\npath = "{log}"\n')
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
-    res = harness("tune", str(recipe), "--out", "tune", "--trials", "3", cwd=tmp_path, launcher=two_processes(),
+    res = harness("tune", str(recipe), "--out", "tune", "--trials", "3", "--set", f"train.precision='{precision}'",
+                  cwd=tmp_path, launcher=two_processes(),
                   timeout=400, env={"PYTHONPATH": path})
     assert res.returncode == 0, res.stderr
     trials = pd.read_csv(tmp_path / "tune" / "trials.csv")

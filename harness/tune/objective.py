@@ -79,6 +79,10 @@ class Ranks:
         if self.count > 1:
             from accelerate import PartialState
 
+            # Both ranks past their last broadcast before either tears gloo down: a rank that
+            # destroyed the group while its peer's transfer was in flight left that peer's gloo
+            # thread joinable at exit, and it aborted ("terminate called without an active exception").
+            PartialState().wait_for_everyone()
             PartialState().destroy_process_group()
 
 
