@@ -7,4 +7,6 @@ bash scripts/setup.sh
 . .venv/bin/activate
 ruff check harness plugins tests bench examples scripts
 mypy harness plugins
-python -m pytest -q "$@"
+# Two workers (one per core on the reference 2-core machine), each torch on one thread: OpenMP barriers
+# between two multi-threaded torch processes cost ~10x, one thread each does not. conftest.py pins the threads.
+python -m pytest -q -n "${HARNESS_TEST_WORKERS:-2}" --dist worksteal "$@"
