@@ -89,7 +89,7 @@ def kind_of(text: str) -> str:
     for kind in KINDS:
         if key == singular(kind).replace(" ", "_"):
             return kind
-    from harness.config.typed import suggest
+    from harness.errors import suggest
 
     raise HarnessError(f"unknown component kind {text!r}{suggest(key, KINDS)}; kinds: {', '.join(KINDS)}")
 
@@ -167,6 +167,16 @@ class Plugins:
     def metrics(self) -> dict[str, MetricSpec]:
         return self._collect("metrics")
 
+    def metric(self, name: str) -> MetricSpec:
+        """The metric a recipe's `cv.metric` names (a clear error for an unknown one)."""
+        spec: MetricSpec = self.get("metrics", name)
+        return spec
+
+    def model(self, source: str) -> ModelSpec:
+        """The model source a recipe's `model.source` names."""
+        spec: ModelSpec = self.get("models", source)
+        return spec
+
     def components(self, kind: str) -> dict[str, Component]:
         if kind not in KINDS or kind in ("models", "metrics"):
             raise ValueError(f"unknown component kind {kind!r}")
@@ -179,7 +189,7 @@ class Plugins:
         return self._collect(kind)
 
     def get(self, kind: str, name: str) -> Any:
-        from harness.config.typed import suggest
+        from harness.errors import suggest
 
         available = self._collect(kind)
         if name not in available:
@@ -231,7 +241,7 @@ def _unmarked(obj: object) -> list[str]:
 def _register(plugins: Plugins, obj: object, name: str) -> None:
     """Register one plugin; a broken one is unregistered with a one-line warning that names it, and
     the others load as usual."""
-    from harness.config.typed import suggest
+    from harness.errors import suggest
 
     pm = plugins.pm
     try:

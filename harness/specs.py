@@ -7,7 +7,7 @@ against `options`, then calls `build(options, context)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -44,7 +44,7 @@ class BuildContext:
     image_size: int  # S: training and prediction images are S x S
     mean: tuple[float, ...] = IMAGENET_MEAN  # input normalization the model expects
     std: tuple[float, ...] = IMAGENET_STD  # see mean
-    higher_is_better: bool = True  # of the validation metric (cv.metric)
+    metric: MetricSpec | None = None  # the validation metric (cv.metric); its direction: metric.better, .sign, .best
     # False: sample transforms may return uint8 images (0-255) and the trainer normalizes them on
     # the device with `mean` and `std` (a GPU with `data.normalize_on_device`).
     normalize: bool = True
@@ -56,6 +56,11 @@ class BuildContext:
     @property
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
+
+    @property
+    def higher_is_better(self) -> bool:
+        """The validation metric's direction (a context built without a metric: higher)."""
+        return self.metric is None or self.metric.higher_is_better
 
 
 @dataclass(frozen=True)
@@ -232,11 +237,30 @@ class MetricSpec:
     def __call__(self, y_true: np.ndarray, probs: np.ndarray) -> float:
         return float(self.fn(y_true, probs))
 
-    def better(self, a: float, b: float | None) -> bool:
-        """Whether score `a` beats `b` (None: nothing to beat) in this metric's direction."""
+    # The metric's direction, in one place: every comparison, ranking and optimisation asks these.
+    @property
+    def sign(self) -> float:
+        """+1.0 or -1.0: `sign * score` grows as the score gets better (sort, maximise by it)."""
+        return 1.0 if self.higher_is_better else -1.0
+
+    @property
+    def direction(self) -> Literal["maximize", "minimize"]:
+        """Optuna's name for the direction."""
+        return "maximize" if self.higher_is_better else "minimize"
+
+    @property
+    def in_words(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    def better(self, a: float, b: float | None, min_delta: float = 0.0) -> bool:
+        """Whether score `a` beats `b` (None: nothing to beat) by more than `min_delta`."""
         if b is None:
             return True
-        return a > b if self.higher_is_better else a < b
+        return self.sign * (a - b) > min_delta
+
+    def best(self, scores: Iterable[float]) -> float:
+        """The best of `scores` (at least one)."""
+        return max(scores, key=lambda s: self.sign * s)
 
 
 class Ensembler(Protocol):

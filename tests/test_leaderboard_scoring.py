@@ -15,6 +15,7 @@ from harness.errors import HarnessError
 from harness.leaderboard.board import HIDDEN, display_rows, ranked, read_rows
 from harness.leaderboard.registry import SHIPPED, find_definition
 from harness.leaderboard.submit import Receipt, submit
+from harness.plugin_manager import load_plugins
 from tests.leaderboard_support import (
     LABEL_IDS,
     LABEL_TRUTH,
@@ -25,6 +26,7 @@ from tests.leaderboard_support import (
     probability_competition,
 )
 
+ACCURACY = load_plugins().metric("accuracy")
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 # Public rows 001-006 are ants, bees, wasps, ants, bees, wasps: 4 of 6 right. Private: all ants, 2 of 6.
 GUESS = ["ants", "bees", "wasps", "ants", "ants", "ants"] + ["ants"] * 6
@@ -92,10 +94,10 @@ def test_private_score_is_stored_but_hidden_until_final(tmp_path: Path) -> None:
     _submit(tmp_path, "toy", label_csv(GUESS), message="guess")
     rows = read_rows(tmp_path / "board" / "toy" / "leaderboard.csv")
     assert rows[0].private_score == pytest.approx(2 / 6)
-    head, cells = display_rows(ranked(rows, True, final=False), final=False)
+    head, cells = display_rows(ranked(rows, ACCURACY, final=False), final=False)
     shown = " ".join(head + cells[0])
     assert HIDDEN in cells[0] and "0.33333" not in shown and "0.66667" in shown
-    head, cells = display_rows(ranked(rows, True, final=True), final=True)
+    head, cells = display_rows(ranked(rows, ACCURACY, final=True), final=True)
     assert "0.33333" in cells[0] and "shake-up" in head
 
 
@@ -106,7 +108,7 @@ def test_final_ranking_shows_the_shake_up(tmp_path: Path) -> None:
     _submit(tmp_path, "toy", label_csv(["ants"] * 6 + LABEL_TRUTH[6:]), message="private best")  # public 2/6
     _submit(tmp_path, "toy", label_csv(all_right_private), message="both")
     rows = read_rows(tmp_path / "board" / "toy" / "leaderboard.csv")
-    final = ranked(rows, True, final=True)
+    final = ranked(rows, ACCURACY, final=True)
     assert [(e.row.message, e.public_rank, e.private_rank) for e in final] == [
         ("private best", 3, 1), ("both", 2, 2), ("public best", 1, 3)]
     _, cells = display_rows(final, final=True)

@@ -65,3 +65,18 @@ def test_cross_entropy_is_log_loss() -> None:
 def test_unknown_metric_suggests(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(HarnessError, match="did you mean 'accuracy'"):
         get_metric("acuracy", load_plugins())
+
+
+@pytest.mark.parametrize(("name", "sign", "direction", "best"), [("accuracy", 1.0, "maximize", 0.9),
+                                                                 ("log_loss", -1.0, "minimize", 0.2)])
+def test_a_metric_answers_every_question_of_direction(name: str, sign: float, direction: str, best: float) -> None:
+    from harness.plugin_manager import load_plugins
+
+    metric = load_plugins().metric(name)
+    assert metric.sign == sign and metric.direction == direction
+    assert metric.best([0.5, 0.9, 0.2]) == best
+    assert metric.better(best, 0.5) and not metric.better(0.5, best) and metric.better(0.5, None)
+    assert not metric.better(0.5, 0.5)  # a tie is no improvement
+    step = 0.1 * sign
+    assert metric.better(0.5 + step, 0.5, min_delta=0.05) and not metric.better(0.5 + step, 0.5, min_delta=0.2)
+    assert metric.in_words == ("higher is better" if sign > 0 else "lower is better")

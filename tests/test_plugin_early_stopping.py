@@ -11,18 +11,24 @@ import pytest
 
 from harness.config.typed import from_dict
 from harness.errors import HarnessError
+from harness.plugin_manager import load_plugins
+from harness.specs import MetricSpec
 from harness.testing import train_state
 from harness_plugins.callbacks.early_stopping import EarlyStopping, EarlyStoppingOptions
 
 
-def fake_state(higher_is_better: bool = True) -> Any:
-    return train_state({"cv": {"metric": "accuracy" if higher_is_better else "log_loss"}})
+def metric(higher_is_better: bool = True) -> MetricSpec:
+    return load_plugins().metric("accuracy" if higher_is_better else "log_loss")
+
+
+def fake_state() -> Any:
+    return train_state({})
 
 
 def stop_epoch(scores: Sequence[float | dict[str, Any]], patience: int, min_delta: float = 0.0,
                higher_is_better: bool = True) -> int | None:
     """The epoch after which the callback asks to stop, or None."""
-    state, cb = fake_state(higher_is_better), EarlyStopping(patience, min_delta)
+    state, cb = fake_state(), EarlyStopping(metric(higher_is_better), patience, min_delta)
     cb.on_fold_start(state)
     for epoch, value in enumerate(scores):
         state.metrics = value if isinstance(value, dict) else {"val_score": value, "val_loss": 9.9}
@@ -65,7 +71,7 @@ def test_the_best_candidate_counts() -> None:
 
 
 def test_state_dict_round_trip() -> None:
-    state, cb = fake_state(), EarlyStopping(patience=3)
+    state, cb = fake_state(), EarlyStopping(metric(), patience=3)
     cb.on_fold_start(state)
     for value in (0.5, 0.7, 0.6):
         state.metrics = {"val_score": value}
@@ -73,7 +79,7 @@ def test_state_dict_round_trip() -> None:
     saved = cb.state_dict()
     assert saved == {"best": 0.7, "bad_epochs": 1}
 
-    resumed, state = EarlyStopping(patience=3), fake_state()
+    resumed, state = EarlyStopping(metric(), patience=3), fake_state()
     resumed.load_state_dict(saved)
     resumed.on_fold_start(state)
     for value in (0.65, 0.69):

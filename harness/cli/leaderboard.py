@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     board = board_dir(args.board)
     defn = find_definition(args.name, board)
     metric = get_metric(defn.metric)
-    entries = ranked(read_rows(board / args.name / ROWS), metric.higher_is_better, args.final)
+    entries = ranked(read_rows(board / args.name / ROWS), metric, args.final)
     state = "final, by private score" if args.final else "by public score; private scores hidden"
     print_ranking(f"{defn.name}: {metric.name} ({state})", entries, args.final)
-    page = write_page(board / args.name / PAGE, defn.name, metric.name, metric.higher_is_better, entries, args.final)
+    page = write_page(board / args.name / PAGE, defn.name, metric, entries, args.final)
     print(f"page: {page}")
     return 0

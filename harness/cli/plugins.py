@@ -55,7 +55,7 @@ def component_lines(plugins: Any, kind: str, name: str, spec: Any, full: bool) -
     if spec.doc:
         lines.append(f"    {spec.doc}")
     if kind == "metrics":
-        lines.append(f"    {'higher' if spec.higher_is_better else 'lower'} is better; "
+        lines.append(f"    {spec.in_words}; "
                      f"{'needs probabilities' if spec.needs_probs else 'reads the predicted labels'}")
     lines.append(f"    select: {selector(kind, name)}")
     options = component_options(kind, name, getattr(spec, "options", type(None)))
@@ -77,7 +77,7 @@ def component_lines(plugins: Any, kind: str, name: str, spec: Any, full: bool) -
 
 def _find(plugins: Any, text: str) -> tuple[list[tuple[str, str, Any]], str | None]:
     """The components `text` names (NAME, KIND:NAME or KIND:), or the plugin it names."""
-    from harness.config.typed import suggest
+    from harness.errors import suggest
     from harness.plugin_manager import KINDS, kind_of
 
     kind_text, sep, name = text.rpartition(":")

@@ -83,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
     m = summary.metrics
     if console.quiet() and m:  # the progress (and its last line) is silent under -q; the result is not
         holdout = f", holdout {m['holdout_score']:.4f}" if "holdout_score" in m else ""
-        print(f"cv {recipe.metric.name} {m['cv_score']:.4f}{holdout} -> {out}")
+        print(f"cv {recipe.cv.metric} {m['cv_score']:.4f}{holdout} -> {out}")
     return 0

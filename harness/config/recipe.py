@@ -19,8 +19,8 @@ from harness.config.schema import (
     TrainConfig,
     TTAConfig,
 )
-from harness.config.typed import from_dict, suggest, to_dict
-from harness.errors import HarnessError
+from harness.config.typed import from_dict, to_dict
+from harness.errors import HarnessError, suggest
 from harness.plugin_manager import Plugins
 
 CORE = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig}
@@ -152,7 +152,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
             raise HarnessError(f"'{key}' must be a table ([{key}]), got {data[key]!r}")
     core: dict[str, Any] = {k: from_dict(cls, data.get(k, {}), k) for k, cls in CORE.items()}
     _component(plugins, "models", core["model"].source, "model.source")
-    metric = _component(plugins, "metrics", core["cv"].metric, "cv.metric")
+    _component(plugins, "metrics", core["cv"].metric, "cv.metric")
     selected: dict[str, Any] = {}
     for section, (kind, default) in SELECTED.items():
         opts = dict(data.get(section, {}))
@@ -180,7 +180,6 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
             plugins, "batch_transforms", "batch_transforms", data.get("batch_transforms", {})
         ),
         callbacks=_enabled(plugins, "callbacks", "callbacks", data.get("callbacks", {})),
-        metric=metric,
     )
 
 

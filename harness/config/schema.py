@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.config.typed import require
-from harness.specs import MetricSpec
 
 
 @dataclass(frozen=True)
@@ -188,8 +187,3 @@ class Recipe:
     tta_options: tuple[Selected, ...]
     batch_transforms: tuple[Selected, ...]
     callbacks: tuple[Selected, ...]
-    metric: MetricSpec  # the `cv.metric` component
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.metric.higher_is_better

@@ -6,30 +6,15 @@ An unknown key fails with the nearest valid key; a wrong type names the expected
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, suggest
 
 T = TypeVar("T")
-
-
-def _abbreviates(short: str, long: str) -> bool:
-    words = [w for w in long.split("_") if w]
-    return len(words) > 1 and "".join(w[0] for w in words) == short
-
-
-def suggest(name: str, valid: Iterable[str]) -> str:
-    """The nearest valid name, by spelling or as an abbreviation ('learning_rate' -> 'lr')."""
-    options = list(valid)
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    if not close:
-        close = [v for v in options if _abbreviates(v, name) or _abbreviates(name, v)][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _type_name(tp: Any) -> str:

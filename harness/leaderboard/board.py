@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.specs import MetricSpec
 
 ROWS = "leaderboard.csv"
 HIDDEN = "hidden"
@@ -86,10 +87,9 @@ def used_on(rows: list[Row], now: datetime) -> int:
     return sum(r.day == day for r in rows)
 
 
-def _order(scores: list[float | None], times: list[str], higher_is_better: bool) -> list[int | None]:
+def _order(scores: list[float | None], times: list[str], metric: MetricSpec) -> list[int | None]:
     """1-based ranks (ties: the earlier submission first); None for a missing score."""
-    sign = -1.0 if higher_is_better else 1.0
-    keyed = sorted((sign * s, t, i) for i, (s, t) in enumerate(zip(scores, times, strict=True))
+    keyed = sorted((-metric.sign * s, t, i) for i, (s, t) in enumerate(zip(scores, times, strict=True))
                    if s is not None and not math.isnan(s))
     ranks: list[int | None] = [None] * len(scores)
     for rank, (_, _, i) in enumerate(keyed, start=1):
@@ -97,11 +97,11 @@ def _order(scores: list[float | None], times: list[str], higher_is_better: bool)
     return ranks
 
 
-def ranked(rows: list[Row], higher_is_better: bool, final: bool) -> list[Ranked]:
+def ranked(rows: list[Row], metric: MetricSpec, final: bool) -> list[Ranked]:
     """Rows by public rank, or by private rank once `final` (rows without one last)."""
     times = [r.time for r in rows]
-    public = _order([r.public_score for r in rows], times, higher_is_better)
-    private = _order([r.private_score for r in rows], times, higher_is_better)
+    public = _order([r.public_score for r in rows], times, metric)
+    private = _order([r.private_score for r in rows], times, metric)
     out = [Ranked(r, p or 0, q) for r, p, q in zip(rows, public, private, strict=True)]
     if final:
         return sorted(out, key=lambda x: (x.private_rank is None, x.private_rank or 0, x.public_rank))

@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 
 from harness.leaderboard.board import Ranked, display_rows
+from harness.specs import MetricSpec
 
 PAGE = "leaderboard.html"
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
@@ -52,9 +53,9 @@ def _table(head: list[str], cells: list[list[str]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
-def render_page(name: str, metric: str, higher_is_better: bool, entries: list[Ranked], final: bool) -> str:
+def render_page(name: str, spec: MetricSpec, entries: list[Ranked], final: bool) -> str:
     head, cells = display_rows(entries, final)
-    direction = "higher is better" if higher_is_better else "lower is better"
+    metric, direction = spec.name, spec.in_words
     state = ("final: ranked by the private score; <em>shake-up</em> is the public rank minus the private rank"
              if final else "ranked by the public score; private scores are hidden until "
              f"<code>harness leaderboard {html.escape(name)} --final</code>")
@@ -67,7 +68,7 @@ def render_page(name: str, metric: str, higher_is_better: bool, entries: list[Ra
             f"{_table(head, cells)}\n<h2>CV vs public score</h2>\n{plot}\n</body></html>\n")
 
 
-def write_page(path: Path, name: str, metric: str, higher_is_better: bool, entries: list[Ranked], final: bool) -> Path:
+def write_page(path: Path, name: str, metric: MetricSpec, entries: list[Ranked], final: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(name, metric, higher_is_better, entries, final), encoding="utf-8")
+    path.write_text(render_page(name, metric, entries, final), encoding="utf-8")
     return path

@@ -75,5 +75,5 @@ def submit(submission: Path, name: str, board: Path, message: str = "", now: dat
     row = Row(stamp(now), digest, " ".join(message.split()), source, cv_metric, cv, scores.public, scores.private)
     append_row(rows_path, row)
     rows.append(row)
-    mine = next(e for e in ranked(rows, metric.higher_is_better, final=False) if e.row is row)
+    mine = next(e for e in ranked(rows, metric, final=False) if e.row is row)
     return Receipt(defn, metric, row, mine.public_rank, len(rows), used + 1, rows_path)

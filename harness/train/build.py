@@ -15,7 +15,7 @@ from harness.config.schema import Recipe, Selected
 from harness.data.dataset import ImageDataset
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
-from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, TTAView
+from harness.specs import IMAGENET_MEAN, IMAGENET_STD, BuildContext, Callback, MetricSpec, TTAView
 from harness.train.device import on_gpu
 from harness.train.inputs import ModelInput
 
@@ -49,9 +49,10 @@ def build_component(plugins: Plugins, kind: str, sel: Selected, ctx: BuildContex
 
 
 def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_classes: int, seed: int, world: int,
-                 on_device: bool, rank: int = 0) -> BuildContext:
+                 on_device: bool, rank: int = 0, metric: MetricSpec | None = None) -> BuildContext:
     """What every component of a fold is built with. `train.batch_size` is the global batch:
-    an epoch has len(labels) // batch_size batches on every process."""
+    an epoch has len(labels) // batch_size batches on every process. `metric`: the cv.metric
+    component, for training (prediction builds without one)."""
     cfg = recipe.train
     mean, std = model_norm(model)
     batches = max(1, len(labels) // cfg.batch_size)
@@ -59,7 +60,7 @@ def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_class
         num_classes=num_classes, labels=labels, seed=seed, epochs=cfg.epochs,
         steps_per_epoch=max(1, math.ceil(batches / cfg.grad_accum)), batch_size=cfg.batch_size,
         world_size=world, rank=rank, base_lr=cfg.lr, image_size=recipe.data.image_size, mean=mean, std=std,
-        higher_is_better=recipe.metric.higher_is_better,
+        metric=metric,
         normalize=not (recipe.data.normalize_on_device and on_device),
     )
 
@@ -83,7 +84,7 @@ def build_eval(recipe: Recipe, plugins: Plugins, model: nn.Module, num_classes: 
 
 def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels: np.ndarray, num_classes: int,
                      seed: int, world: int, rank: int = 0) -> Components:
-    ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu(), rank)
+    ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu(), rank, plugins.metric(recipe.cv.metric))
     return Components(
         ctx=ctx,
         train_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, True),

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -107,7 +107,8 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     cfg = recipe.train
     seed = cfg.seed + 1000 * fold
     set_seed(seed)
-    model = plugins.get("models", recipe.model.source).build(recipe.model, num_classes)
+    metric = plugins.metric(recipe.cv.metric)
+    model = plugins.model(recipe.model.source).build(recipe.model, num_classes)
     if acc.device.type == "cpu" and acc.mixed_precision == "bf16":
         bf16_guard.guard(model)
     if recipe.model.channels_last:
@@ -138,7 +139,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     optimizer = build_optimizer(model, cfg, effective_lr(recipe))
     model, optimizer, train_loader, valid_loader = acc.prepare(model, optimizer, train_loader, valid_loader)
     if cfg.compile:
-        model = torch.compile(model)
+        model = cast(torch.nn.Module, torch.compile(model))  # an OptimizedModule: still a module
     batches_per_epoch = len(train_loader)
     ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
     schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
@@ -189,9 +190,9 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         )
         state.rates.append(stats.img_per_s)
         models = candidates(state, callbacks)
-        scores, val_loss = evaluate(models, valid_loader, parts.views[0], acc, data.valid.labels, recipe.metric,
+        scores, val_loss = evaluate(models, valid_loader, parts.views[0], acc, data.valid.labels, metric,
                                     parts.inputs)
-        keep_best(state, scores, models, recipe.metric, lambda name: fold_dir / f"best_{name}.safetensors",
+        keep_best(state, scores, models, metric, lambda name: fold_dir / f"best_{name}.safetensors",
                   last=cfg.keep == "last")
         state.metrics = {
             "fold": fold, "epoch": epoch, "train_loss": stats.loss, "val_loss": val_loss["raw"],
@@ -221,7 +222,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         if last:
             break
 
-    chosen = choose_best(state.best, recipe.metric)
+    chosen = choose_best(state.best, metric)
     final = candidates(state, callbacks)[chosen]
     load_weights(final, fold_dir / f"best_{chosen}.safetensors")
     fm = FoldModel(fold, final, parts.eval_tf, parts.views, parts.inputs, chosen)

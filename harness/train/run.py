@@ -29,6 +29,7 @@ from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.report import report_after_run
+from harness.specs import MetricSpec
 from harness.train import bf16_guard, precision, trackers
 from harness.train.allocator import keep_freed_memory
 from harness.train.device import on_gpu
@@ -177,7 +178,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                                recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
                 acc.wait_for_everyone()
                 r = results[-1]
-                log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.metric.name} {r.score:.4f} "
+                log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {r.score:.4f} "
                             f"({r.best_weights} weights, epoch {r.best_epoch + 1})")
             if results[-1].stop_run:
                 log.message(f"run stopped after fold {k + 1}: {results[-1].stop_reason or 'requested by a callback'}")
@@ -185,8 +186,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     metrics: dict[str, Any] = {}
     if main and discarded is None:
         metrics = _write_run(out_dir, comp, recipe, plugins, folds, results, time.perf_counter() - started, acc)
-        _manifest(comp, recipe, folds, source, results, acc.num_processes).write(out_dir)
-        log.message(f"cv {recipe.metric.name} {metrics['cv_score']:.4f}" + (
+        _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes).write(out_dir)
+        log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
         acc.log(trackers.run_scalars(metrics))
         report_after_run(out_dir, plugins, log.message)  # report.html; a failure to render only warns
@@ -201,7 +202,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,
                results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
-    classes, id_col, metric = comp.classes, recipe.data.id_column, recipe.metric
+    classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
     ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
     assert comp.train.labels is not None
     n = len(comp.train)
@@ -274,13 +275,13 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     return metrics
 
 
-def _manifest(comp: Competition, recipe: Recipe, folds: np.ndarray, source: str, results: list[FoldResult],
-              processes: int) -> RunManifest:
+def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.ndarray, source: str,
+              results: list[FoldResult], processes: int) -> RunManifest:
     from harness import __version__
 
     cfg = recipe.train
     return RunManifest(
-        kind="run", classes=comp.classes, metric=recipe.metric.name, higher_is_better=recipe.metric.higher_is_better,
+        kind="run", classes=comp.classes, metric=metric.name, higher_is_better=metric.higher_is_better,
         id_column=recipe.data.id_column, folds=recipe.cv.folds, folds_sha256=folds_hash(comp.train.ids, folds),
         folds_source=source, cv_seed=recipe.cv.seed, fraction=recipe.data.fraction,
         train=id_set(comp.train.ids), test=id_set(comp.test.ids) if comp.test else None,

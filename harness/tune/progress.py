@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from harness.specs import MetricSpec
 from harness.tune.workers import Tally
 
 if TYPE_CHECKING:
@@ -15,9 +16,8 @@ if TYPE_CHECKING:
 
 
 class TrialProgress:
-    def __init__(self, total: int, metric: str, higher_is_better: bool, enabled: bool = True,
-                 stream: TextIO | None = None):
-        self.total, self.metric, self.higher = total, metric, higher_is_better
+    def __init__(self, total: int, metric: MetricSpec, enabled: bool = True, stream: TextIO | None = None):
+        self.total, self.spec, self.metric = total, metric, metric.name
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.seen: set[int] = set()
@@ -50,7 +50,7 @@ class TrialProgress:
         done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
         if not done:
             return None
-        return (max if self.higher else min)(done, key=lambda t: float(t.values[0]))
+        return max(done, key=lambda t: self.spec.sign * float(t.values[0]))
 
     def line(self, t: FrozenTrial, trials: Sequence[FrozenTrial]) -> str:
         from optuna.trial import TrialState

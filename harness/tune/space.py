@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.config.recipe import TOP_LEVEL
-from harness.config.typed import from_dict, require, suggest
-from harness.errors import HarnessError
+from harness.config.typed import from_dict, require
+from harness.errors import HarnessError, suggest
 
 if TYPE_CHECKING:
     import optuna

@@ -133,8 +133,8 @@ def _main(opts: TuneOptions, spec: TuneRecipe, runner: TrialRunner, url: str, na
           max_steps: int, base: Recipe, started: float, worker_argv: Callable[[TuneOptions, int], list[str]]) -> dict[str, Any]:
     folder, n_trials = runner.folder, runner.n_trials
     folder.mkdir(parents=True, exist_ok=True)
-    direction: Direction = "maximize" if base.metric.higher_is_better else "minimize"
-    study, store = _open_study(opts, spec, url, name, direction, search, pruner, max_steps)
+    metric = load_plugins().metric(base.cv.metric)
+    study, store = _open_study(opts, spec, url, name, metric.direction, search, pruner, max_steps)
     runner.store = store
     baseline = spec.baseline(load_plugins()) if spec.settings.baseline and search != "grid" else {}  # a grid visits it
     if baseline and not study.get_trials(deepcopy=False):
@@ -146,7 +146,7 @@ def _main(opts: TuneOptions, spec: TuneRecipe, runner: TrialRunner, url: str, na
             f"pruned; {before.failed} failed, {before.running} running); {max(0, n_trials - before.finished)} more to "
             f"run{workers} ({search} sampler, {pruner} pruner) -> {folder}")
     poll = float(min(5, opts.heartbeat))
-    with TrialProgress(n_trials, base.metric.name, base.metric.higher_is_better) as progress:
+    with TrialProgress(n_trials, metric) as progress:
         progress.start(study.get_trials(deepcopy=False))
         if opts.n_workers > 1:
             resolved = replace(opts, out=folder, storage=url, study_name=name, trials=n_trials, sampler=search,
@@ -167,7 +167,7 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
             started: float) -> dict[str, Any]:
     from optuna.trial import TrialState
 
-    folder, n_trials, metric = runner.folder, runner.n_trials, base.metric.name
+    folder, n_trials, metric = runner.folder, runner.n_trials, base.cv.metric
     trials = study.get_trials(deepcopy=False)
     tally = Tally.of(trials)
     keys = [p.key for p in spec.space]

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config.typed import require
+from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Callback, Component
+from harness.specs import BuildContext, Callback, Component, MetricSpec
 from harness.train.state import TrainState
 
 
@@ -31,17 +32,13 @@ class EarlyStoppingOptions:
 class Patience:
     """Counts epochs without an improvement larger than `min_delta` over the best so far."""
 
-    def __init__(self, patience: int, min_delta: float = 0.0, higher_is_better: bool = True):
-        self.patience, self.min_delta, self.higher_is_better = patience, min_delta, higher_is_better
+    def __init__(self, patience: int, metric: MetricSpec, min_delta: float = 0.0):
+        self.patience, self.metric, self.min_delta = patience, metric, min_delta
         self.best: float | None = None
         self.bad_epochs = 0
 
     def improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.higher_is_better:
-            return value > self.best + self.min_delta
-        return value < self.best - self.min_delta
+        return self.metric.better(value, self.best, self.min_delta)
 
     def step(self, value: float) -> bool:
         """Record one epoch's value; True when training should stop."""
@@ -52,22 +49,22 @@ class Patience:
         return self.bad_epochs >= self.patience
 
 
-def monitored(metrics: Mapping[str, Any], higher_is_better: bool) -> float:
+def monitored(metrics: Mapping[str, Any], metric: MetricSpec) -> float:
     """The best of `val_score` and every `val_score_*` (one per extra candidate such as EMA)."""
     values = [float(v) for k, v in metrics.items() if k == "val_score" or k.startswith("val_score_")]
     if not values:
         raise KeyError("early_stopping needs state.metrics['val_score']")
-    return max(values) if higher_is_better else min(values)
+    return metric.best(values)
 
 
 class EarlyStopping(Callback):
-    def __init__(self, patience: int = 3, min_delta: float = 0.0):
-        self.patience, self.min_delta = patience, min_delta
+    def __init__(self, metric: MetricSpec, patience: int = 3, min_delta: float = 0.0):
+        self.metric, self.patience, self.min_delta = metric, patience, min_delta
         self.counter: Patience | None = None
         self._pending: dict[str, Any] | None = None
 
     def on_fold_start(self, state: TrainState) -> None:
-        self.counter = Patience(self.patience, self.min_delta, state.recipe.higher_is_better)
+        self.counter = Patience(self.patience, self.metric, self.min_delta)
         if self._pending is not None:
             self.load_state_dict(self._pending)
             self._pending = None
@@ -76,8 +73,8 @@ class EarlyStopping(Callback):
         if self.counter is None:
             self.on_fold_start(state)
         assert self.counter is not None
-        if self.counter.step(monitored(state.metrics, self.counter.higher_is_better)):
-            state.request_stop(f"early stopping: no better {state.recipe.metric.name} in {self.patience} epochs")
+        if self.counter.step(monitored(state.metrics, self.metric)):
+            state.request_stop(f"early stopping: no better {self.metric.name} in {self.patience} epochs")
 
     def state_dict(self) -> dict[str, Any]:
         if self.counter is None:
@@ -94,7 +91,9 @@ class EarlyStopping(Callback):
 
 
 def build(opts: EarlyStoppingOptions, ctx: BuildContext) -> EarlyStopping:
-    return EarlyStopping(opts.patience, opts.min_delta)
+    if ctx.metric is None:
+        raise HarnessError("early_stopping needs the validation metric: build it in a training context (BuildContext.metric)")
+    return EarlyStopping(ctx.metric, opts.patience, opts.min_delta)
 
 
 @hookimpl

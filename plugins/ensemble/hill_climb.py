@@ -93,7 +93,7 @@ class HillClimb:
         return mean_probs(probs, weights)
 
     def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit:
-        sign = 1.0 if metric.higher_is_better else -1.0
+        sign = metric.sign
         o = self.opts
         def gain(p: np.ndarray) -> tuple[float, float]:  # the metric, then the lower log loss
             return sign * score(metric, y, p), -cross_entropy(y, p)

@@ -76,7 +76,7 @@ class Slsqp:
         return mean_probs(probs, weights)
 
     def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit:
-        m, sign = len(probs), (-1.0 if metric.higher_is_better else 1.0)
+        m, sign = len(probs), -metric.sign  # minimised
         stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
 
         def on_metric(w: np.ndarray) -> float:

@@ -54,7 +54,7 @@ def _create_pretrained(cfg: ModelConfig, num_classes: int):
 def check_timm(cfg: ModelConfig) -> None:
     import timm
 
-    from harness.config.typed import suggest
+    from harness.errors import suggest
 
     if not timm.is_model(cfg.name):
         raise HarnessError(f"model.name: timm has no model {cfg.name!r}{suggest(cfg.name, timm.list_models())}")

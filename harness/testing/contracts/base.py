@@ -15,12 +15,13 @@ from harness.plugin_manager import Plugins, kind_of, load_plugins
 from harness.specs import Batch, BuildContext
 
 
-def context(num_classes: int = 4, n: int = 64, **overrides: Any) -> BuildContext:
-    """A BuildContext for a small fold: `n` samples spread over `num_classes` classes."""
+def context(num_classes: int = 4, n: int = 64, metric: str = "accuracy", **overrides: Any) -> BuildContext:
+    """A BuildContext for a small fold: `n` samples spread over `num_classes` classes, validated
+    on the built-in `metric`."""
     labels = np.arange(n) % num_classes
     values: dict[str, Any] = dict(
         num_classes=num_classes, labels=labels, seed=0, epochs=4, steps_per_epoch=10, batch_size=8,
-        world_size=1, base_lr=1e-3, image_size=16,
+        world_size=1, base_lr=1e-3, image_size=16, metric=_plugins(()).metric(metric),
     )
     values.update(overrides)
     return BuildContext(**values)
