@@ -5,7 +5,7 @@ competitions and appended to `leaderboard/NAME/leaderboard.csv` (`--board leader
         trains recipes/digits.toml with three timm test networks (about 2 minutes on 2 CPU cores),
         ensembles them (mean, hill climbing) and submits all five
     python scripts/curate_leaderboard.py hymenoptera --from runs/bench-ensemble lite0 lite1 lite2 ens-mean ens-hill_climb
-        submits finished runs on the hymenoptera competition (bench/ensemble_real.py trains them)
+        submits finished runs on the hymenoptera competition (bench/accuracy/ensemble_real.py trains them)
 
 Runs are copied to, or trained in, runs/curated/NAME/ (git ignores runs/), so a row's `source`
 names a folder the command made. A member already there is reused.

@@ -1,7 +1,7 @@
 """The CPU bf16 convolution guard: which calls go to fp32, that a guarded convolution's weight
 gradient is right under bf16 autocast on any CPU, and that it changes nothing else (weights,
 names, fp32 outputs, copies). Whether the unguarded kernel is wrong depends on the CPU
-(bench/bf16_kernels.py shows it), so no test here asserts that it is."""
+(bench/speed/bf16_kernels.py shows it), so no test here asserts that it is."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def test_pretrained_offline_fails_clearly(tmp_path: Path, kaggle_comp: Path) -> 
     assert "model.pretrained=false" in errors[0] and "model.weights" in errors[0]
 
 
-# Seed-to-seed noise of one process on digits at this budget (bench/processes.py, 5 seeds, the
+# Seed-to-seed noise of one process on digits at this budget (bench/accuracy/processes.py, 5 seeds, the
 # 2-core AMD EPYC development VM): CV 0.9850 +- 0.0030 (sd). Two independent runs then differ by
 # sd * sqrt(2) = 0.0042; the tolerance is three of those. The same seeds on two gloo processes gave
 # 0.9848 +- 0.0021, paired gaps at most 0.0042. Before the global batch, two processes gave 0.608.

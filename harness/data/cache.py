@@ -67,6 +67,6 @@ class ImageCache:
     @staticmethod
     def read(entry: Path) -> np.ndarray:
         """A writable HWC uint8 array. One open and one read: np.load's memory map (three opens,
-        then a copy to make it writable) took 0.34 ms an entry against 0.18 (bench/cache_read.py)."""
+        then a copy to make it writable) took 0.34 ms an entry against 0.18 (bench/speed/cache_read.py)."""
         with open(entry, "rb") as fh:
             return np.lib.format.read_array(fh)

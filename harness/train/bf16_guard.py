@@ -5,13 +5,13 @@ on every call) when a strided convolution produces an output one pixel wide or h
 pass and the input gradient are right, fp32 is exact. Seen with torch 2.14.1 on AVX-512 BF16 (AMD
 EPYC), on AMX (Intel Xeon, issue 22) and on AVX-512 without BF16 (Intel Xeon, where bf16 is
 emulated); kernels 2 to 7 are wrong in most calls, a 1x1 kernel on 3 input channels in a few.
-`bench/bf16_kernels.py` sweeps the shapes and prints which are wrong on the machine it runs on.
+`bench/speed/bf16_kernels.py` sweeps the shapes and prints which are wrong on the machine it runs on.
 Small images reach such maps in the last stage of most networks: `test_resnet` at 16 px (layer4's
 3x3 stride-2 conv on a 1-pixel map), a ResNet-50 at 32 px.
 
 The guard is shape-exact and cheap: every strided convolution checks its output size on each call
 under CPU autocast, and only a call whose output has a side of 1 runs in fp32 (those maps are a
-pixel wide, so the cost is in the noise; `bench/bf16_kernels.py` measures it). Every other call,
+pixel wide, so the cost is in the noise; `bench/speed/bf16_kernels.py` measures it). Every other call,
 and every call outside CPU autocast (GPU, fp32, export), is the plain convolution. The weights,
 their names and the state dict are unchanged: the guard swaps the module's class for a subclass
 with the check in `forward`.

@@ -1,7 +1,7 @@
 """Batches on their way into the model: the memory format, and on a GPU the uint8 -> float
 normalization that the loader workers leave to the device (`data.normalize_on_device`): a
 quarter of the bytes to pin and copy, and no float work in the workers, which on a GPU are the
-bottleneck (bench/throughput.py). Float batches, from a transform that normalizes itself, pass
+bottleneck (bench/speed/throughput.py). Float batches, from a transform that normalizes itself, pass
 through unchanged."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pick the fastest safe precision: bf16 autocast on a GPU that supports it or on a CPU with AMX,
 fp16 on older GPUs, fp32 elsewhere.
 
-Measured on CPUs without AMX (bench/defaults.py, bench/throughput.py): on plain AVX2, emulated
+Measured on CPUs without AMX (bench/speed/defaults.py, bench/speed/throughput.py): on plain AVX2, emulated
 bf16 ran at 0.15x fp32. On AVX-512 BF16 (AMD EPYC, torch 2.14.1) bf16 sped up the step on
 tensors in memory (resnet18 2.2x, Lite0 1.14x) but not Lite0's end-to-end training (0.99x), so
 `auto` keeps fp32 there; `precision = "bf16"` still asks for it.

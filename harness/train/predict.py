@@ -39,7 +39,7 @@ def predict(
         if inputs is not None:
             images = inputs(images)
         # Each decoded batch serves every view; each view runs at the plain batch size, since a
-        # stacked n-times batch measured 1.33x slower per image on a CPU (bench/overhead.py).
+        # stacked n-times batch measured 1.33x slower per image on a CPU (bench/speed/overhead.py).
         with accelerator.autocast(), autotune_only_if(images.shape[0] == full):
             logits = torch.stack([model(v.apply(images)).float() for v in views], dim=1)  # (B, V, C)
         logits, idx = accelerator.gather_for_metrics((logits.contiguous(), idx))

@@ -4,7 +4,7 @@ Same work as the harness's benchmark recipe: ImageFolder JPEGs decoded with PIL,
 crop + flip + normalize (torchvision v2), two loader workers, AdamW, cross-entropy, the same
 precision and memory format. Prints one JSON line: images/s per epoch (data loading included).
 
-    python bench/bare_loop.py ../shared/data/hymenoptera/train --model efficientnet_lite0 --size 224
+    python bench/baselines/bare_loop.py ../shared/data/hymenoptera/train --model efficientnet_lite0 --size 224
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ processes. Trains the digits recipe at a small budget with several `train.seed` 
 process and on two gloo processes (`accelerate launch`), on the same folds (cv.seed is fixed),
 and reports CV mean +- sd of each, the seed-to-seed noise of one process, and the gap.
 
-    python bench/processes.py --seeds 0 1 2 3 4 [--digits data/digits]
+    python bench/accuracy/processes.py --seeds 0 1 2 3 4 [--digits data/digits]
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import machine, record, timed
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import machine, record, timed  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = BENCH.parent
 BUDGET = ["--set", "cv.folds=2", "--set", "train.epochs=6"]
 
 

@@ -8,7 +8,7 @@ deliver, which bounds any accelerator fed by it. Side by side, alternating, in o
 4. the harness's loader with `persistent_workers=False` (workers started every epoch), the
    before of that default.
 
-    python bench/input_pipeline.py --data ../shared/data/hymenoptera/train --rounds 5
+    python bench/speed/input_pipeline.py --data ../shared/data/hymenoptera/train --rounds 5
 
 Appends medians and ratios, with the machine, to bench/results/input_pipeline.jsonl.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import record
 from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
@@ -37,7 +37,11 @@ from harness.testing import context
 from harness.train.build import make_loader
 from harness.train.sampling import EpochTagged
 
-HERE = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
+
+ROOT = BENCH.parent
 
 
 def harness_loader(paths: list[Path], size: int, batch: int, workers: int, cache: ImageCache | None,
@@ -78,7 +82,7 @@ def epoch_rate(loader: DataLoader, epoch: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "hymenoptera" / "train")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "hymenoptera" / "train")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)

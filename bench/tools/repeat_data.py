@@ -2,7 +2,7 @@
 lasts long enough to measure steady throughput rather than the loader's start-up (hymenoptera's
 fold of 163 images is five batches of 32). Each link is its own path; the photos are the same.
 
-    python bench/repeat_data.py ../shared/data/hymenoptera /tmp/hymenoptera_x8 8
+    python bench/tools/repeat_data.py ../shared/data/hymenoptera /tmp/hymenoptera_x8 8
 """
 
 from __future__ import annotations

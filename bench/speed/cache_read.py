@@ -2,7 +2,7 @@
 array) against the memory map it replaced (`np.load(mmap_mode="r")`, three opens, then a copy
 to make it writable), alternating over rounds on every entry of a folder's images.
 
-    python bench/cache_read.py --data ../shared/data/hymenoptera/train --rounds 5
+    python bench/speed/cache_read.py --data ../shared/data/hymenoptera/train --rounds 5
 
 Appends medians (ms an entry) and the ratio, with the machine, to bench/results/cache_read.jsonl.
 """
@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import record
 
 from harness.data.cache import ImageCache
 
-HERE = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
+
+ROOT = BENCH.parent
 
 
 def per_entry_ms(read: Callable[[Path], np.ndarray], entries: list[Path]) -> float:
@@ -33,7 +37,7 @@ def per_entry_ms(read: Callable[[Path], np.ndarray], entries: list[Path]) -> flo
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "hymenoptera" / "train")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "hymenoptera" / "train")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--oversize", type=float, default=1.15)
     p.add_argument("--rounds", type=int, default=5)

@@ -4,20 +4,20 @@
    off, under Accelerate) against a bare step (forward, cross-entropy, backward, AdamW);
 2. prediction with n TTA views from one decoded batch against n times one plain pass.
 
-    python bench/overhead.py --model efficientnet_lite0 --size 224 --rounds 5
+    python bench/speed/overhead.py --model efficientnet_lite0 --size 224 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import timm
 import torch
 from accelerate import Accelerator
-from common import record
 from torch.utils.data import DataLoader, TensorDataset
 
 from harness.config.recipe import load_recipe
@@ -30,7 +30,9 @@ from harness.train.optim import build_optimizer
 from harness.train.predict import predict
 from harness.train.state import TrainState
 
-HERE = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
 
 
 def data(n: int, size: int, batch: int) -> DataLoader:
@@ -63,7 +65,7 @@ def main() -> None:
     torch.manual_seed(0)
     acc = Accelerator(cpu=not torch.cuda.is_available())
     plugins = load_plugins()
-    recipe = load_recipe(HERE / "recipes" / "throughput.toml", ["data.root='.'", f"train.batch_size={args.batch}",
+    recipe = load_recipe(BENCH / "recipes" / "throughput.toml", ["data.root='.'", f"train.batch_size={args.batch}",
                                                                 "model.channels_last=false", "train.log_every=1000000"], plugins)
     loader = data(args.batch * args.steps, args.size, args.batch)
     ctx = context(num_classes=2, n=len(loader.dataset), batch_size=args.batch, image_size=args.size)

@@ -3,23 +3,25 @@ channels_last, bf16 autocast (which `precision = "auto"` enables on a GPU and on
 `zero_grad(set_to_none=True)`, fused AdamW (the harness's optimizer), and optionally
 `torch.compile` (`train.compile`).
 
-    python bench/defaults.py --model efficientnet_lite0 --size 224 --rounds 3 [--compile] [--no-bf16]
+    python bench/speed/defaults.py --model efficientnet_lite0 --size 224 --rounds 3 [--compile] [--no-bf16]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import timm
 import torch
-from common import record
 
 from harness.train.precision import cpu_has_amx
 
-HERE = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
 
 
 def epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int,

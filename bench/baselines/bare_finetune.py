@@ -6,7 +6,7 @@ and flips at 224 px, decoded from the JPEGs by two loader workers; evaluation on
 a centre crop of 224 after the last epoch. Trains on all of train/ and scores each labelled
 split given (the score of the last epoch: nothing is chosen on the holdout). Prints one JSON line.
 
-    python bench/bare_finetune.py ../shared/data/clothing --eval val test --seed 0
+    python bench/baselines/bare_finetune.py ../shared/data/clothing --eval val test --seed 0
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 alternating, several rounds: wall time, training and prediction images/s, the fraction of step
 time spent waiting for data, peak RSS and the scores (the cache must not cost accuracy).
 
-    python bench/whole_run.py recipes/lite0_finetune.toml --rounds 2
+    python bench/speed/whole_run.py recipes/lite0_finetune.toml --rounds 2
 
 Appends medians and ratios, with the machine, to bench/results/whole_run.jsonl.
 """
@@ -16,10 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import record, timed
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, timed  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = BENCH.parent
 KEYS = ("train_img_per_s", "predict_img_per_s", "data_wait_fraction", "cv_score", "holdout_score")
 
 

@@ -1,11 +1,11 @@
 """Accuracy on real photos, against a bare fine-tuning loop: `recipes/finetune.toml`,
-`recipes/lite0_finetune.toml` and `bench/bare_finetune.py` on both sets of ../shared/data, over
-seeds, in one invocation.
+`recipes/lite0_finetune.toml` and `bench/baselines/bare_finetune.py` on both sets of
+../shared/data, over seeds, in one invocation.
 
-    python bench/accuracy.py --seeds 3                         # the three main arms on both sets
-    python bench/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
-    python bench/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
-    python bench/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
+    python bench/accuracy/accuracy.py --seeds 3                         # the three main arms on both sets
+    python bench/accuracy/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
+    python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
+    python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
 
 Every labelled holdout split is scored: hymenoptera val/; clothing val/ and test/ (test/ is
 distributed differently from train/). Accuracy, balanced accuracy and macro F1 from the fold
@@ -41,10 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RESULTS, machine, record
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import RESULTS, machine, record  # noqa: E402
+
+ROOT = BENCH.parent
+BARE_FINETUNE = BENCH / "baselines" / "bare_finetune.py"
 SPLITS = {"hymenoptera": ("val",), "clothing": ("val", "test")}
 HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] = {  # recipe, its --set
     "finetune": ("finetune.toml", lambda a: []),
@@ -167,7 +170,7 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
 
 
 def run_bare(data: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    out, wall, cpu = timed([sys.executable, str(HERE / "bare_finetune.py"), str(data), "--eval", *SPLITS[data.name],
+    out, wall, cpu = timed([sys.executable, str(BARE_FINETUNE), str(data), "--eval", *SPLITS[data.name],
                             "--seed", str(seed)])
     res = json.loads(out.strip().splitlines()[-1])
     return {"wall_s": wall, "cpu_s": cpu, "splits": res["scores"]}

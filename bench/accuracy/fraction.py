@@ -2,7 +2,7 @@
 (stratified, seeded by cv.seed, folds made on the subset), alternating, several rounds: wall time
 and scores. The fast-experiment loop a competitor uses before a full run.
 
-    python bench/fraction.py recipes/lite0_finetune.toml --fraction 0.1 --rounds 2
+    python bench/accuracy/fraction.py recipes/lite0_finetune.toml --fraction 0.1 --rounds 2
 
 Appends medians and the ratio, with the machine, to bench/results/fraction.jsonl.
 """
@@ -16,9 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import last_cpu_seconds, record, timed
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import last_cpu_seconds, record, timed  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = BENCH.parent
 
 
 def run(recipe: Path, fraction: float, scratch: Path) -> dict[str, float]:
@@ -46,7 +48,7 @@ def main() -> None:
                 raw[name].append(run(args.recipe.resolve(), fraction, Path(tmp)))
                 print(name, raw[name][-1], flush=True)
     med = {k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in raw.items()}
-    record("fraction", {"recipe": str(args.recipe), "fraction": args.fraction, "rounds": args.rounds, **med,
+    record("fraction", {"recipe": str(args.recipe), "data_fraction": args.fraction, "rounds": args.rounds, **med,
                         "wall_ratio_full_over_fraction": med["full"]["wall_s"] / med["fraction"]["wall_s"],
                         "cpu_ratio_full_over_fraction": med["full"]["cpu_s"] / med["fraction"]["cpu_s"], "raw": raw})
 

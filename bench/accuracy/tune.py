@@ -9,8 +9,8 @@ label smoothing, CutMix) against the recipe as written (`recipes/lite0_finetune.
 The search sees only its trials' CV accuracy; the labelled val/ holdout is scored by the two full
 runs alone, never searched on.
 
-    python bench/tune.py                                  # 50 trials: hours on a 2-core CPU
-    python bench/tune.py --trials 3 --set train.epochs=1  # a smoke run
+    python bench/accuracy/tune.py                                  # 50 trials: hours on a 2-core CPU
+    python bench/accuracy/tune.py --trials 3 --set train.epochs=1  # a smoke run
 
 A `--set KEY=VALUE` applies to all three; where KEY is searched, the search is pinned to VALUE.
 Appends the result, with the machine, to bench/results/tune.jsonl.
@@ -25,10 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import record, timed
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, timed  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 

@@ -14,7 +14,7 @@ does not touch (resnet18 at 64 px: no 1-pixel maps), and the fp32 calls on one i
 (test_resnet at 16 px, where "unguarded" trains on garbage). Falling back to fp32 costs fp32's
 step against bf16's. A numerical self-check costs `self_check_s` once per machine and model.
 
-    python bench/bf16_kernels.py [--repeats 5] [--rounds 7]
+    python bench/speed/bf16_kernels.py [--repeats 5] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from common import record
 from torch import nn
 
 from harness.train import bf16_guard
+
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
 
 TOLERANCE = 0.05
 

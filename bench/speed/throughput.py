@@ -2,8 +2,8 @@
 bare PyTorch + timm loop doing the same work and, when a local copy is given, timm's reference
 `train.py`; alternating in one invocation, several rounds.
 
-    python bench/throughput.py --data ../shared/data/hymenoptera --rounds 3 [--timm-train PATH/train.py]
-    python bench/throughput.py --model resnet50 --precision bf16 --workers 8 --epochs 8   # on a GPU
+    python bench/speed/throughput.py --data ../shared/data/hymenoptera --rounds 3 [--timm-train PATH/train.py]
+    python bench/speed/throughput.py --model resnet50 --precision bf16 --workers 8 --epochs 8   # on a GPU
 
 Every variant trains the same model (EfficientNet-Lite0 unless --model) at 224 px, batch 32, AdamW,
 the same precision, channels_last, random-resized crop + flip, the same number of loader workers;
@@ -28,17 +28,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import record, timed
-
 from harness.train.precision import resolve
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+from common import record, timed  # noqa: E402
+
+ROOT = BENCH.parent
+BARE_LOOP = BENCH / "baselines" / "bare_loop.py"
 
 
 def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(dir=scratch))
-    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(HERE / "recipes" / "throughput.toml"),
+    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(BENCH / "recipes" / "throughput.toml"),
                           "--out", str(out / "run"), "--set", f"data.root='{data}'", "--set", f"data.cache={str(cache).lower()}",
                           "--set", f"data.cache_dir='{scratch / 'cache'}'", *extra], ROOT)
     m = json.loads((out / "run" / "metrics.json").read_text())
@@ -47,7 +49,7 @@ def harness(data: Path, cache: bool, extra: list[str], scratch: Path) -> dict[st
 
 
 def bare(data: Path, extra: list[str], limit: int, epochs: int) -> dict[str, float]:
-    stdout, wall, rss = timed([sys.executable, str(HERE / "bare_loop.py"), str(data / "train"), "--limit", str(limit),
+    stdout, wall, rss = timed([sys.executable, str(BARE_LOOP), str(data / "train"), "--limit", str(limit),
                                "--epochs", str(epochs), "--channels-last", *extra], ROOT)
     rates = json.loads(stdout.strip().splitlines()[-1])["train_img_per_s"]
     return {"train_img_per_s": statistics.median(rates), "wall_s": wall, "peak_rss_mib": rss}
@@ -102,7 +104,7 @@ def main() -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     p.add_argument("--set", dest="sets", action="append", default=[], help="extra harness --set, every harness run")
     p.add_argument("--variant", action="append", default=[], help="NAME=SET;SET: one more harness run with these --set")
-    p.add_argument("--bare-args", default="", help="extra bare_loop.py arguments, space separated")
+    p.add_argument("--bare-args", default="", help="extra bench/baselines/bare_loop.py arguments, space separated")
     p.add_argument("--timm-train", type=Path, help="a local copy of timm's train.py, to compare against as well")
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()

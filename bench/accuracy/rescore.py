@@ -4,7 +4,7 @@ it) and labelled ImageFolder splits beside the run's `data.root`, with the recip
 `--set` lists. It answers "would another centre crop, TTA view or test size have scored better?" on the OOF, which
 never sees the holdout, next to the holdout itself.
 
-    python bench/rescore.py RUN_DIR... --config base= --config crop80="augment.crop_pct=0.8" \\
+    python bench/accuracy/rescore.py RUN_DIR... --config base= --config crop80="augment.crop_pct=0.8" \\
         --config tencrop="tta.views=['ten_crop']" --split val
 
 Prints one line per run, setting and split, then the mean ± sd over the runs; appends a summary to
@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
-from accuracy import fold_ensemble, labelled_split, run_classes
-from common import record
 
 from harness.data.competition import Split
+
+BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # accuracy.py beside this script, whoever runs it
+from accuracy import fold_ensemble, labelled_split, run_classes  # noqa: E402
+from common import record  # noqa: E402
 
 
 def fold_splits(run: Path) -> dict[int, Split]:
