@@ -12,12 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import numpy as np
     import torch
     from torch import nn
-
-    from harness.config.schema import ModelConfig
-    from harness.train.state import TrainState
 
 OptionsT = TypeVar("OptionsT")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -73,6 +72,32 @@ class Component(Generic[OptionsT]):
     doc: str = ""  # one line for `harness plugins`, docs/hooks.md and docs/recipe.md
 
 
+class ModelSettings(Protocol):
+    """The recipe's [model] section as a model builder reads it (the core passes its
+    `ModelConfig`; docs/recipe.md documents each key)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pretrained(self) -> bool: ...
+
+    @property
+    def weights(self) -> str: ...
+
+    @property
+    def drop_rate(self) -> float: ...
+
+    @property
+    def channels_last(self) -> bool: ...
+
+    @property
+    def freeze_bn(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Builds a classifier: `build(model_config, num_classes) -> nn.Module`, on the host (the core
@@ -82,11 +107,11 @@ class ModelSpec:
     whose parameters form the "head" parameter group, the rest "backbone"."""
 
     name: str  # the value of `model.source`
-    build: Callable[[ModelConfig, int], nn.Module]  # (the [model] section, number of classes) -> the module
+    build: Callable[[ModelSettings, int], nn.Module]  # (the [model] section, number of classes) -> the module
     doc: str = ""  # one line for `harness plugins`
     # raises HarnessError for a [model] section `build` would refuse, without building anything
     # (no weights read): how `harness tune` refuses a searched model.name before any trial
-    check: Callable[[ModelConfig], None] | None = None
+    check: Callable[[ModelSettings], None] | None = None
 
 
 @dataclass
@@ -313,9 +338,92 @@ class FittingEnsembler(Ensembler, Protocol):
     def fit(self, probs: Sequence[np.ndarray], y: np.ndarray, metric: MetricSpec) -> EnsembleFit: ...
 
 
+class FoldState(Protocol):
+    """What every callback event receives: the fold's trainer state, read-only to a plugin (the
+    trainer's `harness.train.state.TrainState` is one; `harness.testing.train_state()` builds a
+    real one for tests).
+
+    To stop, call `state.request_stop(reason)` (this fold), `request_stop(reason, run=True)` (the
+    whole run: no further folds) or `request_stop(reason, discard=True)` (the whole run, at once,
+    with no predictions and no outputs: a pruned tuning trial). The main process's decision is
+    broadcast at the end of the epoch, so every rank stops together, after the same epoch."""
+
+    @property
+    def recipe(self) -> Any:
+        """The frozen, validated `harness.config.schema.Recipe` of the run."""
+
+    @property
+    def accelerator(self) -> Any:
+        """The `accelerate.Accelerator`: `.device`, `.num_processes`, `.is_main_process`, `.autocast`."""
+
+    @property
+    def model(self) -> nn.Module:
+        """The model as prepared for training (DDP-wrapped under several processes); call it."""
+
+    @property
+    def unwrapped(self) -> nn.Module:
+        """The bare module under `model`: read or copy its weights here (EMA does)."""
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Each param group has `part` ("backbone" or "head") and `base_lr`."""
+
+    @property
+    def fold(self) -> int:
+        """This fold's index, 0-based."""
+
+    @property
+    def inputs(self) -> Any:
+        """Images -> model input (memory format, normalization on the device); `.mean`, `.std`."""
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        """The competition ids of this fold's training split: `train_ids[batch.index[i]]`;
+        pseudo-labelled images (a `PseudoLabeller` callback's) follow the labelled ids."""
+
+    @property
+    def fold_of(self) -> Mapping[str, int]:
+        """The run's fold assignment: labelled id -> fold, as in `folds.csv`."""
+
+    @property
+    def loss(self) -> Loss | None:
+        """The fold's `Loss` as built (a teacher attaches its model to a distillation loss)."""
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch, 0-based."""
+
+    @property
+    def update(self) -> int:
+        """Optimizer updates so far in this fold (skipped non-finite updates count)."""
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """This epoch's row, filled before `on_epoch_end`: `val_score` (raw weights),
+        `val_score_NAME` per candidate, `val_loss`, `train_loss`, `lr`, timing."""
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every earlier epoch's `metrics` row."""
+
+    @property
+    def best(self) -> dict[str, float]:
+        """Per candidate name ("raw", "ema", ...): the best validation score so far."""
+
+    @property
+    def best_epoch(self) -> dict[str, int]:
+        """Per candidate name: the epoch of its best score."""
+
+    @property
+    def stop(self) -> bool:
+        """Whether this fold ends after this epoch."""
+
+    def request_stop(self, reason: str, run: bool = False, discard: bool = False) -> None: ...
+
+
 class Callback:
     """Lifecycle events a trick can react to. Subclass and override what you need; every event
-    gets the fold's `TrainState` (`harness.train.state`, its fields documented there).
+    gets the fold's state, a `FoldState`.
 
     The real order of events in a fold (each process calls every callback):
 
@@ -338,22 +446,22 @@ class Callback:
     resumable: the core saves every callback's state_dict at each checkpoint and restores it.
     """
 
-    def on_fold_start(self, state: TrainState) -> None: ...
+    def on_fold_start(self, state: FoldState) -> None: ...
 
-    def on_epoch_start(self, state: TrainState) -> None: ...
+    def on_epoch_start(self, state: FoldState) -> None: ...
 
-    def on_batch(self, state: TrainState, batch: Batch) -> Batch:
+    def on_batch(self, state: FoldState, batch: Batch) -> Batch:
         """Before the batch transforms: add per-sample extras (looked up by `batch.index`)."""
         return batch
 
-    def after_optimizer_step(self, state: TrainState) -> None: ...
+    def after_optimizer_step(self, state: FoldState) -> None: ...
 
-    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: FoldState) -> None: ...
 
-    def eval_models(self, state: TrainState) -> dict[str, nn.Module]:
+    def eval_models(self, state: FoldState) -> dict[str, nn.Module]:
         return {}
 
-    def lr_factor(self, state: TrainState, group: str) -> float:
+    def lr_factor(self, state: FoldState, group: str) -> float:
         """Multiplier on the learning rate of parameter group `group` ("backbone" or "head")."""
         return 1.0
 

@@ -204,7 +204,7 @@ def render_hooks() -> str:
     import harness.train.resume as resume
     import harness.train.state as state
     from harness.config import options
-    from harness.specs import Callback
+    from harness.specs import Callback, FoldState
 
     plugins = _plugins()
     hooks = [(n, f) for n, f in vars(hookspecs).items() if n.startswith("harness_") and inspect.isfunction(f)]
@@ -217,7 +217,7 @@ def render_hooks() -> str:
            "", "Contents:", ""]
     out += [f"- [`{n}`](#{n})" for n, _ in hooks]
     out += ["- [Shared types: BuildContext, Component](#shared-types)", "- [The fold's lifecycle](#the-folds-lifecycle)",
-            "- [TrainState](#trainstate)", "- [State and checkpoints](#state-and-checkpoints)",
+            "- [FoldState](#foldstate)", "- [State and checkpoints](#state-and-checkpoints)",
             "- [Options and their documentation](#options-and-their-documentation)",
             "- [Loading, warnings and errors](#loading-warnings-and-errors)",
             "- [Testing a plugin](#testing-a-plugin)", ""]
@@ -229,9 +229,12 @@ def render_hooks() -> str:
             "what it needs):", ""]
     events = [(n, m) for n, m in vars(Callback).items() if inspect.isfunction(m)]
     out += code("\n".join(_signature(n, m) for n, m in events), "python")
-    out += ["", "## TrainState", "", "`harness.train.state.TrainState`, what every callback event receives "
-            "(`harness.testing.train_state()` builds a real one for tests):", "", _doc(state), "",
-            "Saved by every checkpoint and restored on resume: " + ", ".join(f"`{f}`" for f in state.RESUMED) + ".", ""]
+    out += ["", "## FoldState", "", f"`harness.specs.FoldState`. {_doc(FoldState)}", "", "| field | what it is |",
+            "|---|---|"]
+    out += [f"| `{n}` | {' '.join((inspect.getdoc(p.fget) or '').split())} |" for n, p in vars(FoldState).items()
+            if isinstance(p, property)]
+    out += ["", _doc(state), "", "Saved by every checkpoint and restored on resume: "
+            + ", ".join(f"`{f}`" for f in state.RESUMED) + ".", ""]
     out += ["## State and checkpoints", "", _doc(resume), "", _doc(checkpoints), "",
             "The contract for a component with state (a schedule, a batch transform, a callback): `state_dict()` "
             "returns tensors and plain data (numbers, strings, lists, dicts), which must survive `torch.save` and "

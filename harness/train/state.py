@@ -1,33 +1,7 @@
-"""The fold's trainer state: what every callback event receives, and the one object that a
-checkpoint saves and a resume restores (`state_dict` / `load_state_dict`).
-
-A plugin reads (never replaces) these fields:
-
-| field | what it is |
-|---|---|
-| `recipe` | the frozen, validated `Recipe` of the run |
-| `accelerator` | the `accelerate.Accelerator`: `.device`, `.num_processes`, `.is_main_process` |
-| `model` | the model as prepared for training (DDP-wrapped under several processes); call it |
-| `unwrapped` | the bare `nn.Module` under `model`: read or copy its weights here (EMA does) |
-| `optimizer` | the torch optimizer; each param group has `part` ("backbone" or "head") and `base_lr` |
-| `fold` | this fold's index, 0-based |
-| `train_ids` | the competition ids of this fold's training split: `train_ids[batch.index[i]]`; |
-|  | pseudo-labelled images (a `PseudoLabeller` callback's) follow the labelled ids, at the end |
-| `fold_of` | the run's fold assignment: labelled id -> fold, as in `folds.csv` (a fold-aware teacher checks it) |
-| `loss` | the fold's `Loss` as built; read it (a teacher attaches its model to a distillation loss) |
-| `inputs` | batch -> model input (memory format, normalization on the device) |
-| `epoch` | the current epoch, 0-based |
-| `update` | optimizer updates so far in this fold (skipped non-finite updates count) |
-| `metrics` | this epoch's row, filled before `on_epoch_end`: `val_score` (raw weights), |
-|  | `val_score_NAME` per candidate, `val_loss`, `train_loss`, `lr`, timing |
-| `history` | every earlier epoch's `metrics` row |
-| `best`, `best_epoch` | per candidate name ("raw", "ema", ...): the best validation score and its epoch |
-
-To stop, call `state.request_stop(reason)` (this fold), `state.request_stop(reason, run=True)`
-(the whole run: no further folds) or `state.request_stop(reason, discard=True)` (the whole run,
-at once, with no predictions and no outputs: a pruned tuning trial). The main process's decision
-is broadcast at the end of the epoch, so every rank stops together, after the same epoch.
-"""
+"""The trainer's side of a fold's state. `TrainState` is the `harness.specs.FoldState` that every
+callback event receives (those fields are the plugin API), plus the loop's own bookkeeping
+(stop flags, non-finite counts, step losses and flags not yet read from the device), and the one
+object that a checkpoint saves and a resume restores (`state_dict` / `load_state_dict`)."""
 
 from __future__ import annotations
 

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Callback, Component
+from harness.specs import BuildContext, Callback, Component, FoldState
 from harness.tune.recipes import PRUNER_CALLBACK, trial_folds
 
 if TYPE_CHECKING:
     import optuna
 
-    from harness.train.state import TrainState
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class ReportAndPrune(Callback):
     def __init__(self, trial: optuna.Trial | None, stride: int, pruned: Pruned):
         self.trial, self.stride, self.pruned = trial, stride, pruned
 
-    def on_epoch_end(self, state: TrainState) -> None:
+    def on_epoch_end(self, state: FoldState) -> None:
         if self.trial is None or not state.accelerator.is_main_process:
             return
         folds = trial_folds(state.recipe)

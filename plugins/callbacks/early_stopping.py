@@ -15,8 +15,7 @@ from typing import Any
 from harness.config.typed import require
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Callback, Component, MetricSpec
-from harness.train.state import TrainState
+from harness.specs import BuildContext, Callback, Component, FoldState, MetricSpec
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,13 @@ class EarlyStopping(Callback):
         self.counter: Patience | None = None
         self._pending: dict[str, Any] | None = None
 
-    def on_fold_start(self, state: TrainState) -> None:
+    def on_fold_start(self, state: FoldState) -> None:
         self.counter = Patience(self.patience, self.metric, self.min_delta)
         if self._pending is not None:
             self.load_state_dict(self._pending)
             self._pending = None
 
-    def on_epoch_end(self, state: TrainState) -> None:
+    def on_epoch_end(self, state: FoldState) -> None:
         if self.counter is None:
             self.on_fold_start(state)
         assert self.counter is not None

@@ -17,8 +17,7 @@ from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Callback, Component
-from harness.train.state import TrainState
+from harness.specs import BuildContext, Callback, Component, FoldState
 
 
 @dataclass(frozen=True)
@@ -38,18 +37,18 @@ class EmaCallback(Callback):
         self.ema: ModelEmaV3 | None = None
         self._pending: dict[str, Any] | None = None  # a resumed state that arrived before the model
 
-    def on_fold_start(self, state: TrainState) -> None:
+    def on_fold_start(self, state: FoldState) -> None:
         # Built from the prepared model, so the copy sits on the device and in the model's dtype.
         self.ema = ModelEmaV3(state.unwrapped, decay=self.decay, use_warmup=self.warmup)
         if self._pending is not None:
             self.ema.module.load_state_dict(self._pending)
             self._pending = None
 
-    def after_optimizer_step(self, state: TrainState) -> None:
+    def after_optimizer_step(self, state: FoldState) -> None:
         assert self.ema is not None, "on_fold_start must run first"
         self.ema.update(state.unwrapped, step=state.update)
 
-    def eval_models(self, state: TrainState) -> dict[str, nn.Module]:
+    def eval_models(self, state: FoldState) -> dict[str, nn.Module]:
         return {} if self.ema is None else {"ema": self.ema.module}
 
     def state_dict(self) -> dict[str, Any]:

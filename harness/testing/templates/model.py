@@ -19,9 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.config.schema import ModelConfig
 from harness.hookspecs import hookimpl
-from harness.specs import ModelSpec
+from harness.specs import ModelSettings, ModelSpec
 
 
 class __CLASS__(nn.Module):
@@ -42,7 +41,7 @@ class __CLASS__(nn.Module):
         return self.head(self.drop(self.features(x).mean((2, 3))))
 
 
-def build(cfg: ModelConfig, num_classes: int) -> nn.Module:
+def build(cfg: ModelSettings, num_classes: int) -> nn.Module:
     return __CLASS__(num_classes, drop_rate=cfg.drop_rate)
 
 
