@@ -25,7 +25,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.errors import HarnessError
-from harness.specs import Component, MetricSpec, ModelSpec
+from harness.specs import Component, Ensembler, MetricSpec, ModelSpec
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
@@ -171,6 +171,13 @@ class Plugins:
         """The metric a recipe's `cv.metric` names (a clear error for an unknown one)."""
         spec: MetricSpec = self.get("metrics", name)
         return spec
+
+    def ensembler(self, name: str, options: Any = None) -> Ensembler:
+        """The ensembler `name`, built from its options (None: its defaults) outside any fold: how a
+        run, `harness predict`, `harness export` and `harness ensemble` pool views and folds."""
+        component: Component = self.get("ensemblers", name)
+        built: Ensembler = component.build(component.options() if options is None else options, None)
+        return built
 
     def model(self, source: str) -> ModelSpec:
         """The model source a recipe's `model.source` names."""

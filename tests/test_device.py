@@ -12,8 +12,8 @@ from harness.config.recipe import load_recipe
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
 from harness.train import precision
+from harness.train.accelerator import make_accelerator
 from harness.train.device import on_gpu
-from harness.train.run import _make_accelerator
 
 
 def _gpus(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
@@ -43,7 +43,7 @@ def test_a_second_run_in_the_process_may_change_precision(tmp_path: Path) -> Non
     plugins = load_plugins()
     precisions = []
     for value in ("bf16", "fp32", "bf16"):
-        acc = _make_accelerator(load_recipe(recipe_path, [f"train.precision='{value}'"], plugins))
+        acc = make_accelerator(load_recipe(recipe_path, [f"train.precision='{value}'"], plugins))
         precisions.append(acc.mixed_precision)
     assert precisions == ["bf16", "no", "bf16"]
 

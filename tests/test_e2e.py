@@ -86,8 +86,8 @@ def test_a_finished_fold_predicts_new_images_without_training_data(tmp_path: Pat
 
     from harness.data.competition import Split
     from harness.plugin_manager import load_plugins
+    from harness.train.accelerator import make_accelerator
     from harness.train.inference import load_fold_model, predict_split
-    from harness.train.run import _make_accelerator
 
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(TINY.format(root=kaggle_comp))
@@ -101,7 +101,7 @@ def test_a_finished_fold_predicts_new_images_without_training_data(tmp_path: Pat
     saved = np.load(tmp_path / "run" / "fold1" / "logits.npz")
     ids = [str(i) for i in saved["test_ids"]]
     split = Split(tuple(ids), tuple(images / f"{i}.png" for i in ids), None)
-    logits, _ = predict_split(fm, split, _make_accelerator(load_recipe(tmp_path / "run" / "recipe.toml")),
+    logits, _ = predict_split(fm, split, make_accelerator(load_recipe(tmp_path / "run" / "recipe.toml")),
                               load_recipe(tmp_path / "run" / "recipe.toml"))
     assert list(logits) == ["identity", "hflip"] and fm.weights in ("raw", "ema")
     for view in logits:

@@ -12,9 +12,8 @@ import pytest
 
 from harness.config.recipe import load_recipe
 from harness.data.competition import load_competition
-from harness.data.folds import folds_hash, fraction_subset, make_folds, read_folds
+from harness.data.folds import assign_folds, folds_hash, fraction_subset, make_folds, read_folds
 from harness.errors import HarnessError
-from harness.train.run import assign_folds
 
 from .conftest import TINY
 

@@ -121,7 +121,7 @@ def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequenc
 
     plugins = load_plugins()
     recipe = load_recipe(run_dir / "recipe.toml", sets, plugins)
-    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     acc = Accelerator(cpu=True)
     per_fold = []
     for k in folds:

@@ -36,7 +36,7 @@ def fold_splits(run: Path) -> dict[int, Split]:
 
     from harness.config.recipe import load_recipe
     from harness.data.competition import load_competition
-    from harness.train.run import assign_folds
+    from harness.data.folds import assign_folds
 
     recipe = load_recipe(run / "recipe.toml")
     recipe = replace(recipe, cv=replace(recipe.cv, folds_file=str(run / "folds.csv"), group_column=""))

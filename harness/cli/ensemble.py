@@ -99,22 +99,20 @@ def run(args: argparse.Namespace) -> int:
     plugins = load_plugins()
     pool = load_pool(args.runs, plugins)
     metric = get_metric(args.metric or pool.manifest.metric, plugins)
-    component = plugins.get("ensemblers", args.method)
-    options = from_dict(component.options, parse_options(args.options), "--option")
-    ensembler = component.build(options, None)
+    options = from_dict(plugins.get("ensemblers", args.method).options, parse_options(args.options), "--option")
+    ensembler = plugins.ensembler(args.method, options)
     weights = parse_weights(args.weights, len(pool.members))
     if weights is not None and isinstance(ensembler, FittingEnsembler):
         raise HarnessError(f"--weights: {args.method} fits its own weights; give --weights to mean, geometric or rank")
-    tta_fitter = None
+    tta_fitter: FittingEnsembler | None = None
     if args.tta == "select":
-        tta_component = plugins.get("ensemblers", args.tta_method)
-        tta_fitter = tta_component.build(tta_component.options(), None)
-        if not isinstance(tta_fitter, FittingEnsembler):
+        chosen = plugins.ensembler(args.tta_method)
+        if not isinstance(chosen, FittingEnsembler):
             raise HarnessError(f"--tta-method {args.tta_method} does not fit weights; choose hill_climb or slsqp")
+        tta_fitter = chosen
     settings = Settings(ensembler, metric, args.method, vars(options), weights, args.tta, tta_fitter,
                         parse_temperature(args.temperature), args.power)
-    mean = plugins.get("ensemblers", "mean")
-    result = run_ensemble(pool, settings, mean.build(mean.options(), None))
+    result = run_ensemble(pool, settings, plugins.ensembler("mean"))
     summary = summarize(result)
     metrics = write_ensemble(out, result, summary)
     print_table(summary)

@@ -136,7 +136,7 @@ def _check_run_pool(plugins: Plugins, sel: Selected) -> None:
     has none to fit there, and would silently act as the plain mean."""
     from harness.specs import FittingEnsembler
 
-    if isinstance(plugins.get("ensemblers", sel.name).build(sel.options, None), FittingEnsembler):
+    if isinstance(plugins.ensembler(sel.name, sel.options), FittingEnsembler):
         raise HarnessError(
             f"ensemble.name = '{sel.name}' fits weights on the OOF, which a run does not do: it pools its views and folds "
             "by a fixed rule ('mean', 'geometric' or 'rank'). Keep one of those here and fit afterwards: "

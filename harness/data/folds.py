@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from harness.config.schema import Recipe
+from harness.data.competition import Competition, check_folds
 from harness.errors import HarnessError
 
 
@@ -84,3 +87,18 @@ def ids_hash(ids: Sequence[str]) -> str:
     for i in sorted(ids):
         h.update(f"{i}\n".encode())
     return h.hexdigest()
+
+
+def assign_folds(comp: Competition, recipe: Recipe) -> tuple[Competition, np.ndarray, str]:
+    """The training set after `data.fraction`, its folds, and where the folds came from."""
+    cv = recipe.cv
+    assert comp.train.labels is not None
+    if recipe.data.fraction < 1.0:
+        comp = replace(comp, train=comp.train.subset(fraction_subset(comp.train.labels, recipe.data.fraction, cv.seed)))
+    check_folds(comp, cv.folds)
+    assert comp.train.labels is not None
+    if cv.folds_file:
+        return comp, read_folds(Path(cv.folds_file), comp.train.ids, cv.folds, recipe.data.id_column), f"file:{cv.folds_file}"
+    if cv.group_column:
+        return comp, make_folds(comp.train.labels, cv.folds, cv.seed, comp.train.groups), f"group:{cv.group_column}"
+    return comp, make_folds(comp.train.labels, cv.folds, cv.seed), "stratified"

@@ -142,7 +142,7 @@ def _view_pool(folder: Path, plugins: Plugins | None) -> Ensembler | None:
 
     plugins = plugins or load_plugins()
     sel = build_recipe({"ensemble": table}, plugins).ensemble
-    return plugins.get("ensemblers", sel.name).build(sel.options, None)
+    return plugins.ensembler(sel.name, sel.options)
 
 
 def load_pool(folders: Sequence[Path], plugins: Plugins | None = None) -> Pool:

@@ -152,7 +152,7 @@ def pooling(recipe: Any, plugins: Plugins) -> PoolKind:
     ensembler (rank, fitted weights) is not a function of one image's probabilities alone: the graph
     takes the mean, and says so."""
     name = recipe.ensemble.name
-    ensembler = plugins.get("ensemblers", name).build(recipe.ensemble.options, None)
+    ensembler = plugins.ensembler(name, recipe.ensemble.options)
     if isinstance(ensembler, Pooled):
         return ensembler.pool
     warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")

@@ -61,14 +61,14 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     fold) averaged as the run's ensembler does, each with its TTA `views` (default: the run's).
     `advance(n)` is told of every n images one fold has predicted."""
     from harness.config.recipe import load_recipe
+    from harness.train.accelerator import make_accelerator  # the run's precision and loader settings, shared
     from harness.train.inference import eval_batch_size, load_fold_model, predict_split
-    from harness.train.run import _make_accelerator  # the run's precision and loader settings, shared
 
     manifest = run_manifest(run_dir)
     use = chosen_folds(manifest, folds)
     recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
-    acc = _make_accelerator(recipe)
-    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    acc = make_accelerator(recipe)
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
     per_fold: list[np.ndarray] = []
     view_names: tuple[str, ...] = ()

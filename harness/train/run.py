@@ -5,7 +5,6 @@ and `run.json`, the manifest every later tool reads."""
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -19,8 +18,8 @@ import torch
 from harness.config.recipe import recipe_sha256, write_recipe
 from harness.config.schema import Recipe
 from harness.console import warn
-from harness.data.competition import Competition, Split, check_folds, load_competition
-from harness.data.folds import folds_hash, fraction_subset, make_folds, read_folds
+from harness.data.competition import Competition, Split, load_competition
+from harness.data.folds import assign_folds, folds_hash
 from harness.errors import HarnessError
 from harness.metrics import cross_entropy, score, softmax
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
@@ -30,9 +29,9 @@ from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.report import report_after_run
 from harness.specs import MetricSpec
-from harness.train import bf16_guard, precision, trackers
+from harness.train import bf16_guard, trackers
+from harness.train.accelerator import make_accelerator
 from harness.train.allocator import keep_freed_memory
-from harness.train.device import on_gpu
 from harness.train.fold import FoldData, RunDiscarded, effective_lr, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
@@ -44,21 +43,6 @@ class RunSummary:
     metrics: dict[str, Any]
 
 
-def assign_folds(comp: Competition, recipe: Recipe) -> tuple[Competition, np.ndarray, str]:
-    """The training set after `data.fraction`, its folds, and where the folds came from."""
-    cv = recipe.cv
-    assert comp.train.labels is not None
-    if recipe.data.fraction < 1.0:
-        comp = replace(comp, train=comp.train.subset(fraction_subset(comp.train.labels, recipe.data.fraction, cv.seed)))
-    check_folds(comp, cv.folds)
-    assert comp.train.labels is not None
-    if cv.folds_file:
-        return comp, read_folds(Path(cv.folds_file), comp.train.ids, cv.folds, recipe.data.id_column), f"file:{cv.folds_file}"
-    if cv.group_column:
-        return comp, make_folds(comp.train.labels, cv.folds, cv.seed, comp.train.groups), f"group:{cv.group_column}"
-    return comp, make_folds(comp.train.labels, cv.folds, cv.seed), "stratified"
-
-
 def check_batch(recipe: Recipe, processes: int) -> None:
     """`train.batch_size` is global: every process takes an equal share of each batch."""
     b = recipe.train.batch_size
@@ -68,40 +52,6 @@ def check_batch(recipe: Recipe, processes: int) -> None:
             f"train.batch_size={b} is the global batch and must split evenly over {processes} processes: "
             f"use {lower or upper} or {upper}"
         )
-
-
-def _make_accelerator(recipe: Recipe, out_dir: Path | None = None):
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    cuda = on_gpu()
-    bf16_gpu = cuda and torch.cuda.is_bf16_supported()
-    mp = precision.resolve(recipe.train.precision, cuda, bf16_gpu)
-    deterministic = recipe.train.deterministic
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for reproducible results
-    torch.use_deterministic_algorithms(deterministic)
-    if cuda:
-        torch.backends.cudnn.benchmark = recipe.train.cudnn_benchmark and not deterministic
-        torch.backends.cudnn.deterministic = deterministic
-    # Batches from pinned memory go to the GPU without the host waiting for the copy (a blocking
-    # copy would sync host and GPU every step).
-    loading = _loading_config(cuda, recipe.data.pin_memory)
-    # Accelerate keeps one precision per process and refuses another; a second run in the same
-    # process (the Python API, tuning trials) may want another. The process group stays as it is.
-    AcceleratorState._reset_state(reset_partial_state=False)
-    tracked = trackers.logging_dir(recipe.train.log_with, out_dir)  # None: no trackers, or no run folder
-    return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda,
-                       dataloader_config=loading, log_with=list(recipe.train.log_with) if tracked else None,
-                       project_dir=tracked)
-
-
-def _loading_config(cuda: bool, pin: bool) -> Any:
-    from accelerate import DataLoaderConfiguration
-
-    # split_batches: each loader batch is the global batch, cut into one equal piece per
-    # process, so a recipe means the same updates on any number of processes.
-    return DataLoaderConfiguration(non_blocking=cuda and pin, split_batches=True)
 
 
 def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say: Any) -> None:
@@ -118,7 +68,7 @@ def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say
 
 
 def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:
-    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     return ensemble([softmax(v) for v in logits.values()])
 
 
@@ -129,7 +79,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     started = time.perf_counter()
     if recipe.train.keep_freed_memory:
         keep_freed_memory()
-    acc = _make_accelerator(recipe, out_dir)
+    acc = make_accelerator(recipe, out_dir)
     check_batch(recipe, acc.num_processes)
     main = acc.is_main_process
     comp = load_competition(recipe.data, recipe.cv.group_column)
@@ -203,7 +153,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,
                results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
-    ensemble = plugins.get("ensemblers", recipe.ensemble.name).build(recipe.ensemble.options, None)
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     assert comp.train.labels is not None
     n = len(comp.train)
     oof = np.full((n, comp.num_classes), np.nan)
@@ -305,4 +255,4 @@ def _versions() -> dict[str, str]:
     return out | ({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {})
 
 
-__all__ = ["run_experiment", "make_folds", "assign_folds", "RunSummary", "HarnessError"]
+__all__ = ["run_experiment", "RunSummary", "HarnessError"]
