@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import pluggy
 
-from harness import hookspecs
+from harness import hookspecs, kinds
 from harness.errors import HarnessError
 from harness.specs import Component, Ensembler, MetricSpec, ModelSpec
 
@@ -57,41 +57,17 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.distill.teacher",
 )
 
-KINDS: tuple[str, ...] = (
-    "models",
-    "sample_transforms",
-    "batch_transforms",
-    "losses",
-    "samplers",
-    "schedulers",
-    "tta_views",
-    "ensemblers",
-    "callbacks",
-    "metrics",
-)
+KINDS: tuple[str, ...] = kinds.NAMES  # the table of kinds is harness.kinds
 
 
 def singular(kind: str) -> str:
     """'losses' -> 'loss', 'tta_views' -> 'tta view'."""
-    return (kind[:-2] if kind.endswith("sses") else kind[:-1]).replace("_", " ")
+    return kinds.BY_NAME[kind].singular
 
 
 def kind_of(text: str) -> str:
-    """The kind named by `text`: plural or singular, with `_`, `-` or a space ('loss', 'tta-view',
-    'batch_transforms'), or the recipe section that selects it ('augment', 'scheduler', 'ensemble')."""
-    key = text.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"augment": "sample_transforms", "scheduler": "schedulers", "schedule": "schedulers",
-               "ensemble": "ensemblers", "tta": "tta_views", "model": "models", "metric": "metrics"}
-    if key in KINDS:
-        return key
-    if key in aliases:
-        return aliases[key]
-    for kind in KINDS:
-        if key == singular(kind).replace(" ", "_"):
-            return kind
-    from harness.errors import suggest
-
-    raise HarnessError(f"unknown component kind {text!r}{suggest(key, KINDS)}; kinds: {', '.join(KINDS)}")
+    """The kind (its plural name) that `text` names: see harness.kinds.kind_of."""
+    return kinds.kind_of(text).name
 
 
 @dataclass(frozen=True)
@@ -185,7 +161,7 @@ class Plugins:
         return spec
 
     def components(self, kind: str) -> dict[str, Component]:
-        if kind not in KINDS or kind in ("models", "metrics"):
+        if kind not in KINDS or kinds.BY_NAME[kind].build_args in ("model", "spec"):  # specs, not Components
             raise ValueError(f"unknown component kind {kind!r}")
         return self._collect(kind)
 

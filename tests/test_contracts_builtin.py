@@ -7,21 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness import kinds
 from harness.plugin_manager import KINDS, load_plugins
 from harness.testing import contracts
 
-CONTRACTS: dict[str, type] = {
-    "models": contracts.ModelContract,
-    "sample_transforms": contracts.SampleTransformContract,
-    "batch_transforms": contracts.BatchTransformContract,
-    "losses": contracts.LossContract,
-    "samplers": contracts.SamplerContract,
-    "schedulers": contracts.ScheduleContract,
-    "tta_views": contracts.TTAViewContract,
-    "ensemblers": contracts.EnsemblerContract,
-    "callbacks": contracts.CallbackContract,
-    "metrics": contracts.MetricContract,
-}
+CONTRACTS: dict[str, type] = {k.name: getattr(contracts, k.contract) for k in kinds.KINDS}  # harness.kinds names them
 # Class attributes beyond the defaults, for components that need them.
 SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
     ("models", "timm"): {"options": {"name": "test_resnet"}},

@@ -1,19 +1,16 @@
 """The docs match the code, in datasette's way: every hook is documented in docs/hooks.md and has a
-`test_hook_<name>`; docs/hooks.md, docs/recipe.md and docs/cli/ are what scripts/gen_docs.py writes
+`test_hook_<name>`; docs/hooks.md, docs/recipe.md and docs/cli/ are what python -m harness.docs writes
 now; every recipe key has a meaning; every CLI verb has a page; the README points to them."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from harness import hookspecs
+from harness import docs, hookspecs
 from harness.cli import VERBS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,24 +18,15 @@ DOCS = ROOT / "docs"
 HOOKS = [name for name, fn in vars(hookspecs).items() if name.startswith("harness_") and inspect.isfunction(fn)]
 
 
-def _gen_docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_docs"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def generated() -> dict[str, str]:
-    return _gen_docs().render_all()
+    return docs.render_all()
 
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_documented(hook: str) -> None:
     text = (DOCS / "hooks.md").read_text()
-    assert f"## `{hook}`" in text, f"{hook} has no section in docs/hooks.md: run python scripts/gen_docs.py"
+    assert f"## `{hook}`" in text, f"{hook} has no section in docs/hooks.md: run python python -m harness.docs"
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -49,13 +37,13 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 
 def test_docs_are_current(generated: dict[str, str]) -> None:
-    stale = _gen_docs().stale(generated)
-    assert not stale, f"out of date: {', '.join(stale)}; run python scripts/gen_docs.py"
+    stale = docs.stale(generated)
+    assert not stale, f"out of date: {', '.join(stale)}; run python python -m harness.docs"
 
 
 @pytest.mark.parametrize("verb", list(VERBS))
 def test_every_verb_has_a_page(verb: str, generated: dict[str, str]) -> None:
-    assert (DOCS / "cli" / f"{verb}.md").is_file(), f"docs/cli/{verb}.md is missing: run python scripts/gen_docs.py"
+    assert (DOCS / "cli" / f"{verb}.md").is_file(), f"docs/cli/{verb}.md is missing: run python python -m harness.docs"
     assert "examples:" in generated[f"cli/{verb}.md"], f"harness {verb} --help shows no examples (EXAMPLES)"
 
 

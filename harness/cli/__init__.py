@@ -34,7 +34,8 @@ VERBS: dict[str, str] = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every verb's parser (the docs generator renders their --help)."""
     p = argparse.ArgumentParser(
         prog="harness",
         description="Kaggle-style image classification: K-fold training from TOML recipes, with plugins.",
@@ -74,7 +75,7 @@ def _subparsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 def main(argv: Sequence[str] | None = None) -> int:
     from harness import console
 
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     before = console.verbosity()
     if getattr(args, "verbosity", None) is not None:

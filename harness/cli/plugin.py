@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness import kinds
 from harness.errors import HarnessError
 
-# The kinds a scaffold can start from; keep in step with harness.testing.scaffold.TEMPLATES.
-KINDS = ("loss", "batch_transform", "callback", "sample_transform", "sampler", "scheduler", "tta_view", "ensembler",
-         "metric", "model")
+# `--kind`: every kind of harness.kinds has a template; loss (the default) first.
+KINDS = ("loss", *(k.template for k in kinds.KINDS if k.template != "loss"))
 HELP = "scaffold a plugin package: entry point, one component, contract tests, README"
 EXAMPLES = """examples:
   harness plugin new random-erasing --kind batch_transform    # writes ./harness-random-erasing/

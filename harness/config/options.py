@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from harness.kinds import BY_NAME
+
 
 @dataclass(frozen=True)
 class OptionDoc:
@@ -132,31 +134,21 @@ def describe(cls: type, prefix: str) -> list[OptionDoc]:
 
 
 def selector(kind: str, name: str) -> str:
-    """How a recipe (or the command line) chooses component `name` of `kind`."""
-    from harness.config.recipe import ENABLED, SELECTED
-
-    for section, (k, _default) in SELECTED.items():
-        if k == kind:
-            how = f'{section}.name = "{name}"'
-            return how + (f" (or harness ensemble --method {name})" if kind == "ensemblers" else "")
-    for section, k in ENABLED.items():
-        if k == kind:
-            return f"a [{section}.{name}] table (run in recipe order; enabled = false turns it off)"
-    return {"models": f'model.source = "{name}"', "metrics": f'cv.metric = "{name}"',
-            "tta_views": f'tta.views = [..., "{name}"]'}.get(kind, name)
+    """How a recipe (or the command line) chooses component `name` of `kind` (harness.kinds says)."""
+    k = BY_NAME[kind]
+    if k.selects == "one":
+        return f'{k.section}.name = "{name}"' + (f" (or harness ensemble --method {name})" if kind == "ensemblers" else "")
+    if k.selects == "many":
+        return f"a [{k.section}.{name}] table (run in recipe order; enabled = false turns it off)"
+    if k.selects == "views":
+        return f'{k.section}.views = [..., "{name}"]'
+    return f'{k.section} = "{name}"'
 
 
 def option_prefix(kind: str, name: str) -> str | None:
     """The recipe table that holds the options of component `name` of `kind` (None: it has none)."""
-    from harness.config.recipe import ENABLED, SELECTED
-
-    for section, (k, _default) in SELECTED.items():
-        if k == kind:
-            return section
-    for section, k in ENABLED.items():
-        if k == kind:
-            return f"{section}.{name}"
-    return f"tta.{name}" if kind == "tta_views" else None
+    k = BY_NAME[kind]
+    return {"one": k.section, "many": f"{k.section}.{name}", "views": f"{k.section}.{name}"}.get(k.selects)
 
 
 def component_options(kind: str, name: str, options: type) -> list[OptionDoc]:

@@ -21,17 +21,12 @@ from harness.config.schema import (
 )
 from harness.config.typed import from_dict, to_dict
 from harness.errors import HarnessError, suggest
+from harness.kinds import recipe_sections
 from harness.plugin_manager import Plugins
 
 CORE = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig}
-SELECTED = {  # section -> (plugin kind, default name)
-    "augment": ("sample_transforms", "standard"),
-    "loss": ("losses", "cross_entropy"),
-    "sampler": ("samplers", "instance"),
-    "scheduler": ("schedulers", "constant"),
-    "ensemble": ("ensemblers", "mean"),
-}
-ENABLED = {"batch_transforms": "batch_transforms", "callbacks": "callbacks"}  # section -> kind
+SELECTED = {section: (k.name, k.default) for section, k in recipe_sections("one").items()}  # section -> (kind, default)
+ENABLED = {section: k.name for section, k in recipe_sections("many").items()}  # section -> kind
 TOP_LEVEL = ["base", *CORE, *SELECTED, "tta", *ENABLED, "tune"]  # [tune]: read by `harness tune` alone
 
 

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from harness import kinds
 from harness.config.typed import from_dict
-from harness.plugin_manager import Plugins, kind_of, load_plugins
+from harness.plugin_manager import Plugins, load_plugins
 from harness.specs import Batch, BuildContext
 
 
@@ -41,24 +42,24 @@ def build_component(kind: str, name: str, options: Mapping[str, Any] | None = No
     registered besides the installed ones."""
     from harness.config.options import option_prefix
 
-    kind = kind_of(kind)
-    found = _plugins(tuple(plugins))
-    spec = found.get(kind, name)
+    found_kind = kinds.kind_of(kind)
+    spec = _plugins(tuple(plugins)).get(found_kind.name, name)
     ctx = ctx or context()
     options = dict(options or {})
-    if kind == "models":
+    how = found_kind.build_args
+    if how == "model":
         from harness.config.schema import ModelConfig
 
         return spec.build(from_dict(ModelConfig, {"source": name, **options}, "model"), ctx.num_classes)
-    if kind == "metrics":
+    if how == "spec":
         if options:
-            raise ValueError(f"metric {name!r} takes no options")
+            raise ValueError(f"{found_kind.singular} {name!r} takes no options")
         return spec
-    opts = from_dict(spec.options, options, option_prefix(kind, name) or name)
-    if kind == "sample_transforms":
+    opts = from_dict(spec.options, options, option_prefix(found_kind.name, name) or name)
+    if how == "fold_train":
         return spec.build(opts, ctx, train)
-    if kind == "ensemblers":
-        return spec.build(opts, None)  # `harness ensemble` builds them outside any fold
+    if how == "anywhere":
+        return spec.build(opts, None)  # as `harness ensemble` and `harness predict` build them, outside any fold
     return spec.build(opts, ctx)
 
 

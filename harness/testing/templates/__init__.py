@@ -3,6 +3,7 @@ order `--kind` lists them in); each is also the example of its hook in docs/hook
 
 from __future__ import annotations
 
+from harness.kinds import KINDS
 from harness.testing.templates import (
     batch_transform,
     callback,
@@ -17,17 +18,11 @@ from harness.testing.templates import (
 )
 from harness.testing.templates.base import Template
 
-TEMPLATES: dict[str, Template] = {
-    "loss": loss.TEMPLATE,
-    "batch_transform": batch_transform.TEMPLATE,
-    "callback": callback.TEMPLATE,
-    "sample_transform": sample_transform.TEMPLATE,
-    "sampler": sampler.TEMPLATE,
-    "scheduler": scheduler.TEMPLATE,
-    "tta_view": tta_view.TEMPLATE,
-    "ensembler": ensembler.TEMPLATE,
-    "metric": metric.TEMPLATE,
-    "model": model.TEMPLATE,
-}
+_MODULES = {"loss": loss, "batch_transform": batch_transform, "callback": callback, "sample_transform": sample_transform,
+            "sampler": sampler, "scheduler": scheduler, "tta_view": tta_view, "ensembler": ensembler, "metric": metric,
+            "model": model}
+# `harness plugin new --kind` -> its template, in harness.kinds's order with the default (loss) first.
+TEMPLATES: dict[str, Template] = {k.template: _MODULES[k.template].TEMPLATE
+                                  for k in sorted(KINDS, key=lambda k: k.template != "loss")}
 
 __all__ = ["TEMPLATES", "Template"]

@@ -85,4 +85,4 @@ def test_prob_zero_changes_nothing() -> None:
     assert torch.equal(t(batch, 0).images, batch.images)
 '''
 
-TEMPLATE = Template("harness_batch_transforms", "BatchTransformContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("batch_transform", MODULE, TEST, "import torch")

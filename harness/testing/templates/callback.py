@@ -95,4 +95,4 @@ def test_average_of_two_snapshots() -> None:
     torch.testing.assert_close(cb.eval_models(state)["swa"].weight, first + 0.5)
 '''
 
-TEMPLATE = Template("harness_callbacks", "CallbackContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("callback", MODULE, TEST, "import torch")

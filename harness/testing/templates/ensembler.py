@@ -62,4 +62,4 @@ def test_power_one_is_the_mean() -> None:
     np.testing.assert_allclose(__MODULE__.power_mean([a, b], None, 1.0), [[0.4, 0.6]])
 '''
 
-TEMPLATE = Template("harness_ensemblers", "EnsemblerContract", MODULE, TEST, "import numpy as np")
+TEMPLATE = Template("ensembler", MODULE, TEST, "import numpy as np")

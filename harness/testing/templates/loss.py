@@ -59,4 +59,4 @@ def test_epsilon_zero_is_cross_entropy() -> None:
     torch.testing.assert_close(__MODULE__.poly1(logits, target, 0.0), torch.nn.functional.cross_entropy(logits, target))
 '''
 
-TEMPLATE = Template("harness_losses", "LossContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("loss", MODULE, TEST, "import torch")

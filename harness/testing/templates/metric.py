@@ -39,4 +39,4 @@ def test_second_choice_counts() -> None:
     assert __MODULE__.top2_accuracy(np.array([1, 0]), probs) == 0.5
 '''
 
-TEMPLATE = Template("harness_metrics", "MetricContract", MODULE, TEST, "import numpy as np")
+TEMPLATE = Template("metric", MODULE, TEST, "import numpy as np")

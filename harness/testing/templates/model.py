@@ -57,4 +57,4 @@ def test_any_image_size() -> None:
     assert model(torch.randn(2, 3, 20, 28)).shape == (2, 3)
 '''
 
-TEMPLATE = Template("harness_models", "ModelContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("model", MODULE, TEST, "import torch")

@@ -59,4 +59,4 @@ def test_hflip_one_always_flips() -> None:
     torch.testing.assert_close(train(image), plain(image.flip(-1)))
 '''
 
-TEMPLATE = Template("harness_sample_transforms", "SampleTransformContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("sample_transform", MODULE, TEST, "import torch")

@@ -66,4 +66,4 @@ def test_no_repeats_within_an_epoch() -> None:
     assert len(draw) == len(set(draw)) == 30
 '''
 
-TEMPLATE = Template("harness_samplers", "SamplerContract", MODULE, TEST, "")
+TEMPLATE = Template("sampler", MODULE, TEST, "")

@@ -54,4 +54,4 @@ def test_one_epoch_is_one_gamma() -> None:
     assert s.factor(0) == 1.0 and abs(s.factor(10) - 0.5) < 1e-12
 '''
 
-TEMPLATE = Template("harness_schedulers", "ScheduleContract", MODULE, TEST, "")
+TEMPLATE = Template("scheduler", MODULE, TEST, "")

@@ -64,4 +64,4 @@ def test_shift_moves_columns() -> None:
     assert __MODULE__.shift(x, 1).flatten().tolist() == [0.0, 0.0, 1.0, 2.0, 3.0]
 '''
 
-TEMPLATE = Template("harness_tta_views", "TTAViewContract", MODULE, TEST, "import torch")
+TEMPLATE = Template("tta_view", MODULE, TEST, "import torch")

@@ -1,0 +1,3 @@
+from harness.docs import main
+
+raise SystemExit(main())
