@@ -14,8 +14,7 @@ def get_metric(name: str, plugins: object | None = None) -> MetricSpec:
     from harness.plugin_manager import Plugins, load_plugins
 
     pm = plugins if isinstance(plugins, Plugins) else load_plugins()
-    spec: MetricSpec = pm.get("metrics", name)
-    return spec
+    return pm.metric(name)
 
 
 def score(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray) -> float:

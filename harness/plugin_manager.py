@@ -25,7 +25,21 @@ import pluggy
 
 from harness import hookspecs, kinds
 from harness.errors import HarnessError
-from harness.specs import Component, Ensembler, MetricSpec, ModelSpec
+from harness.specs import (
+    BatchTransform,
+    BuildContext,
+    Callback,
+    Component,
+    Ensembler,
+    Loss,
+    MetricSpec,
+    ModelSpec,
+    Sampler,
+    SampleTransform,
+    Schedule,
+    Selection,
+    TTAView,
+)
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
@@ -159,6 +173,39 @@ class Plugins:
         """The model source a recipe's `model.source` names."""
         spec: ModelSpec = self.get("models", source)
         return spec
+
+    # One typed accessor per kind that a fold builds: `sel` is the recipe's choice (a name and its
+    # validated options), `ctx` the fold's BuildContext.
+    def _build(self, kind: str, sel: Selection, *args: Any) -> Any:
+        return self.get(kind, sel.name).build(sel.options, *args)
+
+    def sample_transform(self, sel: Selection, ctx: BuildContext, train: bool) -> SampleTransform:
+        built: SampleTransform = self._build("sample_transforms", sel, ctx, train)
+        return built
+
+    def batch_transform(self, sel: Selection, ctx: BuildContext) -> BatchTransform:
+        built: BatchTransform = self._build("batch_transforms", sel, ctx)
+        return built
+
+    def loss(self, sel: Selection, ctx: BuildContext) -> Loss:
+        built: Loss = self._build("losses", sel, ctx)
+        return built
+
+    def sampler(self, sel: Selection, ctx: BuildContext) -> Sampler:
+        built: Sampler = self._build("samplers", sel, ctx)
+        return built
+
+    def scheduler(self, sel: Selection, ctx: BuildContext) -> Schedule:
+        built: Schedule = self._build("schedulers", sel, ctx)
+        return built
+
+    def tta_views(self, sel: Selection, ctx: BuildContext | None) -> list[TTAView]:
+        built: list[TTAView] = self._build("tta_views", sel, ctx)
+        return built
+
+    def callback(self, sel: Selection, ctx: BuildContext) -> Callback:
+        built: Callback = self._build("callbacks", sel, ctx)
+        return built
 
     def components(self, kind: str) -> dict[str, Component]:
         if kind not in KINDS or kinds.BY_NAME[kind].build_args in ("model", "spec"):  # specs, not Components

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-OptionsT = TypeVar("OptionsT")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -62,8 +61,19 @@ class BuildContext:
         return self.metric is None or self.metric.higher_is_better
 
 
+class Selection(Protocol):
+    """A recipe's choice of one component: its name and its validated options (the core's
+    `harness.config.schema.Selected`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def options(self) -> Any: ...
+
+
 @dataclass(frozen=True)
-class Component(Generic[OptionsT]):
+class Component:
     """A named, configurable piece that a recipe can select."""
 
     name: str  # what a recipe writes: lowercase, unique among the components of its kind

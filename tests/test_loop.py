@@ -14,7 +14,6 @@ from harness.config.recipe import load_recipe
 from harness.plugin_manager import load_plugins
 from harness.specs import Batch
 from harness.testing import context
-from harness.train.build import build_component
 from harness.train.loop import train_one_epoch
 from harness.train.optim import build_optimizer
 from harness.train.state import TrainState
@@ -52,8 +51,8 @@ def test_freeze_bn_keeps_running_statistics(tmp_path: Path, freeze: bool) -> Non
     ctx = context(num_classes=3)
     before = state.unwrapped.body[1].running_mean.clone()
     weight = state.unwrapped.body[1].weight.detach().clone()
-    stats = train_one_epoch(state, loader, build_component(plugins, "losses", recipe.loss, ctx),
-                            build_component(plugins, "schedulers", recipe.scheduler, ctx), [], [], lambda n, v: None)
+    stats = train_one_epoch(state, loader, plugins.loss(recipe.loss, ctx),
+                            plugins.scheduler(recipe.scheduler, ctx), [], [], lambda n, v: None)
     bn = state.unwrapped.body[1]
     assert torch.equal(bn.running_mean, before) == freeze
     assert not torch.equal(bn.weight, weight)  # the affine parameters learn either way
@@ -88,7 +87,7 @@ def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), ste
     model, optimizer, loader = acc.prepare(model, optimizer, loader)
     state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
     ctx = context(num_classes=3)
-    ce = build_component(plugins, "losses", recipe.loss, ctx)
+    ce = plugins.loss(recipe.loss, ctx)
     calls = [0]
 
     def loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -98,7 +97,7 @@ def _epoch(tmp_path: Path, sets: list[str], nan_steps: tuple[int, ...] = (), ste
 
     weights: list[torch.Tensor] = []
     messages: list[str] = []
-    stats = train_one_epoch(state, loader, loss, build_component(plugins, "schedulers", recipe.scheduler, ctx), [], [],
+    stats = train_one_epoch(state, loader, loss, plugins.scheduler(recipe.scheduler, ctx), [], [],
                             lambda n, v: None, lambda step: weights.append(state.unwrapped.head.weight.detach().clone()),
                             messages.append)
     return state, stats, weights, messages

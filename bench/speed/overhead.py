@@ -24,7 +24,6 @@ from harness.config.recipe import load_recipe
 from harness.plugin_manager import load_plugins
 from harness.specs import TTAView
 from harness.testing import context
-from harness.train.build import build_component
 from harness.train.loop import train_one_epoch
 from harness.train.optim import build_optimizer
 from harness.train.predict import predict
@@ -76,8 +75,8 @@ def main() -> None:
     optimizer = build_optimizer(model, recipe.train, 1e-3)
     model, optimizer, h_loader = acc.prepare(model, optimizer, loader)
     state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold=0)
-    loss = build_component(plugins, "losses", recipe.loss, ctx)
-    schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
+    loss = plugins.loss(recipe.loss, ctx)
+    schedule = plugins.scheduler(recipe.scheduler, ctx)
 
     bare_t, harness_t = [float("nan")], [float("nan")]
     if not args.tta_only:

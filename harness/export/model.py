@@ -119,10 +119,10 @@ def describe(transform: Any) -> list[str]:
 def uint8_transform(recipe: Any, plugins: Plugins, model: nn.Module, num_classes: int) -> SampleTransform:
     """The run's eval transform without normalization: decoded uint8 CHW in, uint8 CHW out, as a
     GPU run's loader workers produce it."""
-    from harness.train.build import build_component, make_context
+    from harness.train.build import make_context
 
     ctx = make_context(recipe, model, np.zeros(0, dtype=np.int64), num_classes, recipe.train.seed, 1, on_device=True)
-    tf = build_component(plugins, "sample_transforms", recipe.augment, replace(ctx, normalize=False), False)
+    tf = plugins.sample_transform(recipe.augment, replace(ctx, normalize=False), False)
     probe = tf(torch.zeros(3, recipe.data.image_size + 13, recipe.data.image_size + 7, dtype=torch.uint8))
     if probe.dtype != torch.uint8:
         raise HarnessError(f"augment {recipe.augment.name!r} normalizes inside its eval transform, so the export "

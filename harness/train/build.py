@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from harness.config.schema import Recipe, Selected
+from harness.config.schema import Recipe
 from harness.data.dataset import ImageDataset
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
@@ -44,10 +44,6 @@ def model_norm(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
 
 
-def build_component(plugins: Plugins, kind: str, sel: Selected, ctx: BuildContext, *extra: Any) -> Any:
-    return plugins.get(kind, sel.name).build(sel.options, ctx, *extra)
-
-
 def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_classes: int, seed: int, world: int,
                  on_device: bool, rank: int = 0, metric: MetricSpec | None = None) -> BuildContext:
     """What every component of a fold is built with. `train.batch_size` is the global batch:
@@ -66,7 +62,7 @@ def make_context(recipe: Recipe, model: nn.Module, labels: np.ndarray, num_class
 
 
 def _views(recipe: Recipe, plugins: Plugins, ctx: BuildContext) -> list[TTAView]:
-    views = [v for s in recipe.tta_options for v in build_component(plugins, "tta_views", s, ctx)]
+    views = [v for s in recipe.tta_options for v in plugins.tta_views(s, ctx)]
     names = [v.name for v in views]
     if len(set(names)) != len(names):
         raise HarnessError(f"tta.views: two views share a name in {names}")
@@ -78,7 +74,7 @@ def build_eval(recipe: Recipe, plugins: Plugins, model: nn.Module, num_classes: 
     """What prediction needs, and nothing of training: the eval transform, the TTA views and the
     model's input step."""
     ctx = make_context(recipe, model, np.zeros(0, dtype=np.int64), num_classes, recipe.train.seed, 1, on_device)
-    return (build_component(plugins, "sample_transforms", recipe.augment, ctx, False), _views(recipe, plugins, ctx),
+    return (plugins.sample_transform(recipe.augment, ctx, False), _views(recipe, plugins, ctx),
             ModelInput(ctx.mean, ctx.std, recipe.model.channels_last))
 
 
@@ -87,12 +83,12 @@ def build_components(recipe: Recipe, plugins: Plugins, model: nn.Module, labels:
     ctx = make_context(recipe, model, labels, num_classes, seed, world, on_gpu(), rank, plugins.metric(recipe.cv.metric))
     return Components(
         ctx=ctx,
-        train_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, True),
-        eval_tf=build_component(plugins, "sample_transforms", recipe.augment, ctx, False),
-        sampler=build_component(plugins, "samplers", recipe.sampler, ctx),
-        loss=build_component(plugins, "losses", recipe.loss, ctx),
-        batch_transforms={s.name: build_component(plugins, "batch_transforms", s, ctx) for s in recipe.batch_transforms},
-        callbacks={s.name: build_component(plugins, "callbacks", s, ctx) for s in recipe.callbacks},
+        train_tf=plugins.sample_transform(recipe.augment, ctx, True),
+        eval_tf=plugins.sample_transform(recipe.augment, ctx, False),
+        sampler=plugins.sampler(recipe.sampler, ctx),
+        loss=plugins.loss(recipe.loss, ctx),
+        batch_transforms={s.name: plugins.batch_transform(s, ctx) for s in recipe.batch_transforms},
+        callbacks={s.name: plugins.callback(s, ctx) for s in recipe.callbacks},
         views=_views(recipe, plugins, ctx),
         inputs=ModelInput(ctx.mean, ctx.std, recipe.model.channels_last),
     )

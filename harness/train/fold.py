@@ -28,7 +28,7 @@ from harness.outputs.checkpoint import load_weights
 from harness.outputs.fold_results import FoldResult
 from harness.plugin_manager import Plugins
 from harness.train import bf16_guard
-from harness.train.build import build_component, build_components, make_loader, with_steps
+from harness.train.build import build_components, make_loader, with_steps
 from harness.train.checkpoints import Checkpoints, set_rng_state
 from harness.train.debug import maybe_die
 from harness.train.evaluate import candidates, choose_best, evaluate, keep_best
@@ -121,7 +121,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
     train = with_pseudo(data.train, [s for s in pseudo if s is not None and len(s)])
     assert train.labels is not None
     if train is not data.train:  # the sampler draws from the extended split
-        parts.sampler = build_component(plugins, "samplers", recipe.sampler, replace(parts.ctx, labels=train.labels))
+        parts.sampler = plugins.sampler(recipe.sampler, replace(parts.ctx, labels=train.labels))
         progress("message", text=f"fold {fold + 1}: {len(train) - len(data.train)} pseudo-labelled images train with the "
                                  f"{len(data.train)} labelled ones")
     sampler = EpochTagged(parts.sampler)
@@ -142,7 +142,7 @@ def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data
         model = cast(torch.nn.Module, torch.compile(model))  # an OptimizedModule: still a module
     batches_per_epoch = len(train_loader)
     ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
-    schedule = build_component(plugins, "schedulers", recipe.scheduler, ctx)
+    schedule = plugins.scheduler(recipe.scheduler, ctx)
     state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold, parts.inputs, train.ids,
                        fold_of=data.fold_of, loss=parts.loss)
     callbacks = list(parts.callbacks.values())

@@ -74,7 +74,7 @@ def load_fold_model(run_dir: Path, fold: int, plugins: Plugins, device: torch.de
     if views is not None:
         recipe = _with_views(recipe, views, plugins)
     # The architecture only: the fold's own weights replace whatever pretrained ones it would load.
-    model = plugins.get("models", recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""),
+    model = plugins.model(recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""),
                                                             len(manifest.classes))
     load_weights(model, run_dir / f"fold{fold}" / f"best_{chosen}.safetensors")
     if torch.device(device).type == "cpu" and precision.cpu_bf16(recipe.train.precision):

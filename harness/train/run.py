@@ -59,7 +59,7 @@ def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say
     the recipe asked for bf16 by name."""
     if acc.device.type != "cpu" or acc.mixed_precision != "bf16":
         return
-    arch = plugins.get("models", recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""), num_classes)
+    arch = plugins.model(recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""), num_classes)
     line = bf16_guard.note(arch, recipe.data.image_size, auto=recipe.train.precision == "auto")
     if line and recipe.train.precision == "bf16":
         warn(line)

@@ -239,7 +239,7 @@ def model_teacher(cfg: ModelConfig, num_classes: int, recipe: Recipe, acc: Accel
         raise HarnessError(f"callbacks.teacher.model.weights {weights} is fold weights of the run {weights.parent.parent}, "
                            "which trained on the other folds' labels: the student's CV would lie. Use source = \"run\", "
                            f"run = \"{weights.parent.parent}\" (fold-aware)")
-    model = plugins.get("models", cfg.source).build(replace(cfg, pretrained=False, weights=""), num_classes)
+    model = plugins.model(cfg.source).build(replace(cfg, pretrained=False, weights=""), num_classes)
     missing = load_into(model, read_state_dict(weights), f"callbacks.teacher.model.weights {weights}")
     if missing:
         raise HarnessError(f"callbacks.teacher.model.weights {weights} lacks {len(missing)} tensor(s) of the model, such "
