@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from harness.ensemble.nested import nested_predictions
-from harness.ensemble.temperature import blend_views, fit_temperature, nll, power_scale, softmax_nd
+from harness.ensemble.temperature import blend_views, fit_temperature, power_scale, softmax_nd
+from harness.metrics import cross_entropy as nll
 from harness.metrics import get_metric, score
 from harness.plugin_manager import load_plugins
 from harness.specs import FittingEnsembler, MetricSpec

@@ -115,19 +115,16 @@ def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequenc
     from accelerate import Accelerator
 
     from harness.config.recipe import load_recipe
-    from harness.metrics import softmax
     from harness.plugin_manager import load_plugins
+    from harness.pooling import pool_run
     from harness.train.inference import load_fold_model, predict_split
 
     plugins = load_plugins()
     recipe = load_recipe(run_dir / "recipe.toml", sets, plugins)
     ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     acc = Accelerator(cpu=True)
-    per_fold = []
-    for k in folds:
-        logits, _ = predict_split(load_fold_model(run_dir, k, plugins, recipe=recipe), split, acc, recipe)
-        per_fold.append(ensemble([softmax(v) for v in logits.values()]))
-    return ensemble(per_fold)
+    logits = [predict_split(load_fold_model(run_dir, k, plugins, recipe=recipe), split, acc, recipe)[0] for k in folds]
+    return pool_run(ensemble, logits)
 
 
 def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.metrics import softmax
+from harness.metrics import cross_entropy, softmax
 
 BOUNDS = (0.05, 20.0)  # temperatures searched
 
@@ -41,16 +41,11 @@ def power_scale(probs: np.ndarray, power: float) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def nll(y: np.ndarray, probs: np.ndarray) -> float:
-    """Mean -log of the true class's probability (clipped at 1e-15)."""
-    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-15, None)).mean())
-
-
 def fit_temperature(logits: Sequence[np.ndarray], weights: Sequence[float], y: np.ndarray) -> float:
     """The T in BOUNDS that minimises the log loss of `blend_views(logits, weights, T)` on labels `y`."""
     from scipy.optimize import minimize_scalar
 
     lo, hi = np.log(BOUNDS[0]), np.log(BOUNDS[1])
-    res = minimize_scalar(lambda t: nll(y, blend_views(logits, weights, float(np.exp(t)))),
+    res = minimize_scalar(lambda t: cross_entropy(y, blend_views(logits, weights, float(np.exp(t)))),
                           bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))

@@ -14,10 +14,10 @@ import pandas as pd
 
 from harness.data.competition import Split
 from harness.errors import HarnessError
-from harness.metrics import softmax
 from harness.outputs.manifest import RunManifest, read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
+from harness.pooling import pool_folds, pool_views
 
 CHUNK_BATCHES = 8  # eval batches per progress update: one loader per chunk, whose start-up this amortizes
 
@@ -82,6 +82,5 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
             parts.append(logits)
             if advance:
                 advance(len(rows))
-        per_view = [softmax(np.concatenate([p[name] for p in parts]).astype(np.float64)) for name in view_names]
-        per_fold.append(ensemble(per_view))
-    return Prediction(split.ids, ensemble(per_fold), manifest.classes, use, view_names)
+        per_fold.append(pool_views(ensemble, {name: np.concatenate([p[name] for p in parts]) for name in view_names}))
+    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names)

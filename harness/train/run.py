@@ -8,6 +8,7 @@ import json
 import statistics
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
+from harness.pooling import pool_folds, pool_views
 from harness.report import report_after_run
 from harness.specs import MetricSpec
 from harness.train import bf16_guard, trackers
@@ -67,11 +69,6 @@ def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say
         say(line)
 
 
-def _views_ensembled(plugins: Plugins, recipe: Recipe, logits: dict[str, np.ndarray]) -> np.ndarray:
-    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
-    return ensemble([softmax(v) for v in logits.values()])
-
-
 def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool = False,
                    keep_process_group: bool = False) -> RunSummary:
     """Train every fold; with `resume`, finished folds are read back and the others continue from
@@ -92,6 +89,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
     comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
     comp, folds, source = assign_folds(comp, recipe)
+    pooler = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)  # the recipe's [ensemble]
     cfg = recipe.train
     if main:
         pd.DataFrame({recipe.data.id_column: comp.train.ids, "fold": folds}).to_csv(out_dir / "folds.csv", index=False)
@@ -125,7 +123,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                     break
                 if main:
                     write_fold(out_dir / f"fold{k}", results[-1], data.valid, data.predict_sets, comp.classes,
-                               recipe.data.id_column, lambda views: _views_ensembled(plugins, recipe, views))
+                               recipe.data.id_column, partial(pool_views, pooler))
                 acc.wait_for_everyone()
                 r = results[-1]
                 log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {r.score:.4f} "
@@ -160,7 +158,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     oof_plain = np.full((n, comp.num_classes), np.nan)
     for r in results:
         rows = np.flatnonzero(folds == r.fold)
-        oof[rows] = _views_ensembled(plugins, recipe, r.oof)
+        oof[rows] = pool_views(ensemble, r.oof)
         oof_plain[rows] = softmax(next(iter(r.oof.values())))
     done = ~np.isnan(oof).any(axis=1)
     frame = prob_frame(comp.train.ids, oof, classes, id_col)
@@ -181,11 +179,11 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "stopped": {str(r.fold): r.stop_reason for r in results if r.stop_reason},
     }
     for set_name in ("test", "holdout"):
-        per_fold = [_views_ensembled(plugins, recipe, r.predictions[set_name]) for r in results if set_name in r.predictions]
+        per_fold = [pool_views(ensemble, r.predictions[set_name]) for r in results if set_name in r.predictions]
         if not per_fold:
             continue
         split: Split = getattr(comp, set_name)
-        probs = ensemble(per_fold)
+        probs = pool_folds(ensemble, per_fold)
         if set_name == "test":
             write_submission(out_dir / "submission.csv", comp.sample_submission, split.ids, probs, classes, id_col,
                              recipe.data.label_column)
