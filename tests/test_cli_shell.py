@@ -129,11 +129,11 @@ def _progress_events(monkeypatch: pytest.MonkeyPatch, level: int) -> None:
     metrics = {"fold": 0, "epoch": 0, "train_loss": 1.0, "val_loss": 0.9, "val_score": 0.5, "lr": 1e-3,
                "train_img_per_s": 10.0}
     with Progress(True, folds=2, epochs=2) as p:
-        p("start", fold=0, total=4)
-        p("step", task=None, images=8, loss=None)
-        p("step", task=None, images=8, loss=0.75)
-        p("epoch", task=None, metrics=metrics)
-        p("message", text="fold 1/2: accuracy 0.5000")
+        task = p.start(fold=0, total=4)
+        p.step(task, images=8, loss=None)
+        p.step(task, images=8, loss=0.75)
+        p.epoch(task, metrics)
+        p.message("fold 1/2: accuracy 0.5000")
 
 
 def test_progress_honours_verbosity(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

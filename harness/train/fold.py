@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -102,144 +103,204 @@ class RunDiscarded(Exception):
     the epoch in which they agreed, before any prediction."""
 
 
+class FoldProgress(Protocol):
+    """What a fold reports as it trains (harness.train.progress.Progress on the console)."""
+
+    def message(self, line: str) -> None: ...
+
+    def start(self, fold: int, total: int, done: int = 0) -> Any: ...
+
+    def step(self, task: Any, images: int, loss: float | None) -> None: ...
+
+    def epoch(self, task: Any, metrics: dict[str, Any]) -> None: ...
+
+
 def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,
-             out_dir: Path, progress: Callable[..., Any], resume: bool = False) -> FoldResult:
-    cfg = recipe.train
-    seed = cfg.seed + 1000 * fold
-    set_seed(seed)
-    metric = plugins.metric(recipe.cv.metric)
-    model = plugins.model(recipe.model.source).build(recipe.model, num_classes)
-    if acc.device.type == "cpu" and acc.mixed_precision == "bf16":
-        bf16_guard.guard(model)
-    if recipe.model.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    assert data.train.labels is not None and data.valid.labels is not None
-    parts = build_components(recipe, plugins, model, data.train.labels, num_classes, seed, acc.num_processes,
-                             acc.process_index)
-    pseudo = [cb.pseudo_split(fold, data.predict_sets.get("test"), acc, recipe) for cb in parts.callbacks.values()
-              if isinstance(cb, PseudoLabeller)]
-    train = with_pseudo(data.train, [s for s in pseudo if s is not None and len(s)])
-    assert train.labels is not None
-    if train is not data.train:  # the sampler draws from the extended split
-        parts.sampler = plugins.sampler(recipe.sampler, replace(parts.ctx, labels=train.labels))
-        progress("message", text=f"fold {fold + 1}: {len(train) - len(data.train)} pseudo-labelled images train with the "
-                                 f"{len(data.train)} labelled ones")
-    sampler = EpochTagged(parts.sampler)
-    workers, pin = recipe.data.num_workers, recipe.data.pin_memory
-    # Pseudo-labelled images from outside the competition were not screened into the cache.
-    cached = data.cache is not None and all(p in data.cache for p in train.paths)
-    entries = [data.cache[p] for p in train.paths] if cached and data.cache is not None else None
-    if data.cache is not None and not cached:
-        progress("message", text=f"fold {fold + 1}: training images outside the competition: reading them without the cache")
-    train_ds = ImageDataset(train.paths, train.labels, parts.train_tf, entries, seed)
-    train_loader = make_loader(train_ds, cfg.batch_size, workers, sampler, len(train_ds) > cfg.batch_size, pin)
-    valid_entries = None if data.cache is None else [data.cache[p] for p in data.valid.paths]
-    valid_loader = make_loader(ImageDataset(data.valid.paths, data.valid.labels, parts.eval_tf, valid_entries),
-                               eval_batch_size(recipe, acc.num_processes), workers, pin_memory=pin)
-    optimizer = build_optimizer(model, cfg, effective_lr(recipe))
-    model, optimizer, train_loader, valid_loader = acc.prepare(model, optimizer, train_loader, valid_loader)
-    if cfg.compile:
-        model = cast(torch.nn.Module, torch.compile(model))  # an OptimizedModule: still a module
-    batches_per_epoch = len(train_loader)
-    ctx = with_steps(parts.ctx, max(1, math.ceil(batches_per_epoch / cfg.grad_accum)))
-    schedule = plugins.scheduler(recipe.scheduler, ctx)
-    state = TrainState(recipe, acc, model, acc.unwrap_model(model), optimizer, fold, parts.inputs, train.ids,
-                       fold_of=data.fold_of, loss=parts.loss)
-    callbacks = list(parts.callbacks.values())
-    for cb in callbacks:
-        cb.on_fold_start(state)
-    saved_state = FoldResume(state, {"schedule": schedule, **parts.resumable()}, acc.scaler)
-    fold_dir = out_dir / f"fold{fold}"
+             out_dir: Path, progress: FoldProgress, resume: bool = False) -> FoldResult:
+    """Set up, the epochs, finish: one fold trained (or resumed) and predicted."""
+    run = FoldRun(fold, recipe, plugins, acc, data, num_classes, out_dir, progress)
+    start_epoch, start_step = run.resume_point() if resume else (0, 0)
+    run.task = progress.start(fold, run.batches_per_epoch * recipe.train.epochs,
+                              start_epoch * run.batches_per_epoch + start_step)
+    for epoch in range(start_epoch, recipe.train.epochs):
+        if run.train_epoch(epoch, start_step if epoch == start_epoch else 0):
+            break
+    return run.finish()
 
-    def say(text: str) -> None:
-        progress("message", text=text)
 
-    checkpoints = Checkpoints(fold_dir / "checkpoints", acc)
+class FoldRun:
+    """Everything one fold trains with, built once from the recipe; its steps are the methods."""
 
-    def checkpoint(epoch: int, step: int) -> None:
-        settle(state, say)  # no unread non-finite flags behind a checkpoint
-        checkpoints.save(state.update, state.unwrapped, optimizer, saved_state.state_dict(epoch, step))
+    def __init__(self, fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,
+                 out_dir: Path, progress: FoldProgress):
+        self.fold, self.recipe, self.acc, self.data, self.out_dir, self.progress = fold, recipe, acc, data, out_dir, progress
+        self.cfg = cfg = recipe.train
+        self.seed = cfg.seed + 1000 * fold
+        set_seed(self.seed)
+        self.metric = plugins.metric(recipe.cv.metric)
+        model = plugins.model(recipe.model.source).build(recipe.model, num_classes)
+        if acc.device.type == "cpu" and acc.mixed_precision == "bf16":
+            bf16_guard.guard(model)
+        if recipe.model.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        assert data.train.labels is not None and data.valid.labels is not None
+        self.parts = parts = build_components(recipe, plugins, model, data.train.labels, num_classes, self.seed,
+                                              acc.num_processes, acc.process_index)
+        train = self._with_pseudo_labels(plugins)
+        self.sampler = EpochTagged(parts.sampler)
+        train_loader, valid_loader = self._loaders(train)
+        optimizer = build_optimizer(model, cfg, effective_lr(recipe))
+        model, self.optimizer, self.train_loader, self.valid_loader = acc.prepare(model, optimizer, train_loader,
+                                                                                  valid_loader)
+        if cfg.compile:
+            model = cast(torch.nn.Module, torch.compile(model))  # an OptimizedModule: still a module
+        self.batches_per_epoch = len(self.train_loader)
+        ctx = with_steps(parts.ctx, max(1, math.ceil(self.batches_per_epoch / cfg.grad_accum)))
+        self.schedule = plugins.scheduler(recipe.scheduler, ctx)
+        self.state = TrainState(recipe, acc, model, acc.unwrap_model(model), self.optimizer, fold, parts.inputs,
+                                train.ids, fold_of=data.fold_of, loss=parts.loss)
+        self.callbacks = list(parts.callbacks.values())
+        for cb in self.callbacks:
+            cb.on_fold_start(self.state)
+        self.saved = FoldResume(self.state, {"schedule": self.schedule, **parts.resumable()}, acc.scaler)
+        self.fold_dir = out_dir / f"fold{fold}"
+        self.checkpoints = Checkpoints(self.fold_dir / "checkpoints", acc)
+        self.task: Any = None
 
-    start_epoch, start_step = 0, 0
-    latest = checkpoints.latest() if resume else None
-    if latest is not None:
-        saved = checkpoints.load(latest, state.unwrapped, optimizer)
-        start_epoch, start_step = saved_state.load_state_dict(saved)
-        say(f"fold {fold + 1}: resuming from {latest.name} (epoch {start_epoch + 1}, step {start_step})")
+    def say(self, text: str) -> None:
+        self.progress.message(text)
+
+    def _with_pseudo_labels(self, plugins: Plugins) -> Split:
+        """The fold's training split, followed by what a PseudoLabeller callback adds."""
+        data, fold = self.data, self.fold
+        pseudo = [cb.pseudo_split(fold, data.predict_sets.get("test"), self.acc, self.recipe)
+                  for cb in self.parts.callbacks.values() if isinstance(cb, PseudoLabeller)]
+        train = with_pseudo(data.train, [s for s in pseudo if s is not None and len(s)])
+        assert train.labels is not None
+        if train is not data.train:  # the sampler draws from the extended split
+            self.parts.sampler = plugins.sampler(self.recipe.sampler, replace(self.parts.ctx, labels=train.labels))
+            self.say(f"fold {fold + 1}: {len(train) - len(data.train)} pseudo-labelled images train with the "
+                     f"{len(data.train)} labelled ones")
+        return train
+
+    def _loaders(self, train: Split) -> tuple[Any, Any]:
+        data, cfg, recipe = self.data, self.cfg, self.recipe
+        workers, pin = recipe.data.num_workers, recipe.data.pin_memory
+        # Pseudo-labelled images from outside the competition were not screened into the cache.
+        cached = data.cache is not None and all(p in data.cache for p in train.paths)
+        entries = [data.cache[p] for p in train.paths] if cached and data.cache is not None else None
+        if data.cache is not None and not cached:
+            self.say(f"fold {self.fold + 1}: training images outside the competition: reading them without the cache")
+        train_ds = ImageDataset(train.paths, train.labels, self.parts.train_tf, entries, self.seed)
+        train_loader = make_loader(train_ds, cfg.batch_size, workers, self.sampler, len(train_ds) > cfg.batch_size, pin)
+        valid_entries = None if data.cache is None else [data.cache[p] for p in data.valid.paths]
+        valid_loader = make_loader(ImageDataset(data.valid.paths, data.valid.labels, self.parts.eval_tf, valid_entries),
+                                   eval_batch_size(recipe, self.acc.num_processes), workers, pin_memory=pin)
+        return train_loader, valid_loader
+
+    def resume_point(self) -> tuple[int, int]:
+        """(epoch, step) to start from: the newest valid checkpoint's, restored into every part."""
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return 0, 0
+        saved = self.checkpoints.load(latest, self.state.unwrapped, self.optimizer)
+        epoch, step = self.saved.load_state_dict(saved)
+        self.say(f"fold {self.fold + 1}: resuming from {latest.name} (epoch {epoch + 1}, step {step})")
         set_rng_state(saved["rng"])
+        return epoch, step
 
-    every = cfg.checkpoint_every
-    task = progress("start", fold=fold, total=batches_per_epoch * cfg.epochs, done=start_epoch * batches_per_epoch + start_step)
-    for epoch in range(start_epoch, cfg.epochs):
+    def checkpoint(self, epoch: int, step: int) -> None:
+        settle(self.state, self.say)  # no unread non-finite flags behind a checkpoint
+        self.checkpoints.save(self.state.update, self.state.unwrapped, self.optimizer, self.saved.state_dict(epoch, step))
+
+    def after_update(self, epoch: int, step: int) -> None:
+        """After each optimizer update: the test suite's crash point, and `train.checkpoint_every`."""
+        maybe_die(self.state.update, self.acc.process_index, self.fold)
+        every = self.cfg.checkpoint_every
+        if every and self.state.update % every == 0 and step < self.batches_per_epoch:
+            self.checkpoint(epoch, step)
+
+    def on_step(self, images: int, loss: float | None) -> None:
+        self.progress.step(self.task, images, loss)
+
+    def train_epoch(self, epoch: int, first: int) -> bool:
+        """Train epoch `epoch` from its step `first`, evaluate, log, let callbacks stop it and
+        checkpoint; True when it is the fold's last epoch."""
+        state, cfg = self.state, self.cfg
         state.epoch = epoch
-        first = start_step if epoch == start_epoch else 0
-        train_loader.set_epoch(epoch)  # Accelerate's own epoch count, which it passes to the sampler
-        sampler.set_epoch(epoch)
-        sampler.skip_first(first * cfg.batch_size)  # the batch is global: the same draw on any number of processes
-        for cb in callbacks:
+        self.train_loader.set_epoch(epoch)  # Accelerate's own epoch count, which it passes to the sampler
+        self.sampler.set_epoch(epoch)
+        self.sampler.skip_first(first * cfg.batch_size)  # the batch is global: the same draw on any number of processes
+        for cb in self.callbacks:
             cb.on_epoch_start(state)
-
-        def on_update(step: int, epoch: int = epoch) -> None:
-            maybe_die(state.update, acc.process_index, fold)
-            if every and state.update % every == 0 and step < batches_per_epoch:
-                checkpoint(epoch, step)
-
-        stats = train_one_epoch(
-            state, train_loader, parts.loss, schedule, list(parts.batch_transforms.values()), callbacks,
-            lambda n, loss: progress("step", task=task, images=n, loss=loss), on_update, say, first_step=first,
-        )
+        stats = train_one_epoch(state, self.train_loader, self.parts.loss, self.schedule,
+                                list(self.parts.batch_transforms.values()), self.callbacks, self.on_step,
+                                partial(self.after_update, epoch), self.say, first_step=first)
         state.rates.append(stats.img_per_s)
-        models = candidates(state, callbacks)
-        scores, val_loss = evaluate(models, valid_loader, parts.views[0], acc, data.valid.labels, metric,
-                                    parts.inputs)
-        keep_best(state, scores, models, metric, lambda name: fold_dir / f"best_{name}.safetensors",
-                  last=cfg.keep == "last")
+        scores = self._evaluate(stats)
+        self.schedule.on_epoch_end(scores["raw"])
+        for cb in self.callbacks:
+            cb.on_epoch_end(state)
+        agree_on_stop(state)
+        self._log_epoch()
+        last = state.stop or epoch + 1 == cfg.epochs
+        if state.stop and epoch + 1 < cfg.epochs:
+            self.say(f"fold {self.fold + 1}: stopped after epoch {epoch + 1}" + (" (the whole run)" if state.stop_run else "")
+                     + (f": {state.stop_reason}" if state.stop_reason else ""))
+        if state.stop_discard:
+            self.acc.free_memory()
+            raise RunDiscarded(state.stop_reason or "discarded by a callback")
+        self.checkpoint(cfg.epochs if last else epoch + 1, 0)
+        return last
+
+    def _evaluate(self, stats: Any) -> dict[str, float]:
+        """Score every candidate's weights, keep each one's best, and fill `state.metrics`."""
+        state, labels = self.state, self.data.valid.labels
+        assert labels is not None
+        models = candidates(state, self.callbacks)
+        scores, val_loss = evaluate(models, self.valid_loader, self.parts.views[0], self.acc, labels,
+                                    self.metric, self.parts.inputs)
+        keep_best(state, scores, models, self.metric, lambda name: self.fold_dir / f"best_{name}.safetensors",
+                  last=self.cfg.keep == "last")
         state.metrics = {
-            "fold": fold, "epoch": epoch, "train_loss": stats.loss, "val_loss": val_loss["raw"],
+            "fold": self.fold, "epoch": state.epoch, "train_loss": stats.loss, "val_loss": val_loss["raw"],
             "val_score": scores["raw"], **{f"val_score_{k}": v for k, v in scores.items() if k != "raw"},
-            "lr": max(g["lr"] for g in optimizer.param_groups), "train_img_per_s": stats.img_per_s,
+            "lr": max(g["lr"] for g in self.optimizer.param_groups), "train_img_per_s": stats.img_per_s,
             "data_wait_fraction": stats.data_wait_fraction,
             "epoch_seconds": stats.seconds, "nonfinite_steps": stats.nonfinite,
         }
-        schedule.on_epoch_end(scores["raw"])
-        for cb in callbacks:
-            cb.on_epoch_end(state)
-        agree_on_stop(state)
-        state.history.append(state.metrics)
-        acc.log(epoch_scalars(state.metrics), step=epoch)  # train.log_with's trackers; a no-op without them
-        if acc.is_main_process:  # as it happens; rewritten whole (without replayed epochs) at the end
-            with open(out_dir / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(state.metrics) + "\n")
-        progress("epoch", task=task, metrics=state.metrics)
-        last = state.stop or epoch + 1 == cfg.epochs
-        if state.stop and epoch + 1 < cfg.epochs:
-            say(f"fold {fold + 1}: stopped after epoch {epoch + 1}" + (" (the whole run)" if state.stop_run else "")
-                + (f": {state.stop_reason}" if state.stop_reason else ""))
-        if state.stop_discard:
-            acc.free_memory()
-            raise RunDiscarded(state.stop_reason or "discarded by a callback")
-        checkpoint(cfg.epochs if last else epoch + 1, 0)
-        if last:
-            break
+        return scores
 
-    chosen = choose_best(state.best, metric)
-    final = candidates(state, callbacks)[chosen]
-    load_weights(final, fold_dir / f"best_{chosen}.safetensors")
-    fm = FoldModel(fold, final, parts.eval_tf, parts.views, parts.inputs, chosen)
-    # The prediction rate covers every set this fold predicts (OOF, test, holdout), each TTA view
-    # counting as an image: views x images over the seconds they took, loader start-ups included.
-    oof, oof_rate = predict(final, valid_loader, parts.views, acc, len(data.valid), parts.inputs)
-    predicted = [(len(data.valid), oof_rate)]
-    predictions: dict[str, dict[str, np.ndarray]] = {}
-    for set_name, split in data.predict_sets.items():
-        predictions[set_name], set_rate = predict_split(fm, split, acc, recipe, data.cache)
-        predicted.append((len(split), set_rate))
-    views = len(parts.views)
-    rate = sum(n * views for n, _ in predicted) / sum(n * views / r for n, r in predicted)
-    acc.free_memory()
-    return FoldResult(
-        fold=fold, score=state.best[chosen], best_epoch=state.best_epoch[chosen], best_weights=chosen,
-        candidate_scores=state.best, oof=oof, predictions=predictions, history=state.history,
-        train_img_per_s=state.rates, predict_img_per_s=rate, step_losses=state.losses_as_floats(),
-        stop_reason=state.stop_reason if state.stop else "", stop_run=state.stop_run,
-    )
+    def _log_epoch(self) -> None:
+        state = self.state
+        state.history.append(state.metrics)
+        self.acc.log(epoch_scalars(state.metrics), step=state.epoch)  # train.log_with's trackers; a no-op without them
+        if self.acc.is_main_process:  # as it happens; rewritten whole (without replayed epochs) at the end
+            with open(self.out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(state.metrics) + "\n")
+        self.progress.epoch(self.task, state.metrics)
+
+    def finish(self) -> FoldResult:
+        """The best candidate's weights predict OOF, test and holdout with every TTA view."""
+        state, acc, data = self.state, self.acc, self.data
+        chosen = choose_best(state.best, self.metric)
+        final = candidates(state, self.callbacks)[chosen]
+        load_weights(final, self.fold_dir / f"best_{chosen}.safetensors")
+        fm = FoldModel(self.fold, final, self.parts.eval_tf, self.parts.views, self.parts.inputs, chosen)
+        # The prediction rate covers every set this fold predicts (OOF, test, holdout), each TTA view
+        # counting as an image: views x images over the seconds they took, loader start-ups included.
+        oof, oof_rate = predict(final, self.valid_loader, self.parts.views, acc, len(data.valid), self.parts.inputs)
+        predicted = [(len(data.valid), oof_rate)]
+        predictions: dict[str, dict[str, np.ndarray]] = {}
+        for set_name, split in data.predict_sets.items():
+            predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.cache)
+            predicted.append((len(split), set_rate))
+        views = len(self.parts.views)
+        rate = sum(n * views for n, _ in predicted) / sum(n * views / r for n, r in predicted)
+        acc.free_memory()
+        return FoldResult(
+            fold=self.fold, score=state.best[chosen], best_epoch=state.best_epoch[chosen], best_weights=chosen,
+            candidate_scores=state.best, oof=oof, predictions=predictions, history=state.history,
+            train_img_per_s=state.rates, predict_img_per_s=rate, step_losses=state.losses_as_floats(),
+            stop_reason=state.stop_reason if state.stop else "", stop_run=state.stop_run,
+        )

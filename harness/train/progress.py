@@ -41,45 +41,47 @@ class Progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def __call__(self, event: str, **kw: Any) -> Any:
+    def start(self, fold: int, total: int, done: int = 0) -> Any:
+        """A fold begins (or resumes, `done` steps in): its bar's task, or None without a bar."""
         if not self.enabled:
             return None
-        if event == "start":
-            self.t0, self.images = time.perf_counter(), 0
-            self.fold, self.steps, self.per_epoch = kw["fold"], kw.get("done", 0), max(1, kw["total"] // self.epochs)
-            if self.bar is not None:
-                return self.bar.add_task(f"fold {kw['fold'] + 1}/{self.folds}", total=kw["total"],
-                                         completed=kw.get("done", 0), loss="-", ips="-")
-            return None
-        if event == "message":
-            self.message(kw["text"])
-            return None
-        if event == "step":
-            self.images += kw["images"]
-            self.steps += 1
-            if kw["loss"] is not None:
-                self.loss = kw["loss"]
-                if self.verbose:
-                    epoch, step = divmod(self.steps - 1, self.per_epoch)
-                    ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
-                    self.message(f"fold {self.fold + 1}/{self.folds} epoch {epoch + 1}/{self.epochs} "
-                                 f"step {step + 1}/{self.per_epoch}: loss {self.loss:.4f} {ips:.1f} img/s")
-            if self.bar is not None:
-                ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
-                loss = "-" if self.loss is None else f"{self.loss:.4f}"
-                self.bar.update(kw["task"], advance=1, loss=loss, ips=f"{ips:.1f}")
-            return None
-        if event == "epoch":
-            m = kw["metrics"]
-            self.t0, self.images = time.perf_counter(), 0
-            line = (
-                f"fold {m['fold'] + 1}/{self.folds} epoch {m['epoch'] + 1}/{self.epochs}: "
-                f"train_loss {m['train_loss']:.4f} val_loss {m['val_loss']:.4f} val_score {m['val_score']:.4f}"
-                + "".join(f" ({k.removeprefix('val_score_')} {v:.4f})" for k, v in m.items() if k.startswith("val_score_"))
-                + f" lr {m['lr']:.2e} {m['train_img_per_s']:.1f} img/s"
-            )
-            self.message(line)
+        self.t0, self.images = time.perf_counter(), 0
+        self.fold, self.steps, self.per_epoch = fold, done, max(1, total // self.epochs)
+        if self.bar is not None:
+            return self.bar.add_task(f"fold {fold + 1}/{self.folds}", total=total, completed=done, loss="-", ips="-")
         return None
+
+    def step(self, task: Any, images: int, loss: float | None) -> None:
+        """One training step of `images` images; `loss` when it was read from the device."""
+        if not self.enabled:
+            return
+        self.images += images
+        self.steps += 1
+        if loss is not None:
+            self.loss = loss
+            if self.verbose:
+                epoch, step = divmod(self.steps - 1, self.per_epoch)
+                ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
+                self.message(f"fold {self.fold + 1}/{self.folds} epoch {epoch + 1}/{self.epochs} "
+                             f"step {step + 1}/{self.per_epoch}: loss {self.loss:.4f} {ips:.1f} img/s")
+        if self.bar is not None:
+            ips = self.images / max(time.perf_counter() - self.t0, 1e-9)
+            shown = "-" if self.loss is None else f"{self.loss:.4f}"
+            self.bar.update(task, advance=1, loss=shown, ips=f"{ips:.1f}")
+
+    def epoch(self, task: Any, metrics: dict[str, Any]) -> None:
+        """An epoch ended: one line with its losses, scores, rate."""
+        if not self.enabled:
+            return
+        m = metrics
+        self.t0, self.images = time.perf_counter(), 0
+        line = (
+            f"fold {m['fold'] + 1}/{self.folds} epoch {m['epoch'] + 1}/{self.epochs}: "
+            f"train_loss {m['train_loss']:.4f} val_loss {m['val_loss']:.4f} val_score {m['val_score']:.4f}"
+            + "".join(f" ({k.removeprefix('val_score_')} {v:.4f})" for k, v in m.items() if k.startswith("val_score_"))
+            + f" lr {m['lr']:.2e} {m['train_img_per_s']:.1f} img/s"
+        )
+        self.message(line)
 
     def message(self, line: str) -> None:
         if not self.enabled:
