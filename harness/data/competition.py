@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config.schema import DataConfig
+from harness.data.classes import class_index, sort_classes
 from harness.errors import HarnessError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -55,22 +56,6 @@ class Competition:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
-
-
-def _sort_classes(labels: list[str]) -> tuple[str, ...]:
-    uniq = sorted(set(labels))
-    try:
-        return tuple(sorted(uniq, key=float))
-    except ValueError:
-        return tuple(uniq)
-
-
-def _class_index(labels: list[str], classes: tuple[str, ...], where: str) -> np.ndarray:
-    lookup = {c: i for i, c in enumerate(classes)}
-    missing = sorted(set(labels) - set(lookup))
-    if missing:
-        raise HarnessError(f"{where}: label(s) {missing[:5]} not in the class list {list(classes)[:10]}")
-    return np.array([lookup[x] for x in labels], dtype=np.int64)
 
 
 def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
@@ -143,8 +128,8 @@ def load_kaggle(root: Path, cfg: DataConfig, group_column: str = "") -> Competit
         raise HarnessError(f"{root / cfg.train_csv}: id {dup!r} appears more than once")
     ids = train_df[cfg.id_column].tolist()
     raw_labels = train_df[cfg.label_column].tolist()
-    classes = tuple(cfg.classes) or _sort_classes(raw_labels)
-    labels = _class_index(raw_labels, classes, str(root / cfg.train_csv))
+    classes = tuple(cfg.classes) or sort_classes(raw_labels)
+    labels = class_index(raw_labels, classes, str(root / cfg.train_csv))
     groups = np.array(train_df[group_column].tolist(), dtype=object) if group_column else None
     ext = cfg.extension or detect_extension(root / cfg.train_dir, ids, "train")
     train = Split(tuple(ids), _image_paths(root / cfg.train_dir, ids, ext, "train"), labels, groups)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.classes import class_index
 from harness.errors import HarnessError
 from harness.outputs.manifest import RunManifest, check_compatible, read_manifest
 from harness.plugin_manager import Plugins
@@ -62,11 +63,7 @@ def member_names(folders: Sequence[Path]) -> list[str]:
 
 
 def _labels(table: pd.DataFrame, classes: tuple[str, ...], where: Path) -> np.ndarray:
-    lookup = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(table["label"]) - set(lookup))
-    if unknown:
-        raise HarnessError(f"{where}: label(s) {unknown[:5]} are not among run.json's classes {list(classes)[:10]}")
-    return np.array([lookup[v] for v in table["label"]], dtype=np.int64)
+    return class_index(table["label"], classes, str(where), known="run.json's classes")
 
 
 def _read_table(path: Path, id_col: str) -> pd.DataFrame:

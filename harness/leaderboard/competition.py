@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.data.classes import sort_classes
 from harness.data.kaggle_tables import ANSWER_KEY
 from harness.errors import HarnessError
 from harness.leaderboard.from_folder import convert_imagefolder, is_imagefolder
@@ -61,15 +62,6 @@ def _relative(target: Path, start: Path) -> str:
     return t.as_posix()
 
 
-def _sorted_classes(labels: list[str]) -> tuple[str, ...]:
-    """Numeric names in numeric order, as the harness's loader orders them."""
-    uniq = sorted(set(labels))
-    try:
-        return tuple(sorted(uniq, key=float))
-    except ValueError:
-        return tuple(uniq)
-
-
 def _kaggle_facts(src: Path) -> tuple[str, tuple[str, ...], str, str, str]:
     """(kind, classes, id column, label column, extension) of a Kaggle-style folder."""
     sample = pd.read_csv(src / "sample_submission.csv", dtype=str, keep_default_na=False, nrows=1)
@@ -82,7 +74,7 @@ def _kaggle_facts(src: Path) -> tuple[str, tuple[str, ...], str, str, str]:
         raise HarnessError(f"{src}: train.csv needs the columns {id_col!r} and {label_col!r}")
     if not {id_col, label_col, "Usage"} <= set(key.columns):
         raise HarnessError(f"{src / ANSWER_KEY}: expected the columns {id_col}, {label_col}, Usage")
-    classes = _sorted_classes(train[label_col].tolist())
+    classes = sort_classes(train[label_col].tolist())
     if kind == "probability":
         if sorted(cols[1:]) != sorted(classes):
             raise HarnessError(f"{src}/sample_submission.csv: the class columns differ from train.csv's labels")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import tomllib
 
+from harness.data.classes import class_index
 from harness.errors import HarnessError
 from harness.metrics import softmax
 from harness.outputs.manifest import RunManifest, read_manifest
@@ -49,8 +50,7 @@ class RunFolder:
 
     def labels(self) -> np.ndarray:
         """The OOF rows' true classes as indices."""
-        lookup = {c: i for i, c in enumerate(self.classes)}
-        return np.array([lookup[str(x)] for x in self.oof["label"]], dtype=np.int64)
+        return class_index(self.oof["label"], [str(c) for c in self.classes], "oof.csv")
 
     def probs(self) -> np.ndarray:
         return self.oof[[str(c) for c in self.classes]].to_numpy(dtype=np.float64)

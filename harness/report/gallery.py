@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.data.classes import class_index
 from harness.data.images import BadImage, load_rgb
 
 
@@ -55,8 +56,7 @@ def confident_mistakes(oof: pd.DataFrame, classes: tuple[str, ...], data: dict[s
     """The `limit` wrong OOF predictions with the highest predicted probability, most confident first."""
     probs = oof[[str(c) for c in classes]].to_numpy(dtype=np.float64)
     pred = probs.argmax(axis=1)
-    lookup = {c: i for i, c in enumerate(classes)}
-    true = np.array([lookup[str(x)] for x in oof["label"]])
+    true = class_index(oof["label"], [str(c) for c in classes], "oof.csv")
     wrong = np.flatnonzero(pred != true)
     wrong = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:limit]
     out = []

@@ -30,7 +30,7 @@ from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.pooling import pool_folds, pool_views
 from harness.report import report_after_run
-from harness.specs import MetricSpec
+from harness.specs import Ensembler, MetricSpec
 from harness.train import bf16_guard, trackers
 from harness.train.accelerator import make_accelerator
 from harness.train.allocator import keep_freed_memory
@@ -133,7 +133,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 break
     metrics: dict[str, Any] = {}
     if main and discarded is None:
-        metrics = _write_run(out_dir, comp, recipe, plugins, folds, results, time.perf_counter() - started, acc)
+        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc)
         _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes).write(out_dir)
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
@@ -148,10 +148,9 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     return RunSummary(out_dir, metrics)
 
 
-def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, folds: np.ndarray,
+def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, ensemble: Ensembler, folds: np.ndarray,
                results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
-    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     assert comp.train.labels is not None
     n = len(comp.train)
     oof = np.full((n, comp.num_classes), np.nan)
