@@ -11,7 +11,7 @@ import pytest
 from harness.data.folds import folds_hash
 from harness.errors import HarnessError
 from harness.outputs.manifest import RunManifest, check_compatible, id_set, read_manifest
-from harness.train.run import check_batch
+from harness.train.run import per_process_batch
 
 IDS = [f"img{i:03d}" for i in range(40)]
 
@@ -66,7 +66,7 @@ def test_global_batch_must_split_evenly(batch: int, processes: int, ok: bool) ->
 
     recipe = SimpleNamespace(train=SimpleNamespace(batch_size=batch))
     if ok:
-        check_batch(recipe, processes)  # type: ignore[arg-type]
+        assert per_process_batch(recipe, processes) * processes == batch  # type: ignore[arg-type]
     else:
         with pytest.raises(HarnessError, match=f"train.batch_size={batch} is the global batch and must split evenly"):
-            check_batch(recipe, processes)  # type: ignore[arg-type]
+            per_process_batch(recipe, processes)  # type: ignore[arg-type]

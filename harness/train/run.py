@@ -45,8 +45,8 @@ class RunSummary:
     metrics: dict[str, Any]
 
 
-def check_batch(recipe: Recipe, processes: int) -> None:
-    """`train.batch_size` is global: every process takes an equal share of each batch."""
+def per_process_batch(recipe: Recipe, processes: int) -> int:
+    """Each process's share of a batch: `train.batch_size` is global, and must split evenly."""
     b = recipe.train.batch_size
     if b % processes:
         lower, upper = b - b % processes, b + processes - b % processes
@@ -54,6 +54,7 @@ def check_batch(recipe: Recipe, processes: int) -> None:
             f"train.batch_size={b} is the global batch and must split evenly over {processes} processes: "
             f"use {lower or upper} or {upper}"
         )
+    return b // processes
 
 
 def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say: Any) -> None:
@@ -77,7 +78,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     if recipe.train.keep_freed_memory:
         keep_freed_memory()
     acc = make_accelerator(recipe, out_dir)
-    check_batch(recipe, acc.num_processes)
+    per_process = per_process_batch(recipe, acc.num_processes)
     main = acc.is_main_process
     comp = load_competition(recipe.data, recipe.cv.group_column)
     if main:
@@ -97,7 +98,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
         log.message(
             f"{len(comp.train)} training images{share}, {comp.num_classes} classes, {recipe.cv.folds} folds ({source}), "
             f"{acc.num_processes} process(es) on {acc.device}, mixed precision {acc.mixed_precision}; "
-            f"batch {cfg.batch_size} global = {cfg.batch_size // acc.num_processes} x {acc.num_processes} processes"
+            f"batch {cfg.batch_size} global = {per_process} x {acc.num_processes} processes"
             f"{f' x {cfg.grad_accum} accumulated' if cfg.grad_accum > 1 else ''}, lr {effective_lr(recipe):.3g}"
         )
         _bf16_note(recipe, plugins, comp.num_classes, acc, log.message)
@@ -133,8 +134,10 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 break
     metrics: dict[str, Any] = {}
     if main and discarded is None:
-        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc)
-        _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes).write(out_dir)
+        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc,
+                             per_process)
+        _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes,
+                  per_process).write(out_dir)
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
         acc.log(trackers.run_scalars(metrics))
@@ -149,7 +152,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, ensemble: Ensembler, folds: np.ndarray,
-               results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
+               results: list[FoldResult], seconds: float, acc: Any, per_process: int) -> dict[str, Any]:
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
     assert comp.train.labels is not None
     n = len(comp.train)
@@ -204,7 +207,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "epochs_run": {str(r.fold): len(r.history) for r in results},
         "processes": acc.num_processes,
         "global_batch": recipe.train.batch_size,
-        "per_process_batch": recipe.train.batch_size // acc.num_processes,
+        "per_process_batch": per_process,
         "grad_accum": recipe.train.grad_accum,
         "effective_lr": effective_lr(recipe),
         "data_fraction": recipe.data.fraction,
@@ -223,7 +226,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
 
 
 def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.ndarray, source: str,
-              results: list[FoldResult], processes: int) -> RunManifest:
+              results: list[FoldResult], processes: int, per_process: int) -> RunManifest:
     from harness import __version__
 
     cfg = recipe.train
@@ -234,7 +237,7 @@ def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.n
         train=id_set(comp.train.ids), test=id_set(comp.test.ids) if comp.test else None,
         holdout=id_set(comp.holdout.ids) if comp.holdout else None, recipe_sha256=recipe_sha256(recipe),
         harness_version=__version__, git_commit=git_commit(), processes=processes, global_batch=cfg.batch_size,
-        per_process_batch=cfg.batch_size // processes, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
+        per_process_batch=per_process, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
         tta_views=tuple(results[0].oof) if results else (), folds_trained=tuple(r.fold for r in results),
         extra={"versions": _versions()},
     )
