@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,4 +74,11 @@ def run(args: argparse.Namespace) -> int:
                        study_name=args.study_name, trials=args.trials, sampler=args.sampler, pruner=args.pruner,
                        n_workers=args.n_workers, worker=args.worker, heartbeat=args.heartbeat, refit=args.refit)
     tune(opts, worker_argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Every trial is written and the process group destroyed: leave now, without C++ static
+        # destructors. At interpreter exit a rank aborted in gloo's teardown in about one job in
+        # six ("terminate called without an active exception", SIGABRT), failing a finished study.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
