@@ -48,11 +48,3 @@ def make_accelerator(recipe: Recipe, out_dir: Path | None = None) -> Any:
     return Accelerator(mixed_precision=mp, gradient_accumulation_steps=recipe.train.grad_accum, cpu=not cuda,
                        dataloader_config=loading, log_with=list(recipe.train.log_with) if tracked else None,
                        project_dir=tracked)
-
-
-def _loading_config(cuda: bool, pin: bool) -> Any:
-    from accelerate import DataLoaderConfiguration
-
-    # split_batches: each loader batch is the global batch, cut into one equal piece per
-    # process, so a recipe means the same updates on any number of processes.
-    return DataLoaderConfiguration(non_blocking=cuda and pin, split_batches=True)

@@ -19,6 +19,8 @@ with the check in `forward`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -47,6 +49,11 @@ def wrong_at(conv: nn.Conv2d, height: int, width: int) -> bool:
     kernel, stride, padding, dilation = _pairs(conv)
     return any(output_size(n, k, s, p, d) == 1 for n, k, s, p, d in
                zip((height, width), kernel, stride, padding, dilation, strict=True))
+
+
+def active(acc: Any) -> bool:
+    """Whether an Accelerator trains in CPU bf16 autocast, where the guard is needed."""
+    return bool(acc.device.type == "cpu" and acc.mixed_precision == "bf16")
 
 
 def _guarded_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:

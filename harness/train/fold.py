@@ -139,7 +139,7 @@ class FoldRun:
         set_seed(self.seed)
         self.metric = plugins.metric(recipe.cv.metric)
         model = plugins.model(recipe.model.source).build(recipe.model, num_classes)
-        if acc.device.type == "cpu" and acc.mixed_precision == "bf16":
+        if bf16_guard.active(acc):
             bf16_guard.guard(model)
         if recipe.model.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -60,7 +60,7 @@ def per_process_batch(recipe: Recipe, processes: int) -> int:
 def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say: Any) -> None:
     """Before training: which convolutions a CPU bf16 run keeps in fp32, and why; a warning when
     the recipe asked for bf16 by name."""
-    if acc.device.type != "cpu" or acc.mixed_precision != "bf16":
+    if not bf16_guard.active(acc):
         return
     arch = plugins.model(recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""), num_classes)
     line = bf16_guard.note(arch, recipe.data.image_size, auto=recipe.train.precision == "auto")

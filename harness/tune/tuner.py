@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import HarnessError
-from harness.plugin_manager import load_plugins
+from harness.plugin_manager import Plugins, load_plugins
 from harness.tune.best import best_trial
 from harness.tune.objective import Ranks, TrialRunner
 from harness.tune.outputs import write_best, write_plots, write_summary, write_trials
@@ -123,20 +123,21 @@ def tune(opts: TuneOptions, worker_argv: Callable[[TuneOptions, int], list[str]]
         return {}
     try:
         return _main(opts, spec, runner, url, name, search, pruner, len(trial_folds(base)) * stride, base, started,
-                     worker_argv)
+                     worker_argv, plugins)
     finally:
         ranks.send("stop")
         ranks.close()
 
 
 def _main(opts: TuneOptions, spec: TuneRecipe, runner: TrialRunner, url: str, name: str, search: str, pruner: str,
-          max_steps: int, base: Recipe, started: float, worker_argv: Callable[[TuneOptions, int], list[str]]) -> dict[str, Any]:
+          max_steps: int, base: Recipe, started: float, worker_argv: Callable[[TuneOptions, int], list[str]],
+          plugins: Plugins) -> dict[str, Any]:
     folder, n_trials = runner.folder, runner.n_trials
     folder.mkdir(parents=True, exist_ok=True)
-    metric = load_plugins().metric(base.cv.metric)
+    metric = plugins.metric(base.cv.metric)
     study, store = _open_study(opts, spec, url, name, metric.direction, search, pruner, max_steps)
     runner.store = store
-    baseline = spec.baseline(load_plugins()) if spec.settings.baseline and search != "grid" else {}  # a grid visits it
+    baseline = spec.baseline(plugins) if spec.settings.baseline and search != "grid" else {}  # a grid visits it
     if baseline and not study.get_trials(deepcopy=False):
         study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     before = Tally.of(study.get_trials(deepcopy=False))
