@@ -12,7 +12,7 @@ import pytest
 SCRIPT = """
 import json, resource, sys
 import torch
-from harness.train.allocator import keep_freed_memory
+from harness.runtime.allocator import keep_freed_memory
 
 def faults_per_step(steps=8):
     for _ in range(16):  # warm-up: the heap settles within a few steps
@@ -45,7 +45,7 @@ def test_freed_memory_is_reused_without_page_faults() -> None:
 FORK_SCRIPT = """
 import json, torch
 from torch.utils.data import DataLoader
-from harness.train.allocator import before_fork, keep_freed_memory
+from harness.runtime.allocator import before_fork, keep_freed_memory
 
 def rss_mib():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.errors import HarnessError
-from harness.train import bf16_guard, precision
+from harness.runtime import bf16_guard, precision
 
 
 @pytest.mark.parametrize(("kernel", "stride", "padding", "size", "hit"), [

@@ -11,9 +11,9 @@ import torch
 from harness.config.recipe import load_recipe
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
-from harness.train import precision
-from harness.train.accelerator import make_accelerator
-from harness.train.device import on_gpu
+from harness.runtime import precision
+from harness.runtime.accelerator import make_accelerator
+from harness.runtime.device import on_gpu
 
 
 def _gpus(monkeypatch: pytest.MonkeyPatch, n: int) -> None:

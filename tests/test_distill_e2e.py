@@ -96,8 +96,8 @@ def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(w
     from harness.data.competition import load_competition
     from harness.data.images import load_array
     from harness.plugin_manager import load_plugins
+    from harness.predict.fold_model import load_fold_model
     from harness.testing import train_state
-    from harness.train.inference import load_fold_model
     from harness_plugins.distill.teacher import Teacher, TeacherOptions
     from harness_plugins.loss.distill import DistillLoss, DistillOptions
 

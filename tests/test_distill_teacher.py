@@ -16,11 +16,12 @@ from harness.config.schema import ModelConfig
 from harness.config.typed import from_dict
 from harness.data.competition import Split
 from harness.errors import HarnessError
+from harness.plugin_manager import load_plugins
+from harness.predict.fold_model import FoldModel
+from harness.runtime.inputs import ModelInput
 from harness.specs import Batch, TTAView
 from harness.testing import train_state
 from harness.train.fold import PseudoLabeller, with_pseudo
-from harness.train.inference import FoldModel
-from harness.train.inputs import ModelInput
 from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions
 from harness_plugins.distill.net import TeacherNet, renormalizer
 from harness_plugins.distill.pseudo import PseudoOptions, select
@@ -327,3 +328,21 @@ def test_an_ensemble_folder_teaches_through_its_soft_labels_only() -> None:
     cb.teacher_run = replace(teacher_run(), kind="ensemble")
     with pytest.raises(HarnessError, match="holds predictions, not models; use source = \"soft_labels\""):
         cb._models(None, None)  # type: ignore[arg-type]
+
+
+def test_a_live_teacher_pools_its_views_as_its_run_did() -> None:
+    """TeacherNet with the geometric pool gives the geometric ensembler's probabilities."""
+    from harness.predict.pooling import pool_views
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, C)).eval()
+    flip = TTAView("flip", lambda x: x.flip(-1))
+    views = [TTAView("plain", lambda x: x), flip]
+    images = torch.randn(6, 3, 4, 4)
+    geometric = load_plugins().ensembler("geometric")
+    with torch.no_grad():
+        logits = [model(v.apply(images)).numpy() for v in views]
+        got = TeacherNet([model], [views], [None], pools=["geometric"])(images).exp().numpy()
+        mean = TeacherNet([model], [views], [None])(images).exp().numpy()
+    np.testing.assert_allclose(got, pool_views(geometric, logits), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean, pool_views(None, logits), rtol=1e-5, atol=1e-6)

@@ -86,8 +86,8 @@ def test_a_finished_fold_predicts_new_images_without_training_data(tmp_path: Pat
 
     from harness.data.competition import Split
     from harness.plugin_manager import load_plugins
-    from harness.train.accelerator import make_accelerator
-    from harness.train.inference import load_fold_model, predict_split
+    from harness.predict.fold_model import load_fold_model, predict_split
+    from harness.runtime.accelerator import make_accelerator
 
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(TINY.format(root=kaggle_comp))

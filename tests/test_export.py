@@ -18,8 +18,8 @@ from torchvision.transforms import v2
 from harness.errors import HarnessError
 from harness.export.formats import require_onnx
 from harness.export.model import Exportable, Normalized, describe
+from harness.runtime.inputs import ModelInput
 from harness.specs import TTAView
-from harness.train.inputs import ModelInput
 
 from .conftest import cli as harness
 from .conftest import train_tiny

@@ -9,8 +9,8 @@ from torchvision.transforms import v2
 
 from harness.config.typed import from_dict
 from harness.plugin_manager import load_plugins
+from harness.runtime.inputs import ModelInput
 from harness.testing import context
-from harness.train.inputs import ModelInput
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

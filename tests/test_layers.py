@@ -10,16 +10,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "harness"
 
 # Bottom to top. Contracts (what plugins implement and see), the plugin registry and the numeric
-# helpers every layer pools and scores with, the recipe, the data, what a run writes and reports,
-# the trainer, what consumes trained folds, and the entry points.
+# helpers every layer scores with, the recipe, the data, what a run writes and reports, what
+# training and prediction both run on (device, precision, accelerator, loaders), inference (a
+# finished fold's TTA predictions and their pooling), the trainer (which predicts through
+# inference), what consumes trained runs, and the entry points.
 LAYERS: list[set[str]] = [
     {"errors", "specs", "hookspecs", "kinds", "console", "weights"},
-    {"plugin_manager", "metrics", "pooling"},
+    {"plugin_manager", "metrics"},
     {"config"},
     {"data"},
     {"outputs", "report"},
+    {"runtime"},
+    {"predict"},
     {"train"},
-    {"predict", "ensemble", "tune", "export", "leaderboard"},
+    {"ensemble", "tune", "export", "leaderboard"},
     {"cli", "testing", "docs", "__main__", "__init__"},
 ]
 LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}

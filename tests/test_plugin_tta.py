@@ -12,8 +12,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from harness.errors import HarnessError
 from harness.plugin_manager import load_plugins
+from harness.predict.tta import predict
 from harness.specs import TTAView
-from harness.train.predict import predict
 from harness_plugins.tta.crops import CropOptions, build_five, build_ten, crop_box
 from harness_plugins.tta.multi_scale import MultiScaleOptions, rescale
 from harness_plugins.tta.multi_scale import build as build_scales

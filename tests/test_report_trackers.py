@@ -14,8 +14,8 @@ import pytest
 
 from harness.config.recipe import load_recipe
 from harness.errors import HarnessError
+from harness.runtime import trackers
 from harness.testing import make_kaggle_competition
-from harness.train import trackers
 
 from .conftest import TINY
 

@@ -116,8 +116,8 @@ def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequenc
 
     from harness.config.recipe import load_recipe
     from harness.plugin_manager import load_plugins
-    from harness.pooling import pool_run
-    from harness.train.inference import load_fold_model, predict_split
+    from harness.predict.fold_model import load_fold_model, predict_split
+    from harness.predict.pooling import pool_run
 
     plugins = load_plugins()
     recipe = load_recipe(run_dir / "recipe.toml", sets, plugins)

@@ -33,8 +33,8 @@ from harness.data.cache import ImageCache
 from harness.data.dataset import ImageDataset
 from harness.data.images import BadImage
 from harness.plugin_manager import load_plugins
+from harness.runtime.loader import make_loader
 from harness.testing import context
-from harness.train.build import make_loader
 from harness.train.sampling import EpochTagged
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.train.precision import resolve
+from harness.runtime.precision import resolve
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))

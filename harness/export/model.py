@@ -19,13 +19,14 @@ from torch import nn
 from harness.console import warn
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
-from harness.specs import POOL_FLOOR, Pooled, PoolKind, SampleTransform, TTAView
+from harness.predict.pooling import log_pool, pool_kind
+from harness.specs import PoolKind, SampleTransform, TTAView
 
 
 class Normalized(nn.Module):
     """(x / 255 - mean) / std in float32, then softmax(model(view(x))) for every model and view,
     pooled: their mean, or their geometric mean renormalized (`pool = "geometric"`, as the
-    geometric ensembler computes it). Views see the normalized batch, as in `harness.train.predict`."""
+    geometric ensembler computes it). Views see the normalized batch, as in `harness.predict.tta`."""
 
     scale: torch.Tensor
     shift: torch.Tensor
@@ -44,10 +45,7 @@ class Normalized(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() * self.scale + self.shift
-        probs = torch.stack([m(v.apply(x)).float().softmax(dim=-1) for m in self.models for v in self.views])
-        if self.pool == "mean":
-            return probs.mean(dim=0)
-        return probs.clamp(POOL_FLOOR, 1.0).log().mean(dim=0).softmax(dim=-1)  # exp(mean log p), renormalized
+        return log_pool([m(v.apply(x)) for m in self.models for v in self.views], self.pool).exp()
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ def describe(transform: Any) -> list[str]:
 def uint8_transform(recipe: Any, plugins: Plugins, model: nn.Module, num_classes: int) -> SampleTransform:
     """The run's eval transform without normalization: decoded uint8 CHW in, uint8 CHW out, as a
     GPU run's loader workers produce it."""
-    from harness.train.build import make_context
+    from harness.runtime.context import make_context
 
     ctx = make_context(recipe, model, np.zeros(0, dtype=np.int64), num_classes, recipe.train.seed, 1, on_device=True)
     tf = plugins.sample_transform(recipe.augment, replace(ctx, normalize=False), False)
@@ -147,23 +145,20 @@ class Exportable:
 
 
 def pooling(recipe: Any, plugins: Plugins) -> PoolKind:
-    """How the run pooled its folds' and views' probabilities, as the graph can: the pool its
-    ensembler declares (`harness.specs.Pooled`: the mean or the geometric mean). Any other
-    ensembler (rank, fitted weights) is not a function of one image's probabilities alone: the graph
-    takes the mean, and says so."""
+    """How the run pooled its folds' and views' probabilities, as the graph can (`pool_kind`): an
+    ensembler the graph cannot compute (rank, fitted weights) becomes the mean, with a warning."""
     name = recipe.ensemble.name
-    ensembler = plugins.ensembler(name, recipe.ensemble.options)
-    if isinstance(ensembler, Pooled):
-        return ensembler.pool
-    warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")
-    return "mean"
+    kind = pool_kind(plugins.ensembler(name, recipe.ensemble.options))
+    if kind is None:
+        warn(f"the run pools folds and TTA views with ensemble.name = {name!r}; the exported graph takes their mean")
+    return kind or "mean"
 
 
 def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], views: Sequence[str]) -> Exportable:
     """The folds' chosen weights on the CPU, in float32 and eval mode, with the TTA `views`."""
     from harness.config.recipe import load_recipe
+    from harness.predict.fold_model import load_fold_model
     from harness.predict.folds import chosen_folds, run_manifest
-    from harness.train.inference import load_fold_model
 
     manifest = run_manifest(run_dir)
     use = chosen_folds(manifest, folds)

@@ -1,5 +1,5 @@
 """Predict new images with a finished run, from its folder alone: each chosen fold's model
-(`harness.train.inference.load_fold_model`) predicts every TTA view, the views are ensembled as
+(`harness.predict.fold_model.load_fold_model`) predicts every TTA view, the views are ensembled as
 the run ensembled them (the recipe's `[ensemble]`, on softmax probabilities), then the folds the
 same way, as the run made its test predictions."""
 
@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 from harness.outputs.manifest import RunManifest, read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
-from harness.pooling import pool_folds, pool_views
+from harness.predict.pooling import pool_folds, pool_views
 
 CHUNK_BATCHES = 8  # eval batches per progress update: one loader per chunk, whose start-up this amortizes
 
@@ -61,8 +61,8 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     fold) averaged as the run's ensembler does, each with its TTA `views` (default: the run's).
     `advance(n)` is told of every n images one fold has predicted."""
     from harness.config.recipe import load_recipe
-    from harness.train.accelerator import make_accelerator  # the run's precision and loader settings, shared
-    from harness.train.inference import eval_batch_size, load_fold_model, predict_split
+    from harness.predict.fold_model import eval_batch_size, load_fold_model, predict_split
+    from harness.runtime.accelerator import make_accelerator  # the run's precision and loader settings, shared
 
     manifest = run_manifest(run_dir)
     use = chosen_folds(manifest, folds)

@@ -15,9 +15,9 @@ from torch.utils.data import DataLoader
 
 from harness.metrics import cross_entropy, score, softmax
 from harness.outputs.checkpoint import save_weights
+from harness.predict.tta import predict
+from harness.runtime.inputs import ModelInput
 from harness.specs import Callback, MetricSpec, TTAView
-from harness.train.inputs import ModelInput
-from harness.train.predict import predict
 from harness.train.state import TrainState
 
 

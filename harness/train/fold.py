@@ -28,20 +28,21 @@ from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.fold_results import FoldResult
 from harness.plugin_manager import Plugins
-from harness.train import bf16_guard
-from harness.train.build import build_components, make_loader, with_steps
+from harness.predict.fold_model import FoldModel, eval_batch_size, predict_split
+from harness.predict.tta import predict
+from harness.runtime import bf16_guard
+from harness.runtime.loader import make_loader
+from harness.runtime.trackers import epoch_scalars
+from harness.train.build import build_components, with_steps
 from harness.train.checkpoints import Checkpoints, set_rng_state
 from harness.train.debug import maybe_die
 from harness.train.evaluate import candidates, choose_best, evaluate, keep_best
-from harness.train.inference import FoldModel, eval_batch_size, predict_split
 from harness.train.loop import train_one_epoch
 from harness.train.nonfinite import settle
 from harness.train.optim import build_optimizer
-from harness.train.predict import predict
 from harness.train.resume import FoldResume
 from harness.train.sampling import EpochTagged
 from harness.train.state import TrainState
-from harness.train.trackers import epoch_scalars
 
 
 @dataclass

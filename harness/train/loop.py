@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
+from harness.runtime.allocator import before_fork
 from harness.specs import Batch, BatchTransform, Callback, Loss, Schedule
-from harness.train.allocator import before_fork
 from harness.train.nonfinite import arm, gradient_flag, loss_flag, note_gradient, settle, skips_on_device
 from harness.train.state import TrainState
 

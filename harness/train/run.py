@@ -28,12 +28,12 @@ from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
-from harness.pooling import pool_folds, pool_views
+from harness.predict.pooling import pool_folds, pool_views
 from harness.report import report_after_run
+from harness.runtime import bf16_guard, trackers
+from harness.runtime.accelerator import make_accelerator
+from harness.runtime.allocator import keep_freed_memory
 from harness.specs import Ensembler, MetricSpec
-from harness.train import bf16_guard, trackers
-from harness.train.accelerator import make_accelerator
-from harness.train.allocator import keep_freed_memory
 from harness.train.fold import FoldData, RunDiscarded, effective_lr, run_fold
 from harness.train.progress import Progress
 from harness.train.screen import screen_images

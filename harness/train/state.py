@@ -14,8 +14,8 @@ from torch import nn
 from torch.optim import Optimizer
 
 from harness.config.schema import Recipe
+from harness.runtime.inputs import ModelInput
 from harness.specs import Loss
-from harness.train.inputs import ModelInput
 
 # Fields that a checkpoint saves and a resume restores, in one place.
 # The stop flags too: a fold that a callback stopped, killed while predicting, must resume stopped.

@@ -55,7 +55,7 @@ class Ranks:
     def current(cls) -> Ranks:
         from accelerate import PartialState
 
-        from harness.train.device import on_gpu
+        from harness.runtime.device import on_gpu
 
         state = PartialState(cpu=not on_gpu())
         # Trials run with run_experiment(keep_process_group=True): a destroyed gloo/NCCL group

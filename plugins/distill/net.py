@@ -4,7 +4,8 @@ et al., "Knowledge distillation: A good teacher is patient and consistent", 2022
 
 One model, or one model per fold of a finished run: `route(members)` names, for each row of the
 next batch, the fold model that predicts it (the one that never trained on that sample), and only
-that model runs on that row. The teacher's TTA views are averaged in probability. Inputs arrive
+that model runs on that row. Each member pools its TTA views as its run pooled them
+(`harness.predict.pooling.log_pool`: the mean, or the geometric mean). Inputs arrive
 normalized for the student and are re-normalized for the teacher.
 
 Kept apart from the student: it is not a submodule of anything the student owns, never goes
@@ -15,15 +16,14 @@ run loads it again from where it came from.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from harness.specs import TTAView
+from harness.predict.pooling import log_pool
+from harness.specs import PoolKind, TTAView
 
 
 def renormalizer(student: tuple[Sequence[float], Sequence[float]], teacher: tuple[Sequence[float], Sequence[float]]
@@ -43,11 +43,13 @@ class TeacherNet(nn.Module):
 
     def __init__(self, members: Sequence[nn.Module], views: Sequence[Sequence[TTAView]],
                  renorm: Sequence[tuple[torch.Tensor, torch.Tensor] | None],
-                 autocast: Callable[[], AbstractContextManager[object]] = nullcontext):
+                 autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
+                 pools: Sequence[PoolKind] | None = None):
         super().__init__()
         self.members = nn.ModuleList(members)
         self.views = [list(v) for v in views]
         self.renorm = list(renorm)
+        self.pools: list[PoolKind] = list(pools) if pools is not None else ["mean"] * len(members)
         self.autocast = autocast
         self.requires_grad_(False)
         self._route: torch.Tensor | None = None
@@ -62,16 +64,15 @@ class TeacherNet(nn.Module):
         self._route = members
 
     def predict(self, member: int, images: torch.Tensor) -> torch.Tensor:
-        """One member's log-probabilities, its TTA views averaged in probability."""
+        """One member's log-probabilities, its TTA views pooled."""
         scale = self.renorm[member]
         if scale is not None:
             a, b = (t.to(images.device) for t in scale)
             images = images * a + b
         model, views = self.members[member], self.views[member]
         with self.autocast():
-            logits = [model(v.apply(images)).float() for v in views]
-        logp = F.log_softmax(torch.stack(logits), dim=-1)
-        return torch.logsumexp(logp, dim=0) - math.log(len(views))
+            logits = [model(v.apply(images)) for v in views]
+        return log_pool(logits, self.pools[member])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         route, self._route = self._route, None  # one batch's routing serves one call

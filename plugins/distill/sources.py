@@ -24,6 +24,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.outputs.manifest import read_fold_table, read_manifest
+from harness.predict.pooling import pool_views
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,6 @@ class SoftLabels:
         return self.oof[[index[i] for i in ids]]
 
 
-def mean_probs(logits: Sequence[np.ndarray]) -> np.ndarray:
-    """The TTA views' softmax probabilities, averaged (as a live teacher averages them), in float32."""
-    probs = []
-    for x in logits:
-        z = np.asarray(x, dtype=np.float64)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        probs.append(e / e.sum(axis=1, keepdims=True))
-    return np.mean(probs, axis=0).astype(np.float32)
-
-
 def read_teacher_run(folder: Path) -> TeacherRun:
     manifest = read_manifest(folder)
     for name in ("folds.csv", "oof.csv"):
@@ -81,16 +72,20 @@ def read_teacher_run(folder: Path) -> TeacherRun:
 
 def read_soft_labels(folder: Path, tta: bool) -> SoftLabels:
     """OOF and per-fold test probabilities of a run or ensemble folder; `tta`: every stored TTA
-    view averaged, else the first view alone."""
+    view, pooled as the run pooled them, else the first view alone."""
     from harness.ensemble.members import load_pool
 
     pool = load_pool([folder])
     member = pool.members[0]
     views = member.views if tta else member.views[:1]
+
+    def probs(logits: list[np.ndarray]) -> np.ndarray:  # the views pooled as the run pooled them
+        return pool_views(member.view_pool, logits).astype(np.float32)
+
     test: dict[int, np.ndarray] = {}
     if "test" in member.sets:
-        test = {k: mean_probs([member.sets["test"][v][slot] for v in views]) for slot, k in enumerate(pool.folds)}
-    return SoftLabels(pool.ids, mean_probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test)
+        test = {k: probs([member.sets["test"][v][slot] for v in views]) for slot, k in enumerate(pool.folds)}
+    return SoftLabels(pool.ids, probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test)
 
 
 def check_shared_folds(teacher: TeacherRun, student: Mapping[str, int], folds: int) -> None:
@@ -126,5 +121,4 @@ def check_labels(teacher: TeacherRun, ids: Sequence[str], labels: np.ndarray, nu
                            f"order differ")
 
 
-__all__ = ["TeacherRun", "SoftLabels", "read_teacher_run", "read_soft_labels", "check_shared_folds", "check_labels",
-           "mean_probs"]
+__all__ = ["TeacherRun", "SoftLabels", "read_teacher_run", "read_soft_labels", "check_shared_folds", "check_labels"]

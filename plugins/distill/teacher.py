@@ -38,11 +38,13 @@ from accelerate import Accelerator
 
 from harness.config.schema import ModelConfig, Recipe
 from harness.config.typed import require
+from harness.console import warn
 from harness.data.competition import Split
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.specs import Batch, BuildContext, Callback, Component, FoldState
-from harness.train.inference import FoldModel, load_fold_model, predict_split
+from harness.predict.fold_model import FoldModel, load_fold_model, predict_split
+from harness.predict.pooling import pool_kind, pool_views
+from harness.specs import Batch, BuildContext, Callback, Component, Ensembler, FoldState, PoolKind
 from harness_plugins.distill.net import TeacherNet, renormalizer
 from harness_plugins.distill.pseudo import PseudoOptions, pool_of, select
 from harness_plugins.distill.sources import (
@@ -50,12 +52,20 @@ from harness_plugins.distill.sources import (
     TeacherRun,
     check_labels,
     check_shared_folds,
-    mean_probs,
     read_soft_labels,
     read_teacher_run,
 )
 
 Source = Literal["run", "soft_labels", "model"]
+
+
+def torch_pool(ensemble: Ensembler | None) -> PoolKind:
+    """How a live teacher pools a member's TTA views: as its run pooled them, or their mean (with a
+    warning) where that ensembler has no torch form (rank, fitted weights)."""
+    kind = pool_kind(ensemble)
+    if kind is None:
+        warn("the teacher's ensembler does not pool in torch (rank, fitted weights): its TTA views are averaged")
+    return kind or "mean"
 
 
 def _absolute(path: str) -> str:
@@ -69,8 +79,8 @@ class TeacherOptions:
     # model: the teacher network, keys as in [model]; `weights` must hold every tensor, the head
     # for this competition's classes included.
     model: ModelConfig = field(default_factory=ModelConfig)
-    # Average the teacher's TTA views in probability (run: its recipe's views; soft_labels: the
-    # stored ones; model: this recipe's tta.views); false: the first view only.
+    # Pool the teacher's TTA views as its recipe's ensembler pools them (run: its recipe's views;
+    # soft_labels: the stored ones; model: this recipe's tta.views and ensembler); false: the first view only.
     tta: bool = True
     pseudo: PseudoOptions = field(default_factory=PseudoOptions)  # pseudo-labelling of unlabelled images
 
@@ -165,7 +175,7 @@ class Teacher(Callback):
         member = self.members[fold if self.opts.source == "run" else 0]
         logits, _ = predict_split(member, pool, acc, recipe)
         views = list(logits.values())
-        return mean_probs(views if self.opts.tta else views[:1])
+        return pool_views(member.ensemble, views if self.opts.tta else views[:1]).astype(np.float32)
 
     # -- training -------------------------------------------------------------------------------
 
@@ -203,7 +213,7 @@ class Teacher(Callback):
         student = (state.inputs.mean, state.inputs.std)
         return TeacherNet([m.model for m in self.members], [m.views if self.opts.tta else m.views[:1] for m in self.members],
                           [renormalizer(student, (m.inputs.mean, m.inputs.std)) for m in self.members],
-                          state.accelerator.autocast)
+                          state.accelerator.autocast, [torch_pool(m.ensemble) for m in self.members])
 
     def _attach(self, state: FoldState, uses_loss: bool) -> None:
         """A live teacher becomes the distillation loss's `teacher`; a teacher that only pseudo-labels
@@ -231,7 +241,7 @@ class Teacher(Callback):
 def model_teacher(cfg: ModelConfig, num_classes: int, recipe: Recipe, acc: Accelerator, plugins: Any) -> FoldModel:
     """A network built like the student's `[model]`, with every tensor from `cfg.weights`, in eval
     mode on the device, with this recipe's eval transform and TTA views."""
-    from harness.train.build import build_eval
+    from harness.runtime.context import build_eval
     from harness.weights import load_into, read_state_dict
 
     weights = Path(cfg.weights)
@@ -248,7 +258,8 @@ def model_teacher(cfg: ModelConfig, num_classes: int, recipe: Recipe, acc: Accel
         model = model.to(memory_format=torch.channels_last)
     model.to(acc.device).eval()
     eval_tf, views, inputs = build_eval(recipe, plugins, model, num_classes, on_device=acc.device.type != "cpu")
-    return FoldModel(0, model, eval_tf, views, inputs, "model")
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
+    return FoldModel(0, model, eval_tf, views, inputs, "model", ensemble)
 
 
 def build(opts: TeacherOptions, ctx: BuildContext) -> Teacher:

@@ -8,7 +8,7 @@ tensors in memory (resnet18 2.2x, Lite0 1.14x) but not Lite0's end-to-end traini
 
 On AMX, on AVX-512 BF16 and on AVX-512 without BF16 alike, oneDNN's bf16 convolution gives a
 garbage weight gradient when a strided convolution has a 1-pixel output side; every CPU bf16
-model runs those calls in fp32 (`harness.train.bf16_guard`), so `auto` and `bf16` are safe on
+model runs those calls in fp32 (`harness.runtime.bf16_guard`), so `auto` and `bf16` are safe on
 every CPU. docs/precision.md has the table of what each machine gets, and why.
 
 `HARNESS_AUTO_PRECISION=bf16|fp32|fp16` says what `auto` means on this machine, whatever its CPU:

@@ -19,11 +19,12 @@ from harness.data.dataset import ImageDataset
 from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.plugin_manager import Plugins
-from harness.specs import SampleTransform, TTAView
-from harness.train import bf16_guard, precision
-from harness.train.build import build_eval, make_loader
-from harness.train.inputs import ModelInput
-from harness.train.predict import predict
+from harness.predict.tta import predict
+from harness.runtime import bf16_guard, precision
+from harness.runtime.context import build_eval
+from harness.runtime.inputs import ModelInput
+from harness.runtime.loader import make_loader
+from harness.specs import Ensembler, SampleTransform, TTAView
 
 
 @dataclass
@@ -36,6 +37,7 @@ class FoldModel:
     views: list[TTAView]
     inputs: ModelInput
     weights: str  # the candidate whose weights these are: "raw", "ema", ...
+    ensemble: Ensembler | None = None  # how its run pools TTA views (the recipe's ensembler); None: the mean
 
 
 def eval_batch_size(recipe: Recipe, processes: int) -> int:
@@ -83,7 +85,8 @@ def load_fold_model(run_dir: Path, fold: int, plugins: Plugins, device: torch.de
         model = model.to(memory_format=torch.channels_last)
     model.to(device).eval()
     eval_tf, view_list, inputs = build_eval(recipe, plugins, model, len(manifest.classes), on_device=str(device) != "cpu")
-    return FoldModel(fold, model, eval_tf, view_list, inputs, chosen)
+    ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
+    return FoldModel(fold, model, eval_tf, view_list, inputs, chosen, ensemble)
 
 
 def _with_views(recipe: Recipe, views: tuple[str, ...], plugins: Plugins) -> Recipe:

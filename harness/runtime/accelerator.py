@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from harness.config.schema import Recipe
-from harness.train import precision, trackers
-from harness.train.device import on_gpu
+from harness.runtime import precision, trackers
+from harness.runtime.device import on_gpu
 
 
 def loading_config(cuda: bool, pin: bool) -> Any:

@@ -114,4 +114,4 @@ def note(model: nn.Module, image_size: int, auto: bool) -> str | None:
     shown = ", ".join(hits[:4]) + (f" and {len(hits) - 4} more" if len(hits) > 4 else "")
     why = "auto picked bf16 on this CPU" if auto else "train.precision='bf16'"
     return (f"{why}: {len(hits)} strided convolution(s) reach a 1-pixel side at {image_size} px ({shown}), where oneDNN's "
-            "bf16 weight gradient is garbage on CPUs; they run in fp32 (harness.train.bf16_guard)")
+            "bf16 weight gradient is garbage on CPUs; they run in fp32 (harness.runtime.bf16_guard)")

@@ -12,10 +12,10 @@ from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader
 
+from harness.runtime.allocator import before_fork
+from harness.runtime.device import autotune_only_if
+from harness.runtime.inputs import ModelInput
 from harness.specs import TTAView
-from harness.train.allocator import before_fork
-from harness.train.device import autotune_only_if
-from harness.train.inputs import ModelInput
 
 
 @torch.inference_mode()

@@ -1,0 +1,35 @@
+"""The data loaders of a run: seeded workers, their own generator, and pinned memory on a GPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from harness.data.dataset import ImageDataset
+from harness.runtime.device import on_gpu
+
+
+def seed_worker(worker_id: int) -> None:
+    """numpy and random in a worker follow its torch seed (augmentation itself is seeded per sample)."""
+    import random
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False,
+                pin_memory: bool = True) -> DataLoader:
+    """`pin_memory` acts only with a GPU: page-locked batches, which the Accelerator then copies
+    without blocking the host (`data.pin_memory`)."""
+    return DataLoader(
+        ds, batch_size=batch, sampler=sampler, shuffle=False, num_workers=workers,
+        pin_memory=pin_memory and on_gpu(), persistent_workers=workers > 0, drop_last=drop_last,
+        worker_init_fn=seed_worker,
+        # Its own generator: starting an epoch's iterator must not draw from the global RNG, which
+        # dropout uses and a checkpoint restores.
+        generator=torch.Generator().manual_seed(0),
+    )
