@@ -162,3 +162,13 @@ def test_nested_predictions_never_fit_on_the_fold_they_predict() -> None:
     np.testing.assert_array_equal(out[:, 0], np.repeat([3.0, 2.0, 1.0], 5))  # folds {1,2}, {0,2}, {0,1}
     with pytest.raises(ValueError):
         nested_predictions(fold, (0,), fit, lambda s: np.zeros((15, 1)))
+
+
+def test_weights_are_normalized_in_one_place_and_bad_ones_refused() -> None:
+    from harness.specs import normalized_weights
+
+    np.testing.assert_allclose(normalized_weights(None, 4), [0.25] * 4)
+    np.testing.assert_allclose(normalized_weights([1, 3], 2), [0.25, 0.75])
+    for bad, count in (([1, 2], 3), ([1, -1], 2), ([0, 0], 2)):
+        with pytest.raises(ValueError):
+            normalized_weights(bad, count)

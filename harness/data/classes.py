@@ -19,10 +19,15 @@ def sort_classes(labels: Iterable[str]) -> tuple[str, ...]:
         return tuple(uniq)
 
 
+def class_lookup(classes: Sequence[str]) -> dict[str, int]:
+    """label -> its column in every probability table: the position in `classes`."""
+    return {c: i for i, c in enumerate(classes)}
+
+
 def class_index(labels: Iterable[str], classes: Sequence[str], where: str, known: str = "the class list") -> np.ndarray:
     """int64 class index of every label; a label outside `classes` is an error naming `where`."""
     values = [str(x) for x in labels]
-    lookup = {c: i for i, c in enumerate(classes)}
+    lookup = class_lookup(classes)
     missing = sorted(set(values) - set(lookup))
     if missing:
         raise HarnessError(f"{where}: label(s) {missing[:5]} not in {known} {list(classes)[:10]}")

@@ -14,11 +14,11 @@ from harness.ensemble.pipeline import EnsembleResult
 from harness.ensemble.plan import member_oof, member_probs, plain_plan
 from harness.ensemble.views import view_scores
 from harness.metrics import score
+from harness.specs import normalized_weights
 
 
 def normalized(w: Sequence[float] | None, m: int) -> list[float]:
-    arr = np.ones(m) if w is None else np.asarray(w, dtype=np.float64)
-    return [round(float(x), 6) for x in arr / arr.sum()]
+    return [round(float(x), 6) for x in normalized_weights(w, m)]
 
 
 def _members(r: EnsembleResult) -> list[dict[str, Any]]:

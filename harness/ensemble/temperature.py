@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.metrics import cross_entropy, softmax
+from harness.specs import normalized_weights
 
 BOUNDS = (0.05, 20.0)  # temperatures searched
 
@@ -27,8 +28,7 @@ def softmax_nd(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def blend_views(logits: Sequence[np.ndarray], weights: Sequence[float], temperature: float = 1.0) -> np.ndarray:
     """sum_v w_v softmax(z_v / T) with weights normalized: the TTA average of a run at T = 1."""
-    w = np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
+    w = normalized_weights(weights, len(logits))
     return sum((wv * softmax_nd(z, temperature) for wv, z in zip(w, logits, strict=True) if wv > 0),
                start=np.zeros(logits[0].shape))
 

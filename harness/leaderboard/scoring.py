@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.data.classes import class_lookup
 from harness.errors import HarnessError
 from harness.leaderboard.registry import Definition, checked_answer_key
 from harness.leaderboard.validate import Submission
@@ -34,7 +35,7 @@ def read_answer_key(defn: Definition) -> AnswerKey:
     label_col = defn.label_column if defn.label_column in key.columns else "label"
     if not {defn.id_column, label_col, "Usage"} <= set(key.columns):
         raise HarnessError(f"{path}: the answer key needs the columns {defn.id_column}, {label_col}, Usage")
-    index = {c: k for k, c in enumerate(defn.classes)}
+    index = class_lookup(defn.classes)
     if not set(key[label_col]) <= set(index):
         raise HarnessError(f"{path}: the answer key holds labels outside the class list of {defn.path}")
     if not set(key["Usage"]) <= {"Public", "Private"} or "Public" not in set(key["Usage"]):

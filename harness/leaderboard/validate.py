@@ -118,9 +118,10 @@ def _check_ids(ids: list[str], lines: list[int], exp: Expected, err: _Err) -> No
 
 
 def _labels(values: list[str], lines: list[int], exp: Expected, err: _Err) -> np.ndarray:
+    from harness.data.classes import class_lookup
     from harness.metrics import one_hot
 
-    index = {c: k for k, c in enumerate(exp.classes)}
+    index = class_lookup(exp.classes)
     numeric = all(_is_number(c) for c in exp.classes)
     out = np.empty(len(values), dtype=np.int64)
     for k, (v, line) in enumerate(zip(values, lines, strict=True)):

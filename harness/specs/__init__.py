@@ -33,7 +33,15 @@ from harness.specs.data import (
     TTAView,
     target_loss,
 )
-from harness.specs.ensemble import POOL_FLOOR, EnsembleFit, Ensembler, FittingEnsembler, Pooled, PoolKind
+from harness.specs.ensemble import (
+    POOL_FLOOR,
+    EnsembleFit,
+    Ensembler,
+    FittingEnsembler,
+    Pooled,
+    PoolKind,
+    normalized_weights,
+)
 from harness.specs.metric import MetricSpec
 
 __all__ = [
@@ -55,6 +63,7 @@ __all__ = [
     "ModelSpec",
     "NoOptions",
     "POOL_FLOOR",
+    "normalized_weights",
     "PoolKind",
     "Pooled",
     "SampleTransform",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
 
 from harness.specs.metric import MetricSpec
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 class Ensembler(Protocol):
@@ -21,6 +20,17 @@ class Ensembler(Protocol):
     is given are the rows it scores."""
 
     def __call__(self, probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray: ...
+
+
+def normalized_weights(weights: Sequence[float] | np.ndarray | None, count: int) -> np.ndarray:
+    """`weights` as float64 summing to 1 (None: `count` equal ones), as every ensembler reads an
+    `Ensembler`'s weights; a ValueError for the wrong length, a negative weight, or none above 0."""
+    w = np.ones(count) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (count,):
+        raise ValueError(f"{w.size} weight(s) for {count} probability matrices")
+    if (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"weights must be >= 0 with a positive sum, got {w.tolist()}")
+    return w / w.sum()
 
 
 POOL_FLOOR = 1e-12  # the geometric pool's floor: a zero probability would zero the whole product

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.classes import class_lookup
 from harness.errors import HarnessError
 from harness.outputs.manifest import read_fold_table, read_manifest
 from harness.predict.pooling import pool_views
@@ -65,7 +66,7 @@ def read_teacher_run(folder: Path) -> TeacherRun:
             raise HarnessError(f"teacher {folder} is not a finished run or ensemble folder (no {name})")
     folds = read_fold_table(folder, manifest.id_column)
     oof = pd.read_csv(folder / "oof.csv", dtype={manifest.id_column: str, "label": str}, keep_default_na=False)
-    index = {c: k for k, c in enumerate(manifest.classes)}
+    index = class_lookup(manifest.classes)
     return TeacherRun(folder, manifest.kind, manifest.classes, manifest.folds, {str(i): int(f) for i, f in folds.items()},
                       {str(i): index.get(lab, -1) for i, lab in zip(oof[manifest.id_column], oof["label"], strict=True)})
 

@@ -9,15 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.hookspecs import hookimpl
-from harness.specs import POOL_FLOOR, BuildContext, Component, NoOptions, Pooled
+from harness.specs import POOL_FLOOR, BuildContext, Component, NoOptions, Pooled, normalized_weights
 
 
 def geometric_mean(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
     """exp(sum_m w_m log p_m), each row renormalized to sum to 1; weights are normalized first."""
     if not probs:
         raise ValueError("nothing to ensemble")
-    w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
+    w = normalized_weights(weights, len(probs))
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
     logp = np.tensordot(w, np.log(np.clip(stack, POOL_FLOOR, 1.0)), axes=1)
     out = np.exp(logp - logp.max(axis=-1, keepdims=True))

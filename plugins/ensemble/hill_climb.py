@@ -16,7 +16,7 @@ import numpy as np
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.metrics import cross_entropy, score
-from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec
+from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec, normalized_weights
 from harness_plugins.ensemble.mean import mean_probs
 
 
@@ -67,16 +67,15 @@ def bagged_hill_climb(probs: Sequence[np.ndarray], gain: Gain, iterations: int,
     each on a random `bag_fraction` of the members."""
     m = len(probs)
     if bags == 1:
-        counts = hill_climb(probs, gain, iterations)
-        return counts / counts.sum()
+        return normalized_weights(hill_climb(probs, gain, iterations), m)
     rng = np.random.default_rng(seed)
     size = max(1, int(round(bag_fraction * m)))
     weights = np.zeros(m)
     for _ in range(bags):
         chosen = np.sort(rng.choice(m, size=size, replace=False))
         counts = hill_climb([probs[i] for i in chosen], gain, iterations)
-        weights[chosen] += counts / counts.sum()
-    return weights / weights.sum()
+        weights[chosen] += normalized_weights(counts, size)
+    return normalized_weights(weights, m)
 
 
 class HillClimb:

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component, Pooled
+from harness.specs import BuildContext, Component, Pooled, normalized_weights
 from harness_plugins.ensemble.geometric import geometric_mean
 
 
@@ -27,8 +27,7 @@ def mean_probs(
         raise ValueError("nothing to ensemble")
     if kind == "geometric":
         return geometric_mean(probs, weights)
-    w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
+    w = normalized_weights(weights, len(probs))
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs])
     return np.tensordot(w, stack, axes=1)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.hookspecs import hookimpl
-from harness.specs import BuildContext, Component, NoOptions
+from harness.specs import BuildContext, Component, NoOptions, normalized_weights
 
 
 def column_ranks(probs: np.ndarray) -> np.ndarray:
@@ -31,8 +31,7 @@ def rank_average(probs: Sequence[np.ndarray], weights: Sequence[float] | None = 
     """The weighted mean of the members' column ranks, (N, C), not normalized."""
     if not probs:
         raise ValueError("nothing to ensemble")
-    w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
+    w = normalized_weights(weights, len(probs))
     return np.tensordot(w, np.stack([column_ranks(p) for p in probs]), axes=1)
 
 

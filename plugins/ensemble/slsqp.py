@@ -17,7 +17,7 @@ import numpy as np
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.metrics import score
-from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec
+from harness.specs import BuildContext, Component, EnsembleFit, MetricSpec, normalized_weights
 from harness_plugins.ensemble.mean import mean_probs
 
 STEP = float(np.sqrt(np.finfo(np.float64).eps))  # scipy's finite-difference step for SLSQP
@@ -52,7 +52,7 @@ def minimise_on_simplex(f: Callable[[np.ndarray], float], m: int, max_iter: int,
                    constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
                    options={"maxiter": max_iter, "ftol": 1e-10})
     w = np.clip(res.x, 0.0, None)
-    return w / w.sum() if w.sum() > 0 else np.full(m, 1.0 / m)
+    return normalized_weights(w if w.sum() > 0 else None, m)
 
 
 def flat(f: Callable[[np.ndarray], float], m: int) -> bool:
