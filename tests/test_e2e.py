@@ -59,7 +59,7 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     assert list(sub.columns) == list(sample.columns) and list(sub.id) == list(sample.id)
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["fold_scores"]) == {"0", "1"} and 0 <= metrics["cv_score"] <= 1
-    assert metrics["tta_views"] == ["identity", "hflip"] and "cv_score_no_tta" in metrics
+    assert "cv_score_no_tta" in metrics
     probs = oof[["class_0", "class_1", "class_2"]].to_numpy()
     truth = probs[np.arange(len(oof)), oof.label.map({"class_0": 0, "class_1": 1, "class_2": 2}).to_numpy()]
     assert metrics["cv_log_loss"] == pytest.approx(-np.log(truth).mean(), rel=1e-5)  # oof.csv's own log loss
@@ -76,8 +76,10 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     assert manifest["train"]["count"] == 30 and manifest["test"]["count"] == 9 and manifest["holdout"] is None
     assert manifest["global_batch"] == 8 == manifest["per_process_batch"] and manifest["processes"] == 1
     assert len(manifest["folds_sha256"]) == 64 and len(manifest["recipe_sha256"]) == 64
-    assert manifest["harness_version"] and manifest["folds_trained"] == [0, 1]
-    assert metrics["global_batch"] == 8 and metrics["effective_lr"] == 0.003
+    assert manifest["harness_version"] and manifest["folds_trained"] == [0, 1] and manifest["lr"] == 0.003
+    assert manifest["tta_views"] == ["identity", "hflip"]
+    # each field is written once: the setup to run.json, what the run measured to metrics.json
+    assert not set(metrics) & set(manifest), set(metrics) & set(manifest)
 
 
 def test_a_finished_fold_predicts_new_images_without_training_data(tmp_path: Path, kaggle_comp: Path) -> None:
@@ -159,9 +161,11 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     assert (oof1.set_index("id").fold == oof2.set_index("id").fold.loc[oof1.id]).all()
     m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
     m2 = json.loads((tmp_path / "two" / "metrics.json").read_text())
-    assert (m1["processes"], m2["processes"]) == (1, 2)
-    assert m1["global_batch"] == m2["global_batch"] == 64 and m2["per_process_batch"] == 32
-    assert m1["effective_lr"] == m2["effective_lr"]
+    r1 = json.loads((tmp_path / "one" / "run.json").read_text())
+    r2 = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert (r1["processes"], r2["processes"]) == (1, 2)
+    assert r1["global_batch"] == r2["global_batch"] == 64 and r2["per_process_batch"] == 32
+    assert r1["lr"] == r2["lr"]
     assert m1["cv_score"] >= 0.98
     assert abs(m1["cv_score"] - m2["cv_score"]) <= TOLERANCE, (m1["cv_score"], m2["cv_score"])
     assert "batch 64 global = 32 x 2 processes" in two.stderr

@@ -55,8 +55,9 @@ def test_finetune_runs_end_to_end(tmp_path: Path, plugins: Plugins) -> None:
             f"data.cache_dir='{tmp_path / 'cache'}'"]
     summary = run_experiment(load_recipe(RECIPES / "finetune.toml", sets, plugins), tmp_path / "run", plugins)
     metrics = json.loads((summary.out_dir / "metrics.json").read_text())
-    assert metrics["folds_trained"] == [0, 1] and 0 <= metrics["holdout_score"] <= 1
-    assert metrics["tta_views"] == ["identity", "hflip"]
+    manifest = json.loads((summary.out_dir / "run.json").read_text())
+    assert manifest["folds_trained"] == [0, 1] and 0 <= metrics["holdout_score"] <= 1
+    assert manifest["tta_views"] == ["identity", "hflip"]
     for fold in (0, 1):  # keep = "last": every fold predicts with its final epoch
         assert json.loads((summary.out_dir / f"fold{fold}" / "result.json").read_text())["best_epoch"] == 1
 

@@ -103,7 +103,7 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
     run = harness("run", str(folder / "best.toml"), "--out", "best", "--set", "train.epochs=1", "--set",
                   "data.fraction=0.3", "--set", "cv.only=[0]", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert json.loads((tmp_path / "best" / "metrics.json").read_text())["folds_trained"] == [0]
+    assert json.loads((tmp_path / "best" / "run.json").read_text())["folds_trained"] == [0]
 
 
 def _free_port() -> int:
@@ -275,7 +275,7 @@ def test_two_processes_agree_on_every_trial_and_stop_together(tmp_path: Path, di
         if state == "PRUNED":  # a pruned trial is discarded: nothing predicted, nothing written
             assert not metrics.exists()
         else:
-            assert json.loads(metrics.read_text())["processes"] == 2
+            assert json.loads((metrics.parent / "run.json").read_text())["processes"] == 2
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     rank0, rank1 = _segments(rows, 0), _segments(rows, 1)
     assert rank0 == rank1  # the same values, and the same epochs: a prune stopped both ranks together

@@ -36,8 +36,9 @@ def one_run(processes: int, seed: int, digits: Path, work: Path) -> dict[str, fl
            "--set", f"data.root='{digits}'", "--set", f"train.seed={seed}", *BUDGET]
     _, wall, _ = timed(cmd, ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
-    return {"cv": metrics["cv_score"], "wall_s": round(wall, 1), "processes": metrics["processes"],
-            "per_process_batch": metrics["per_process_batch"], "global_batch": metrics["global_batch"]}
+    setup = json.loads((out / "run.json").read_text())
+    return {"cv": metrics["cv_score"], "wall_s": round(wall, 1), "processes": setup["processes"],
+            "per_process_batch": setup["per_process_batch"], "global_batch": setup["global_batch"]}
 
 
 def main() -> None:

@@ -69,9 +69,9 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         result = {"fold": k, "views": [VIEW], "sets": {s: [VIEW] for s in r.sets}}
         (out / f"fold{k}" / "result.json").write_text(json.dumps(result))
     sample_path, label_col = sample_submission(pool.members[0])
-    metrics: dict[str, Any] = {"metric": metric.name, "higher_is_better": metric.higher_is_better,
-                               "cv_score": score(metric, pool.y, oof), "cv_score_in_sample": summary["scores"]["oof_in_sample"],
-                               "folds_trained": list(pool.folds), "members": [m.name for m in pool.members]}
+    # Scores only; the metric, folds and members are run.json's (below).
+    metrics: dict[str, Any] = {"cv_score": score(metric, pool.y, oof), "cv_score_in_sample": summary["scores"]["oof_in_sample"],
+                               "members": [m.name for m in pool.members]}
     if "test" in r.sets:
         probs = r.final("test")
         prob_frame(pool.set_ids["test"], probs, classes, id_col).to_csv(out / "test_probs.csv", index=False)

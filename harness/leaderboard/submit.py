@@ -49,10 +49,19 @@ def provenance(submission: Path) -> tuple[str, str, float | None]:
         metrics = {}
     metrics = metrics if isinstance(metrics, dict) else {}
     cv = metrics.get("cv_score")
-    name = metrics.get("metric", "")
+    name = metrics.get("metric") or _manifest_metric(folder)  # run.json names the metric; older metrics.json did too
     name = name.get("name", "") if isinstance(name, dict) else name  # a metric written as an object
     score = float(cv) if isinstance(cv, int | float) and not isinstance(cv, bool) else None
     return _shown(folder), name if isinstance(name, str) else "", score
+
+
+def _manifest_metric(folder: Path) -> str:
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    name = data.get("metric", "") if isinstance(data, dict) else ""
+    return name if isinstance(name, str) else ""
 
 
 def submit(submission: Path, name: str, board: Path, message: str = "", now: datetime | None = None) -> Receipt:

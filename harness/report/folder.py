@@ -17,6 +17,7 @@ import tomllib
 from harness.data.classes import class_index
 from harness.errors import HarnessError
 from harness.metrics import softmax
+from harness.outputs.epoch_log import read_log
 from harness.outputs.manifest import RunManifest, read_manifest
 
 
@@ -65,11 +66,9 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _history(folder: Path, folds: list[FoldFiles]) -> list[dict[str, Any]]:
-    log = folder / "log.jsonl"
-    if log.is_file():
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        if rows:
-            return rows
+    rows = read_log(folder)
+    if rows:
+        return rows
     return [h for f in folds for h in f.result.get("history", [])]
 
 

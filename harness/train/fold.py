@@ -8,7 +8,6 @@ only ever train, and never score (validation and the OOF are the labelled fold a
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from harness.data.competition import Split
 from harness.data.dataset import ImageDataset
 from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
+from harness.outputs.epoch_log import write_fold_log
 from harness.outputs.fold_results import FoldResult
 from harness.plugin_manager import Plugins
 from harness.predict.fold_model import FoldModel, eval_batch_size, predict_split
@@ -276,9 +276,8 @@ class FoldRun:
         state = self.state
         state.history.append(state.metrics)
         self.acc.log(epoch_scalars(state.metrics), step=state.epoch)  # train.log_with's trackers; a no-op without them
-        if self.acc.is_main_process:  # as it happens; rewritten whole (without replayed epochs) at the end
-            with open(self.out_dir / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(state.metrics) + "\n")
+        if self.acc.is_main_process:
+            write_fold_log(self.out_dir, self.fold, state.history)
         self.progress.epoch(self.task, state.metrics)
 
     def finish(self) -> FoldResult:

@@ -23,6 +23,7 @@ from harness.data.competition import Competition, Split, load_competition
 from harness.data.folds import assign_folds, folds_hash
 from harness.errors import HarnessError
 from harness.metrics import cross_entropy, score, softmax
+from harness.outputs.epoch_log import LOG
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
 from harness.outputs.manifest import RunManifest, git_commit, id_set
 from harness.outputs.plot import learning_curves
@@ -83,6 +84,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     comp = load_competition(recipe.data, recipe.cv.group_column)
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (out_dir / LOG).unlink(missing_ok=True)  # a fresh run's record starts empty
         write_recipe(recipe, out_dir / "recipe.toml")
         if recipe.train.log_with:
             acc.init_trackers(trackers.PROJECT, trackers.hyperparameters(recipe))
@@ -134,8 +137,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 break
     metrics: dict[str, Any] = {}
     if main and discarded is None:
-        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc,
-                             per_process)
+        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc)
         _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes,
                   per_process).write(out_dir)
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
@@ -152,7 +154,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, ensemble: Ensembler, folds: np.ndarray,
-               results: list[FoldResult], seconds: float, acc: Any, per_process: int) -> dict[str, Any]:
+               results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
     assert comp.train.labels is not None
     n = len(comp.train)
@@ -168,16 +170,14 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     frame.insert(2, "fold", folds)
     frame[done].to_csv(out_dir / "oof.csv", index=False)
     y = comp.train.labels[done]
+    # What the run measured; what it was set up with (the metric, folds, views, batch, processes,
+    # fraction) is run.json's (`_manifest`), written there alone.
     metrics: dict[str, Any] = {
-        "metric": metric.name,
-        "higher_is_better": metric.higher_is_better,
         "cv_score": score(metric, y, oof[done]),
         "cv_score_no_tta": score(metric, y, oof_plain[done]),
         "cv_log_loss": cross_entropy(y, oof[done]),  # of the OOF probabilities, whatever cv.metric is
         "fold_scores": {str(r.fold): r.score for r in results},
         "fold_best_weights": {str(r.fold): r.best_weights for r in results},
-        "tta_views": list(results[0].oof) if results else [],
-        "folds_trained": [r.fold for r in results],
         "stopped": {str(r.fold): r.stop_reason for r in results if r.stop_reason},
     }
     for set_name in ("test", "holdout"):
@@ -205,21 +205,12 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "predict_img_per_s": statistics.median([r.predict_img_per_s for r in results]) if results else 0.0,
         "data_wait_fraction": statistics.median(waits) if waits else 0.0,
         "epochs_run": {str(r.fold): len(r.history) for r in results},
-        "processes": acc.num_processes,
-        "global_batch": recipe.train.batch_size,
-        "per_process_batch": per_process,
-        "grad_accum": recipe.train.grad_accum,
-        "effective_lr": effective_lr(recipe),
-        "data_fraction": recipe.data.fraction,
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
         "wall_seconds": round(seconds, 2),
     })
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history = [h for r in results for h in r.history]
-    with open(out_dir / "log.jsonl", "w") as fh:
-        for h in history:
-            fh.write(json.dumps(h) + "\n")
     if history:
         learning_curves(history, metric.name, out_dir / "learning_curve.png")
     return metrics
