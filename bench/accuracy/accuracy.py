@@ -116,8 +116,7 @@ def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequenc
 
     from harness.config.recipe import load_recipe
     from harness.plugin_manager import load_plugins
-    from harness.predict.fold_model import load_fold_model, predict_split
-    from harness.predict.pooling import pool_run
+    from harness.predict import load_fold_model, pool_run, predict_split
 
     plugins = load_plugins()
     recipe = load_recipe(run_dir / "recipe.toml", sets, plugins)

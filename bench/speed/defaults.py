@@ -17,7 +17,7 @@ from pathlib import Path
 import timm
 import torch
 
-from harness.runtime.precision import cpu_has_amx
+from harness.runtime import cpu_has_amx
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))

@@ -33,9 +33,9 @@ from harness.data.cache import ImageCache
 from harness.data.dataset import ImageDataset
 from harness.data.images import BadImage
 from harness.plugin_manager import load_plugins
-from harness.runtime.loader import make_loader
+from harness.runtime import make_loader
 from harness.testing import context
-from harness.train.sampling import EpochTagged
+from harness.train import EpochTagged
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))

@@ -22,12 +22,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from harness.config.recipe import load_recipe
 from harness.plugin_manager import load_plugins
-from harness.predict.tta import predict
+from harness.predict import predict
 from harness.specs import TTAView
 from harness.testing import context
-from harness.train.loop import train_one_epoch
-from harness.train.optim import build_optimizer
-from harness.train.state import TrainState
+from harness.train import TrainState, build_optimizer, train_one_epoch
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))

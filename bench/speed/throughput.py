@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.runtime.precision import resolve
+from harness.runtime import resolve
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))

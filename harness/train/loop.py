@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from harness.runtime.allocator import before_fork
 from harness.specs import Batch, BatchTransform, Callback, Loss, Schedule
-from harness.train.nonfinite import arm, gradient_flag, loss_flag, note_gradient, settle, skips_on_device
+from harness.train.nonfinite import UpdateGuard, settle
 from harness.train.state import TrainState
 
 
@@ -65,9 +65,8 @@ def train_one_epoch(
                 module.eval()  # the statistics stay those of pretraining; the affine weights still learn
     loss_sum = torch.zeros((), device=acc.device)
     seen = torch.zeros((), device=acc.device)
-    on_device = skips_on_device(state.optimizer)
-    window_flag = torch.zeros((), device=acc.device)
-    images_seen, window_bad = 0, False
+    guard = UpdateGuard(state, say)
+    images_seen = 0
     if first_step == 0:
         state.epoch_nonfinite = 0
     before_fork(loader)
@@ -84,32 +83,18 @@ def train_one_epoch(
             with acc.autocast():
                 logits = state.model(batch.images)
             loss = loss_fn(logits, batch)
-            flag = loss_flag(acc, loss)
-            state.pending_flags.append((state.epoch, step, state.update, flag))
-            if not on_device and settle(state, say):  # this optimizer cannot skip on the device: read now
-                window_bad = True
-            else:
+            flag = guard.loss(loss, step)
+            if flag is not None:
                 acc.backward(loss)
-                ok = 1.0 - flag
                 loss_sum += torch.where(flag > 0, 0.0, loss.detach().float()) * len(batch)
-                seen += ok * len(batch)
-            window_flag = torch.maximum(window_flag, flag)
+                seen += (1.0 - flag) * len(batch)
             state.step_losses.append(loss.detach().float())
-            if acc.sync_gradients and not window_bad and acc.scaler is None:  # fp16's GradScaler checks its own
-                grads = gradient_flag(state.model.parameters(), acc.device)
-                step_flag = note_gradient(state, grads, state.epoch, step, state.update)
-                if on_device:
-                    window_flag = torch.maximum(window_flag, step_flag)
-                elif settle(state, say):
-                    window_bad = True
-            if acc.sync_gradients and not window_bad:
+            if acc.sync_gradients and guard.may_update(step):
                 if cfg.clip_grad > 0:
                     acc.clip_grad_norm_(state.model.parameters(), cfg.clip_grad)
                 set_learning_rates(state, schedule, callbacks)
-                if on_device:
-                    arm(state.optimizer, window_flag, acc)
                 state.optimizer.step()
-            if acc.sync_gradients or window_bad:
+            if acc.sync_gradients or guard.bad:
                 state.optimizer.zero_grad(set_to_none=True)
         images_seen += len(batch) * acc.num_processes
         if acc.sync_gradients:
@@ -117,7 +102,7 @@ def train_one_epoch(
             for cb in callbacks:
                 cb.after_optimizer_step(state)
             on_update(step + 1)
-            window_bad, window_flag = False, torch.zeros((), device=acc.device)
+            guard.next_window()
         shown = None
         if (step + 1) % cfg.log_every == 0:
             settle(state, say)

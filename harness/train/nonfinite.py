@@ -76,6 +76,50 @@ def arm(optimizer: Any, flag: torch.Tensor, acc: Any) -> None:
         inner.grad_scale, inner.found_inf = None, flag
 
 
+class UpdateGuard:
+    """The step loop's one handle on non-finite values, for one epoch. Per step, `loss(...)` flags
+    the loss; at each gradient sync, `may_update(...)` checks the gradients and arms the fused
+    skip, and `next_window()` starts the next accumulation window. `bad`: the window was read on
+    the host and found non-finite, so it neither steps nor keeps its gradients."""
+
+    def __init__(self, state: TrainState, say: Callable[[str], None]):
+        self.state, self.say = state, say
+        self.on_device = skips_on_device(state.optimizer)
+        self.next_window()
+
+    def next_window(self) -> None:
+        self.flag = torch.zeros((), device=self.state.accelerator.device)
+        self.bad = False
+
+    def loss(self, loss: torch.Tensor, step: int) -> torch.Tensor | None:
+        """The loss's flag (1.0: non-finite on some process) when backward should run; None when
+        an optimizer that cannot skip on the device read it now and found the window bad."""
+        st = self.state
+        flag = loss_flag(st.accelerator, loss)
+        st.pending_flags.append((st.epoch, step, st.update, flag))
+        self.flag = torch.maximum(self.flag, flag)
+        if not self.on_device and settle(st, self.say):
+            self.bad = True
+            return None
+        return flag
+
+    def may_update(self, step: int) -> bool:
+        """At a gradient sync: whether the optimizer steps (on the device, a fused step may still
+        skip). Under fp16 the GradScaler checks the gradients itself."""
+        st, acc = self.state, self.state.accelerator
+        if not self.bad and acc.scaler is None:
+            step_flag = note_gradient(st, gradient_flag(st.model.parameters(), acc.device), st.epoch, step, st.update)
+            if self.on_device:
+                self.flag = torch.maximum(self.flag, step_flag)
+            elif settle(st, self.say):
+                self.bad = True
+        if self.bad:
+            return False
+        if self.on_device:
+            arm(st.optimizer, self.flag, acc)
+        return True
+
+
 def settle(state: TrainState, say: Callable[[str], None]) -> int:
     """Read the pending flags (one host sync), log each skipped step, keep the count of
     non-finite steps in a row, and stop the run at `train.max_nonfinite`. Returns how many of
