@@ -21,7 +21,7 @@ from harness.predict.fold_model import FoldModel
 from harness.runtime.inputs import ModelInput
 from harness.specs import Batch, TTAView
 from harness.testing import train_state
-from harness.train.fold import PseudoLabeller, with_pseudo
+from harness.train.pseudo import PseudoLabeller, with_pseudo
 from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions
 from harness_plugins.distill.net import TeacherNet, renormalizer
 from harness_plugins.distill.pseudo import PseudoOptions, select

@@ -270,5 +270,6 @@ def test_hook_harness_metrics(run: Path) -> None:
     oof = pd.read_csv(run / "oof.csv")
     labels = oof["label"].map({"class_0": 0, "class_1": 1, "class_2": 2}).to_numpy()
     accuracy = float((oof[["class_0", "class_1", "class_2"]].to_numpy().argmax(1) == labels).mean())
-    assert json.loads((run / "run.json").read_text())["metric"] == "rec_metric" and metrics["cv_score"] == accuracy  # the plugin's score of the OOF
+    assert json.loads((run / "run.json").read_text())["metric"] == "rec_metric"
+    assert metrics["cv_score"] == accuracy  # the plugin's score of the OOF
     assert SEEN["metric"] and all(kind == "i" and shape[1] == 3 for kind, shape in SEEN["metric"])  # int labels, (N, C)

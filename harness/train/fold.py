@@ -9,11 +9,11 @@ only ever train, and never score (validation and the OOF are the labelled fold a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,7 +23,6 @@ from accelerate.utils import set_seed
 from harness.config.schema import Recipe
 from harness.data.competition import Split
 from harness.data.dataset import ImageDataset
-from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.epoch_log import write_fold_log
 from harness.outputs.fold_results import FoldResult
@@ -39,7 +38,9 @@ from harness.train.debug import maybe_die
 from harness.train.evaluate import candidates, choose_best, evaluate, keep_best
 from harness.train.loop import train_one_epoch
 from harness.train.nonfinite import settle
-from harness.train.optim import build_optimizer
+from harness.train.optim import build_optimizer, effective_lr
+from harness.train.progress import FoldProgress
+from harness.train.pseudo import PseudoLabeller, with_pseudo
 from harness.train.resume import FoldResume
 from harness.train.sampling import EpochTagged
 from harness.train.state import TrainState
@@ -52,38 +53,6 @@ class FoldData:
     predict_sets: dict[str, Split]  # "test", "holdout": predicted by the best weights
     cache: dict[Path, Path] | None  # image path -> cache entry
     fold_of: Mapping[str, int] = field(default_factory=dict)  # the run's folds: labelled id -> fold
-
-
-@runtime_checkable
-class PseudoLabeller(Protocol):
-    """A callback that adds unlabelled images to fold `fold`'s training split. `pseudo_split` runs
-    once per fold, after the components are built and before `on_fold_start`; `test` is the
-    competition's unlabelled test set (None when it has none). It returns the images to add, with
-    `labels` the int class each one trains as (what a sampler sees; a callback may give soft
-    targets in `on_batch`), or None. Their ids must not be labelled ids of the run."""
-
-    def pseudo_split(self, fold: int, test: Split | None, acc: Accelerator, recipe: Recipe) -> Split | None: ...
-
-
-def with_pseudo(train: Split, extra: Sequence[Split]) -> Split:
-    """The labelled training split followed by pseudo-labelled images."""
-    if not extra:
-        return train
-    ids = tuple(i for s in extra for i in s.ids)
-    clash = set(train.ids).intersection(ids)
-    if clash:
-        raise HarnessError(f"pseudo-labelled image id(s) {sorted(clash)[:3]} are also labelled training ids")
-    labels = [s.labels for s in extra]
-    assert train.labels is not None and all(x is not None for x in labels), "pseudo-labelled images need int labels"
-    return Split(train.ids + ids, train.paths + tuple(p for s in extra for p in s.paths),
-                 np.concatenate([train.labels, *labels]))
-
-
-def effective_lr(recipe: Recipe) -> float:
-    """`train.lr`, times global batch / 256 with `train.scale_lr` (the global batch is the same
-    on any number of processes)."""
-    cfg = recipe.train
-    return cfg.lr * (cfg.batch_size * cfg.grad_accum / 256 if cfg.scale_lr else 1.0)
 
 
 def agree_on_stop(state: TrainState) -> None:
@@ -102,18 +71,6 @@ def agree_on_stop(state: TrainState) -> None:
 class RunDiscarded(Exception):
     """A callback ended the run with `request_stop(..., discard=True)`: raised on every rank after
     the epoch in which they agreed, before any prediction."""
-
-
-class FoldProgress(Protocol):
-    """What a fold reports as it trains (harness.train.progress.Progress on the console)."""
-
-    def message(self, line: str) -> None: ...
-
-    def start(self, fold: int, total: int, done: int = 0) -> Any: ...
-
-    def step(self, task: Any, images: int, loss: float | None) -> None: ...
-
-    def epoch(self, task: Any, metrics: dict[str, Any]) -> None: ...
 
 
 def run_fold(fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,

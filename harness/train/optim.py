@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.config.schema import TrainConfig
+from harness.config.schema import Recipe, TrainConfig
 
 
 def head_parameter_ids(model: nn.Module) -> set[int]:
@@ -68,3 +68,10 @@ def _groups(model: nn.Module, head: set[int], cfg: TrainConfig) -> list[tuple[li
     for p in model.parameters():
         groups.setdefault((id(p) in head, p.ndim > 1), []).append(p)
     return [(params, cfg.weight_decay if decay else 0.0, 1.0) for (_, decay), params in groups.items()]
+
+
+def effective_lr(recipe: Recipe) -> float:
+    """`train.lr`, times global batch / 256 with `train.scale_lr` (the global batch is the same
+    on any number of processes)."""
+    cfg = recipe.train
+    return cfg.lr * (cfg.batch_size * cfg.grad_accum / 256 if cfg.scale_lr else 1.0)

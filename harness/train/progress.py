@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
 
 class Progress:
@@ -90,3 +90,15 @@ class Progress:
             self.bar.console.print(line)
         else:
             print(line, file=sys.stderr, flush=True)
+
+
+class FoldProgress(Protocol):
+    """What a fold reports as it trains (harness.train.progress.Progress on the console)."""
+
+    def message(self, line: str) -> None: ...
+
+    def start(self, fold: int, total: int, done: int = 0) -> Any: ...
+
+    def step(self, task: Any, images: int, loss: float | None) -> None: ...
+
+    def epoch(self, task: Any, metrics: dict[str, Any]) -> None: ...

@@ -35,7 +35,8 @@ from harness.runtime import bf16_guard, trackers
 from harness.runtime.accelerator import make_accelerator
 from harness.runtime.allocator import keep_freed_memory
 from harness.specs import Ensembler, MetricSpec
-from harness.train.fold import FoldData, RunDiscarded, effective_lr, run_fold
+from harness.train.fold import FoldData, RunDiscarded, run_fold
+from harness.train.optim import effective_lr
 from harness.train.progress import Progress
 from harness.train.screen import screen_images
 

@@ -148,7 +148,7 @@ class Teacher(Callback):
             return [load_fold_model(Path(self.opts.run), k, plugins, acc.device) for k in range(self.teacher_run.folds)]
         return [model_teacher(self.opts.model, self.num_classes, recipe, acc, plugins)]
 
-    # -- pseudo-labels (harness.train.fold.PseudoLabeller) ---------------------------------------
+    # -- pseudo-labels (harness.train.pseudo.PseudoLabeller) ---------------------------------------
 
     def pseudo_split(self, fold: int, test: Split | None, acc: Accelerator, recipe: Recipe) -> Split | None:
         if not self.opts.pseudo.images:
