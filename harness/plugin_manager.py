@@ -44,9 +44,11 @@ from harness.specs import (
 BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.models.timm_models",
     "harness_plugins.models.efficientnet_lite_pypi",
+    "harness_plugins.models.cifar_nets",
     "harness_plugins.augment.standard",
     "harness_plugins.augment.progressive",
     "harness_plugins.augment.batch_affine",
+    "harness_plugins.augment.crop_flip",
     "harness_plugins.augment.mixup_cutmix",
     "harness_plugins.loss.cross_entropy",
     "harness_plugins.loss.binary_cross_entropy",

@@ -353,27 +353,38 @@ def tiny_competition(root: Path, bad_train: int, bad_test: int) -> Competition:
     )
 
 
-def recipe_for(tmp_path: Path, max_bad_fraction: float, cache: bool = False) -> Recipe:
+def recipe_for(tmp_path: Path, max_bad_fraction: float, cache: bool = False, array: bool = False) -> Recipe:
     text = f"[data]\nmax_bad_fraction = {max_bad_fraction}\nnum_workers = 0\ncache = {str(cache).lower()}\n"
+    text += f"array = {str(array).lower()}\n"
     text += f'cache_dir = "{tmp_path / "cache"}"\nimage_size = 8\n'
     (tmp_path / "recipe.toml").write_text(text)
     return load_recipe(tmp_path / "recipe.toml")
 
 
-@pytest.mark.parametrize("cache", [False, True])
-def test_screen_skips_and_names_bad_training_images(tmp_path: Path, cache: bool) -> None:
+@pytest.mark.parametrize("store", ["files", "cache", "array"])
+def test_screen_skips_and_names_bad_training_images(tmp_path: Path, store: str) -> None:
+    from harness.data.stores import ArrayStore, FileStore
+
     comp = tiny_competition(tmp_path / "comp", bad_train=2, bad_test=0)
     said: list[str] = []
-    recipe = recipe_for(tmp_path, 0.25, cache)
-    kept, entries = screen_images(comp, recipe, FakeAccelerator(), tmp_path, said.append)
+    recipe = recipe_for(tmp_path, 0.25, store == "cache", store == "array")
+    kept, found = screen_images(comp, recipe, FakeAccelerator(), tmp_path, said.append)
     assert kept.train.ids == tuple(str(i) for i in range(2, 8))
     assert list(kept.train.labels) == [0, 1] * 3
     assert kept.test == comp.test
-    assert len(said) == 1 and "skipping 2 unreadable training image(s)" in said[0]
-    assert "0.png" in said[0] and "1.png" in said[0] and "2.png" not in said[0]
-    assert (entries is not None) == cache
-    if entries is not None:
-        assert len(entries) == 8 and all(e.is_file() for e in entries.values())
+    skipped = [line for line in said if "skipping" in line]
+    assert len(skipped) == 1 and "skipping 2 unreadable training image(s)" in skipped[0]
+    assert "0.png" in skipped[0] and "1.png" in skipped[0] and "2.png" not in skipped[0]
+    assert str(tmp_path / "bad_images.json") in skipped[0]  # the one list that names them all
+    if store == "files":
+        assert found is None
+    elif store == "cache":
+        assert isinstance(found, FileStore)
+        assert len(found.entries) == 8 and all(e.is_file() for e in found.entries.values())
+    else:
+        assert isinstance(found, ArrayStore) and found.images.array.shape == (10, 8, 8, 3)
+        assert found.dataset(comp.train.paths[:2], None, lambda x: x) is None  # the bad rows are never read
+        assert found.dataset(kept.train.paths, kept.train.labels, lambda x: x) is not None
 
 
 def test_screen_stops_above_max_bad_fraction(tmp_path: Path) -> None:

@@ -32,10 +32,10 @@ def _recipe(tmp_path: Path, root: Path) -> Path:
     return recipe
 
 
-def _same_run(a: Path, b: Path) -> None:
-    for name in ["oof.csv", "submission.csv", "fold0/steps.csv", "fold1/steps.csv"]:
+def _same_run(a: Path, b: Path, folds: tuple[str, ...] = ("fold0", "fold1")) -> None:
+    for name in ["oof.csv", "submission.csv", *(f"{f}/steps.csv" for f in folds)]:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    for fold in ("fold0", "fold1"):
+    for fold in folds:
         for weights in ("best_raw.safetensors", "best_ema.safetensors"):
             wa, wb = load_file(a / fold / weights), load_file(b / fold / weights)
             assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), (fold, weights)
@@ -119,3 +119,23 @@ def test_dead_rank_ends_the_job_promptly_and_resumes(tmp_path: Path, kaggle_comp
     assert resumed.returncode == 0, resumed.stderr
     oof = pd.read_csv(tmp_path / "mp" / "oof.csv")
     assert oof.id.is_unique and len(oof) == 30
+
+
+def test_array_store_sigkill_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path) -> None:
+    """The whole-batch path (data.array, random shifts and flips on the batch) resumes exactly too."""
+    recipe = _recipe(tmp_path, kaggle_comp)
+    sets = [*SETS, "--set", "data.array=true", "--set", "augment.crop='resize'", "--set", "augment.hflip=0.0",
+            "--set", "data.num_workers=0", "--set", "batch_transforms.crop_flip.pad=2", "--set", "cv.only=[0]"]
+    full = harness("run", str(recipe), "--out", "full", *sets, cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    assert "image array built" in full.stderr
+    os.environ["HARNESS_DIE_AT_UPDATE"] = "5"
+    try:
+        killed = harness("run", str(recipe), "--out", "cut", *sets, cwd=tmp_path)
+    finally:
+        del os.environ["HARNESS_DIE_AT_UPDATE"]
+    assert killed.returncode == -9, killed.stderr
+    resumed = harness("run", str(recipe), "--out", "cut", "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "image array reused" in resumed.stderr and "resuming from step-00000004" in resumed.stderr
+    _same_run(tmp_path / "full", tmp_path / "cut", folds=("fold0",))

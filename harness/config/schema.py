@@ -36,6 +36,12 @@ class DataConfig:
     # crop at full detail (2.0 for scale_min 0.25); below that, small crops are upscaled patches
     # and the run warns. The default spares disk: 2.0 stores 3x the pixels of 1.15.
     cache_oversize: float = 1.15
+    # Decode every image once into one memory-mapped uint8 array at image_size (shorter side
+    # resized, centre kept), read by whole batches with no per-image Python: for sets of small
+    # images of one shape (CIFAR). The augment must then treat every image alike (a resize); random
+    # augmentation goes in [batch_transforms] (crop_flip, batch_affine, mixup_cutmix). Its folder
+    # is data.cache_dir's (default $HARNESS_CACHE/arrays, else ~/.cache/harness/arrays).
+    array: bool = False
     # Train on a stratified, seeded subset (by cv.seed) of this share of the training set; the
     # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
     # for a full one. 1.0 is the whole set.
@@ -52,6 +58,8 @@ class DataConfig:
         require(self.num_workers >= 0, f"{where}.num_workers", "must be >= 0")
         require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
         require(self.cache_oversize >= 1.0, f"{where}.cache_oversize", "must be >= 1")
+        require(not (self.cache and self.array), f"{where}.array", "reads images from one array: drop data.cache "
+                "(the per-image cache) or set data.array = false")
         ext = self.extension
         require(
             not ext or ext.startswith("."), f"{where}.extension", f"must start with a dot, such as '.{ext}'"

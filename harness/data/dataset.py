@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,3 +73,38 @@ class ImageDataset(Dataset):
         image = torch.from_numpy(arr).permute(2, 0, 1)
         label = -1 if self.labels is None else int(self.labels[i])
         return transform(image), label, i
+
+
+class ArrayDataset(Dataset):
+    """Rows of a uint8 (N, S, S, 3) array, fetched a whole batch at a time: the DataLoader hands
+    `__getitems__` the batch's keys (indices, or (index, epoch) from `EpochTagged`), which reads
+    them in one fancy-indexed copy and applies `transform` once to the (B, 3, S, S) batch. So the
+    transform must treat every image alike (resize, normalize); random augmentation belongs in
+    the recipe's [batch_transforms], which draw per image on the device. Yields what
+    `ImageDataset` yields, batched: (images, labels, indices)."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray, labels: np.ndarray | None, transform: SampleTransform):
+        self.array, self.rows, self.labels, self.transform = array, rows, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        index = np.array([k[0] if isinstance(k, tuple) else k for k in keys], dtype=np.int64)
+        rows = self.rows[index]
+        order = np.argsort(rows, kind="stable")  # ascending rows: one forward sweep through the file
+        block = np.empty((len(rows), *self.array.shape[1:]), dtype=np.uint8)
+        block[order] = self.array[rows[order]]
+        images = self.transform(torch.from_numpy(block).permute(0, 3, 1, 2))
+        labels = torch.full((len(index),), -1, dtype=torch.int64) if self.labels is None else \
+            torch.from_numpy(np.asarray(self.labels, dtype=np.int64)[index])
+        return images, labels, torch.from_numpy(index)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        images, labels, index = self.__getitems__([key])
+        return images[0], int(labels[0]), int(index[0])
+
+    @staticmethod
+    def collate(batch: Any) -> Any:
+        """The batch `__getitems__` made is the batch: nothing to stack."""
+        return batch

@@ -15,7 +15,7 @@ from torch import nn
 
 from harness.config.schema import Recipe
 from harness.data.competition import Split
-from harness.data.dataset import ImageDataset
+from harness.data.stores import ImageStore, dataset_for
 from harness.errors import HarnessError
 from harness.outputs.checkpoint import load_weights
 from harness.plugin_manager import Plugins
@@ -48,10 +48,10 @@ def eval_batch_size(recipe: Recipe, processes: int) -> int:
 
 
 def predict_split(fm: FoldModel, split: Split, acc: Accelerator, recipe: Recipe,
-                  cache: dict[Path, Path] | None = None) -> tuple[dict[str, np.ndarray], float]:
-    """({view: logits (n, C) in split order}, images/s counting each view) for `split`'s images."""
-    entries = None if cache is None else [cache[p] for p in split.paths]
-    ds = ImageDataset(split.paths, None, fm.eval_tf, entries)
+                  store: ImageStore | None = None) -> tuple[dict[str, np.ndarray], float]:
+    """({view: logits (n, C) in split order}, images/s counting each view) for `split`'s images,
+    read from `store` (None: decoded from the files)."""
+    ds = dataset_for(store, split.paths, None, fm.eval_tf)
     loader = acc.prepare(make_loader(ds, eval_batch_size(recipe, acc.num_processes), recipe.data.num_workers,
                                      pin_memory=recipe.data.pin_memory))
     return predict(fm.model, loader, fm.views, acc, len(split), fm.inputs)

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from harness.data.dataset import ImageDataset
+from harness.data.dataset import ArrayDataset
 from harness.runtime.device import on_gpu
 
 
@@ -21,12 +21,16 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def make_loader(ds: ImageDataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False,
+def make_loader(ds: Dataset, batch: int, workers: int, sampler: Any = None, drop_last: bool = False,
                 pin_memory: bool = True) -> DataLoader:
     """`pin_memory` acts only with a GPU: page-locked batches, which the Accelerator then copies
-    without blocking the host (`data.pin_memory`)."""
+    without blocking the host (`data.pin_memory`). A dataset that reads whole batches
+    (`ArrayDataset`) brings its own `collate`, and needs no worker processes: a batch is one read."""
+    batched = isinstance(ds, ArrayDataset)
+    workers = 0 if batched else workers
     return DataLoader(
         ds, batch_size=batch, sampler=sampler, shuffle=False, num_workers=workers,
+        collate_fn=ArrayDataset.collate if batched else None,
         pin_memory=pin_memory and on_gpu(), persistent_workers=workers > 0, drop_last=drop_last,
         worker_init_fn=seed_worker,
         # Its own generator: starting an epoch's iterator must not draw from the global RNG, which

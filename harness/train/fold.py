@@ -23,6 +23,7 @@ from accelerate.utils import set_seed
 from harness.config.schema import Recipe
 from harness.data.competition import Split
 from harness.data.dataset import ImageDataset
+from harness.data.stores import ImageStore, check_batch_safe, dataset_for
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.epoch_log import write_fold_log
 from harness.outputs.fold_results import FoldResult
@@ -51,7 +52,7 @@ class FoldData:
     train: Split
     valid: Split
     predict_sets: dict[str, Split]  # "test", "holdout": predicted by the best weights
-    cache: dict[Path, Path] | None  # image path -> cache entry
+    store: ImageStore | None  # where screened images are read from (None: the files themselves)
     fold_of: Mapping[str, int] = field(default_factory=dict)  # the run's folds: labelled id -> fold
 
 
@@ -144,16 +145,15 @@ class FoldRun:
     def _loaders(self, train: Split) -> tuple[Any, Any]:
         data, cfg, recipe = self.data, self.cfg, self.recipe
         workers, pin = recipe.data.num_workers, recipe.data.pin_memory
-        # Pseudo-labelled images from outside the competition were not screened into the cache.
-        cached = data.cache is not None and all(p in data.cache for p in train.paths)
-        entries = [data.cache[p] for p in train.paths] if cached and data.cache is not None else None
-        if data.cache is not None and not cached:
-            self.say(f"fold {self.fold + 1}: training images outside the competition: reading them without the cache")
-        train_ds = ImageDataset(train.paths, train.labels, self.parts.train_tf, entries, self.seed)
-        train_loader = make_loader(train_ds, cfg.batch_size, workers, self.sampler, len(train_ds) > cfg.batch_size, pin)
-        valid_entries = None if data.cache is None else [data.cache[p] for p in data.valid.paths]
-        valid_loader = make_loader(ImageDataset(data.valid.paths, data.valid.labels, self.parts.eval_tf, valid_entries),
-                                   eval_batch_size(recipe, self.acc.num_processes), workers, pin_memory=pin)
+        if recipe.data.array:
+            check_batch_safe(self.parts.train_tf, recipe.data.image_size)
+        train_ds = dataset_for(data.store, train.paths, train.labels, self.parts.train_tf, self.seed)
+        if data.store is not None and isinstance(train_ds, ImageDataset) and train_ds.cache_entries is None:
+            # Pseudo-labelled images from outside the competition were not screened into the store.
+            self.say(f"fold {self.fold + 1}: training images outside the competition: reading the files themselves")
+        train_loader = make_loader(train_ds, cfg.batch_size, workers, self.sampler, len(train.paths) > cfg.batch_size, pin)
+        valid_ds = dataset_for(data.store, data.valid.paths, data.valid.labels, self.parts.eval_tf)
+        valid_loader = make_loader(valid_ds, eval_batch_size(recipe, self.acc.num_processes), workers, pin_memory=pin)
         return train_loader, valid_loader
 
     def resume_point(self) -> tuple[int, int]:
@@ -250,7 +250,7 @@ class FoldRun:
         predicted = [(len(data.valid), oof_rate)]
         predictions: dict[str, dict[str, np.ndarray]] = {}
         for set_name, split in data.predict_sets.items():
-            predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.cache)
+            predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.store)
             predicted.append((len(split), set_rate))
         views = len(self.parts.views)
         rate = sum(n * views for n, _ in predicted) / sum(n * views / r for n, r in predicted)

@@ -92,7 +92,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
             acc.init_trackers(trackers.PROJECT, trackers.hyperparameters(recipe))
     acc.wait_for_everyone()
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
-    comp, cache = screen_images(comp, recipe, acc, out_dir, log.message)
+    comp, store = screen_images(comp, recipe, acc, out_dir, log.message)
     comp, folds, source = assign_folds(comp, recipe)
     pooler = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)  # the recipe's [ensemble]
     cfg = recipe.train
@@ -114,7 +114,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     with log:
         for k in run_folds:
             data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
-                            predict_sets, cache, fold_of)
+                            predict_sets, store, fold_of)
             done = read_fold(out_dir / f"fold{k}") if resume else None
             if done is not None:
                 results.append(done)

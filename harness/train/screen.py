@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ import numpy as np
 
 from harness.config.schema import Recipe
 from harness.console import warn
+from harness.data.array_cache import build_array
 from harness.data.cache import ImageCache, default_cache_dir
 from harness.data.check import scan
 from harness.data.competition import Competition
+from harness.data.stores import ArrayStore, FileStore, ImageStore
 from harness.errors import HarnessError
 
 
@@ -50,25 +52,49 @@ def crop_detail_warning(recipe: Recipe) -> str | None:
             f"({(needed / cfg.cache_oversize) ** 2:.1f}x the cache's pixels)")
 
 
+def _array_folder(recipe: Recipe) -> Path:
+    cfg = recipe.data
+    return Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir().parent / "arrays"
+
+
+def _screen(paths: list[Path], recipe: Recipe, say: Callable[[str], None]) -> tuple[dict[int, str], ImageStore | None]:
+    """Decode every path once (into the store the recipe asks for); {index: why} of the bad ones."""
+    cfg = recipe.data
+    workers = max(2, cfg.num_workers)
+    start = time.perf_counter()
+    if cfg.array:
+        images = build_array(paths, cfg.image_size, _array_folder(recipe), workers)
+        what = "built" if images.built else "reused"
+        say(f"image array {what}: {len(paths)} images at {cfg.image_size} px, "
+            f"{images.array.nbytes / 2**20:.0f} MiB, {time.perf_counter() - start:.1f} s ({images.path})")
+        return images.bad, ArrayStore(images)
+    if not cfg.cache:
+        return scan(paths, workers), None
+    cache = ImageCache(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(), cfg.cache_side)
+    bad = scan(paths, workers, decode=cache.ensure)
+    return bad, FileStore({p: cache.entry(p) for i, p in enumerate(paths) if i not in bad})
+
+
 def screen_images(
     comp: Competition, recipe: Recipe, acc: Any, out_dir: Path, say: Callable[[str], None]
-) -> tuple[Competition, dict[Path, Path] | None]:
+) -> tuple[Competition, ImageStore | None]:
+    """The competition without its unreadable training images, and the store every image is then
+    read from (None: the files, decoded each time). The main process decodes; the others wait
+    for its verdict and open the same store."""
     cfg = recipe.data
     splits = {"train": comp.train, "test": comp.test, "holdout": comp.holdout}
     paths = sorted({p for s in splits.values() if s is not None for p in s.paths})
-    cache = None
-    if cfg.cache:
-        folder = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-        cache = ImageCache(folder, cfg.cache_side)
     verdict_file = out_dir / "bad_images.json"
+    store: ImageStore | None = None
     if acc.is_main_process:
         if note := crop_detail_warning(recipe):
             warn(note)
-        workers = max(2, cfg.num_workers)
-        bad_idx = scan(paths, workers) if cache is None else scan(paths, workers, decode=cache.ensure)
+        bad_idx, store = _screen(paths, recipe, say)
         bad = {str(paths[i]): why for i, why in bad_idx.items()}
         verdict_file.write_text(json.dumps(bad, indent=2) + "\n")
     acc.wait_for_everyone()
+    if not acc.is_main_process:
+        _, store = _screen(paths, recipe, lambda line: None)  # the main process's store, opened
     bad_paths = {Path(p): why for p, why in json.loads(verdict_file.read_text()).items()}
     for name in ("test", "holdout"):
         split = splits[name]
@@ -83,13 +109,11 @@ def screen_images(
                 f"{len(train_bad)} of {len(comp.train)} training images ({fraction:.1%}) are unreadable, over "
                 f"data.max_bad_fraction={cfg.max_bad_fraction}: {_describe(train_bad)}"
             )
-        say(f"skipping {len(train_bad)} unreadable training image(s): {_describe(train_bad, limit=20)}")
+        say(f"skipping {len(train_bad)} unreadable training image(s), listed in {verdict_file}: "
+            f"{_describe(train_bad, limit=20)}")
         keep = np.array([p not in bad_paths for p in comp.train.paths])
         comp = replace(comp, train=comp.train.subset(np.flatnonzero(keep)))
-    entries = None
-    if cache is not None:
-        entries = {p: cache.entry(p) for p in paths if p not in bad_paths}
-    return comp, entries
+    return comp, store
 
 
-__all__ = ["screen_images", "partial"]
+__all__ = ["screen_images"]
