@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,11 +19,12 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.plugin_manager import load_plugins
-from harness.specs import Batch, Callback, Component, NoOptions, target_loss
+from harness.specs import Batch, Callback, Component, MetricSpec, NoOptions, target_loss
 from harness.testing import (
     BatchTransformContract,
     CallbackContract,
     LossContract,
+    MetricContract,
     SamplerContract,
     build_component,
     context,
@@ -65,6 +67,40 @@ class Forgetful(Callback):
         return {}
 
 
+class EveryRankWriter(Callback):
+    """Logs the learning rate in the fold's folder, but on every process: N ranks, N writers."""
+
+    def on_epoch_end(self, state: Any) -> None:
+        with open(state.fold_dir / "lr.csv", "a") as fh:
+            fh.write(f"{state.epoch},{state.optimizer.param_groups[0]['lr']}\n")
+
+
+class CwdWriter(Callback):
+    """Writes on the main process only, but into the working directory, not the run folder."""
+
+    def on_epoch_end(self, state: Any) -> None:
+        if state.accelerator.is_main_process:
+            Path("lr.csv").open("a").write(f"{state.epoch}\n")
+
+
+def argmax_soft(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy that turns soft targets into their argmax: CutMix's mixed labels are lost."""
+    return torch.nn.functional.cross_entropy(logits.float(), target.argmax(-1) if target.ndim == 2 else target)
+
+
+def detached_term(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Poly-1 whose (1 - p_t) term is computed on detached logits: that term never trains."""
+    logp = torch.log_softmax(logits.float(), -1)
+    t = torch.nn.functional.one_hot(target, logits.shape[-1]).float() if target.ndim == 1 else target
+    return (-(t * logp).sum(-1) + 1 - (t * logp.detach().exp()).sum(-1)).mean()
+
+
+def chatty_accuracy(y: np.ndarray, probs: np.ndarray) -> float:
+    """Accuracy that appends to a file each time it scores, on every process."""
+    Path("scores.txt").open("a").write("scored\n")
+    return float((probs.argmax(1) == y).mean())
+
+
 class Shrink:
     def __call__(self, batch: Batch, epoch: int) -> Batch:
         return batch.with_(images=batch.images[..., 1:, 1:])
@@ -73,7 +109,9 @@ class Shrink:
 class Broken:
     @hookimpl
     def harness_callbacks(self) -> list[Component]:
-        return [Component("forgetful", lambda o, c: Forgetful(), NoOptions)]
+        return [Component("forgetful", lambda o, c: Forgetful(), NoOptions),
+                Component("every_rank", lambda o, c: EveryRankWriter(), NoOptions),
+                Component("to_cwd", lambda o, c: CwdWriter(), NoOptions)]
 
     @hookimpl
     def harness_batch_transforms(self) -> list[Component]:
@@ -82,7 +120,13 @@ class Broken:
     @hookimpl
     def harness_losses(self) -> list[Component]:
         per_sample = target_loss(lambda logits, target: torch.nn.functional.cross_entropy(logits, target, reduction="none"))
-        return [Component("per_sample", lambda o, c: per_sample, NoOptions)]
+        return [Component("per_sample", lambda o, c: per_sample, NoOptions),
+                Component("argmax_soft", lambda o, c: target_loss(argmax_soft), NoOptions),
+                Component("detached_term", lambda o, c: target_loss(detached_term), NoOptions)]
+
+    @hookimpl
+    def harness_metrics(self) -> list[MetricSpec]:
+        return [MetricSpec("chatty", chatty_accuracy, True, False)]
 
     @hookimpl
     def harness_samplers(self) -> list[Component]:
@@ -110,11 +154,49 @@ BROKEN = Broken()
     (BatchTransformContract, "shrink", "test_batch_keeps_its_format"),
     (LossContract, "per_sample", "test_scalar_and_finite"),
     (SamplerContract, "unseeded", "test_indices_in_range_and_deterministic"),
+    (LossContract, "argmax_soft", "test_soft_targets"),
+    (LossContract, "detached_term", "test_gradient_flows"),
+    (CallbackContract, "every_rank", "test_writes_only_on_the_main_process"),
+    (CallbackContract, "to_cwd", "test_writes_only_on_the_main_process"),
+    (MetricContract, "chatty", "test_no_side_effects"),
 ])
-def test_contracts_catch_broken_components(contract: type, name: str, test: str) -> None:
+def test_contracts_catch_broken_components(contract: type, name: str, test: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where a broken component's stray files land
     case = type("Case", (contract,), {"name": name, "plugins": (BROKEN,)})()
     with pytest.raises(AssertionError):
         getattr(case, test)()
+
+
+@pytest.mark.parametrize(("contract", "name", "tests"), [
+    (LossContract, "argmax_soft", ("test_scalar_and_finite", "test_hard_equals_one_hot", "test_gradient_flows")),
+    (LossContract, "detached_term", ("test_scalar_and_finite", "test_hard_equals_one_hot", "test_soft_targets")),
+    (CallbackContract, "every_rank", ("test_events_and_state_round_trip",)),
+])
+def test_each_check_fails_for_its_own_reason(contract: type, name: str, tests: tuple[str, ...], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broken components above pass every other check: each failure is the named check's."""
+    monkeypatch.chdir(tmp_path)
+    case = type("Case", (contract,), {"name": name, "plugins": (BROKEN,)})()
+    for test in tests:
+        getattr(case, test)()
+
+
+def test_the_gradient_check_holds_for_a_correct_loss_of_the_same_shape() -> None:
+    """Poly-1 with the term attached passes where the detached one fails: the check is not noise."""
+
+    class Attached:
+        @hookimpl
+        def harness_losses(self) -> list[Component]:
+            def poly1(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+                logp = torch.log_softmax(logits.float(), -1)
+                t = torch.nn.functional.one_hot(target, logits.shape[-1]).float() if target.ndim == 1 else target
+                return (-(t * logp).sum(-1) + 1 - (t * logp.exp()).sum(-1)).mean()
+            return [Component("attached_term", lambda o, c: target_loss(poly1), NoOptions)]
+
+    case = type("Case", (LossContract,), {"name": "attached_term", "plugins": (Attached(),)})()
+    case.test_gradient_flows()
+    case.test_soft_targets()
 
 
 def test_cli_offers_every_template() -> None:

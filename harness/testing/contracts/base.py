@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -81,6 +85,23 @@ def through_checkpoint(state: Any) -> Any:
     torch.save(state, buffer)
     buffer.seek(0)
     return torch.load(buffer, weights_only=True)
+
+
+@contextmanager
+def fresh_cwd() -> Iterator[Path]:
+    """Run the block in a new, empty working directory (removed after), to see what it writes there."""
+    before = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="harness-cwd-") as where:
+        os.chdir(where)
+        try:
+            yield Path(where)
+        finally:
+            os.chdir(before)
+
+
+def files_under(folder: Path) -> list[str]:
+    """The files below `folder`, as sorted relative paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
 
 
 def assert_same(a: Any, b: Any, where: str = "state") -> None:
