@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harness"
 # the trainer, what consumes trained folds, and the entry points.
 LAYERS: list[set[str]] = [
     {"errors", "specs", "hookspecs", "kinds", "console", "weights"},
-    {"plugin_manager", "metrics", "pooling"},
+    {"plugin_manager", "plugin_checks", "metrics", "pooling"},
     {"config"},
     {"data"},
     {"outputs", "report"},

@@ -136,6 +136,17 @@ class Contract:
     def context(self, **overrides: Any) -> BuildContext:
         return context(self.num_classes, image_size=self.image_size, **overrides)
 
+    def test_plugin_loads_in_full(self) -> None:
+        """The plugin that offers the component, and each of `plugins`, loads without a problem: a
+        misspelled hook, which loading only warns about, fails here with the warning's text."""
+        kind, plugins = kinds.kind_of(self.kind).name, _plugins(tuple(self.plugins))
+        mine = {plugins.pm.get_name(p) if plugins.pm.is_registered(p) else getattr(p, "__name__", type(p).__name__)
+                for p in self.plugins}
+        if self.name in plugins.of_kind(kind):
+            mine.add(plugins.owner(kind, self.name))
+        problems = [p.text for p in plugins.problems if p.plugin in mine]
+        assert not problems, "; ".join(problems)
+
     def build(self, ctx: BuildContext | None = None, **kw: Any) -> Any:
         return build_component(self.kind, self.name, self.options, ctx or self.context(), plugins=self.plugins, **kw)
 
