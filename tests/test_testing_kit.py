@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.plugin_manager import load_plugins
+from harness.plugin_manager import kind_of, load_plugins
 from harness.specs import Batch, Callback, Component, MetricSpec, NoOptions, target_loss
 from harness.testing import (
     BatchTransformContract,
@@ -228,6 +229,50 @@ def test_scaffold_loads_through_the_plugin_manager(tmp_path: Path, monkeypatch: 
     assert {kind_of(k) for k in TEMPLATES} == set(KINDS)
 
 
+def test_several_kinds_in_one_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = scaffold("kit", ["loss:poly1", "metric:map3", "batch_transform:gridmask", "callback"], tmp_path)
+    assert [(p.kind, p.component, p.module) for p in made.parts] == [
+        ("loss", "poly1", "harness_kit.poly1"), ("metric", "map3", "harness_kit.map3"),
+        ("batch_transform", "gridmask", "harness_kit.gridmask"), ("callback", "kit_callback", "harness_kit.kit_callback")]
+    files = {p.relative_to(made.root).as_posix() for p in made.files}
+    assert files == {"pyproject.toml", "README.md", "harness_kit/__init__.py",
+                     *(f"harness_kit/{c}.py" for c in ("poly1", "map3", "gridmask", "kit_callback")),
+                     *(f"tests/test_{c}.py" for c in ("poly1", "map3", "gridmask", "kit_callback"))}
+    pyproject = (made.root / "pyproject.toml").read_text()
+    assert 'poly1 = "harness_kit.poly1"\nmap3 = "harness_kit.map3"' in pyproject  # an entry point each
+    assert "plugins = (harness_kit.map3,)" in (made.root / "tests" / "test_map3.py").read_text()
+    monkeypatch.syspath_prepend(str(made.root))
+    modules = tuple(importlib.import_module(p.module) for p in made.parts)
+    plugins = load_plugins(extra=modules)
+    assert not plugins.problems, plugins.warnings
+    for part in made.parts:
+        kind = kind_of(part.kind)
+        assert plugins.owner(kind, part.component) == part.module
+
+
+@pytest.mark.parametrize(("kinds", "error"), [
+    (["los"], "--kind 'los' (did you mean 'loss'?): choose one of loss,"),
+    (["loss:a", "metric:a"], "--kind: two components share a name in a, a; name each, KIND:NAME"),
+    (["loss:9lives"], "--kind 'loss:9lives': name the component with letters"),
+])
+def test_several_kinds_errors(kinds: list[str], error: str, tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match=re.escape(error)):
+        scaffold("kit", kinds, tmp_path)
+
+
+def test_every_template_is_labelled_an_example_to_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for kind in TEMPLATES:
+        made = scaffold(f"x-{kind}", kind, tmp_path)
+        text = (made.root / made.module / "__init__.py").read_text()
+        assert "EXAMPLE CODE, to replace: `harness plugin new` wrote" in " ".join(text.split()), kind
+        assert "it is not a harness built-in" in " ".join(text.split()), kind
+        assert "**The code is an example to replace.**" in (made.root / "README.md").read_text()
+        monkeypatch.syspath_prepend(str(made.root))
+        plugins = load_plugins(extra=(importlib.import_module(made.module),))
+        spec = plugins.of_kind(kind_of(kind))[made.component]
+        assert spec.doc.startswith("example: "), (kind, spec.doc)  # what `harness plugins` lists
+
+
 def test_plugin_new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugin", "new", "random-erasing", "--kind", "batch_transform", "--dir", str(tmp_path)]) == 0
     assert "harness-random-erasing" in capsys.readouterr().out
@@ -235,11 +280,20 @@ def test_plugin_new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["plugin", "new", "random-erasing", "--dir", str(tmp_path)]) == 2  # it exists
     assert "already exists" in capsys.readouterr().err
     assert main(["plugin"]) == 2
+    capsys.readouterr()
+    assert main(["plugin", "new", "kit", "--kind", "loss", "--kind", "metric", "--kind", "callback", "--dir",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the loss kit_loss, the metric kit_metric, the callback kit_callback (example code to replace" in out
+    for module in ("kit_loss", "kit_metric", "kit_callback"):
+        assert (tmp_path / "harness-kit" / "harness_kit" / f"{module}.py").is_file()
 
 
 @pytest.mark.slow
 def test_scaffolded_packages_pass_their_own_tests(tmp_path: Path) -> None:
     roots = [scaffold(f"my-{kind}", kind, tmp_path).root for kind in TEMPLATES]
+    roots.append(scaffold("kit", ["loss:poly1", "metric:map3", "batch_transform:gridmask", "callback:lr_log"],
+                          tmp_path).root)
     env = {**os.environ, "PYTHONWARNINGS": "ignore",
            "PYTHONPATH": os.pathsep.join([*map(str, roots), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
