@@ -230,17 +230,18 @@ def test_scaffold_loads_through_the_plugin_manager(tmp_path: Path, monkeypatch: 
 
 
 def test_several_kinds_in_one_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    made = scaffold("kit", ["loss:poly1", "metric:map3", "batch_transform:gridmask", "callback"], tmp_path)
+    # names of its own: examples/harness-kaggle-kit, installed with the dev tools, offers poly1, map3, ...
+    made = scaffold("kit", ["loss:my_poly", "metric:my_map", "batch_transform:my_mask", "callback"], tmp_path)
     assert [(p.kind, p.component, p.module) for p in made.parts] == [
-        ("loss", "poly1", "harness_kit.poly1"), ("metric", "map3", "harness_kit.map3"),
-        ("batch_transform", "gridmask", "harness_kit.gridmask"), ("callback", "kit_callback", "harness_kit.kit_callback")]
+        ("loss", "my_poly", "harness_kit.my_poly"), ("metric", "my_map", "harness_kit.my_map"),
+        ("batch_transform", "my_mask", "harness_kit.my_mask"), ("callback", "kit_callback", "harness_kit.kit_callback")]
     files = {p.relative_to(made.root).as_posix() for p in made.files}
     assert files == {"pyproject.toml", "README.md", "harness_kit/__init__.py",
-                     *(f"harness_kit/{c}.py" for c in ("poly1", "map3", "gridmask", "kit_callback")),
-                     *(f"tests/test_{c}.py" for c in ("poly1", "map3", "gridmask", "kit_callback"))}
+                     *(f"harness_kit/{c}.py" for c in ("my_poly", "my_map", "my_mask", "kit_callback")),
+                     *(f"tests/test_{c}.py" for c in ("my_poly", "my_map", "my_mask", "kit_callback"))}
     pyproject = (made.root / "pyproject.toml").read_text()
-    assert 'poly1 = "harness_kit.poly1"\nmap3 = "harness_kit.map3"' in pyproject  # an entry point each
-    assert "plugins = (harness_kit.map3,)" in (made.root / "tests" / "test_map3.py").read_text()
+    assert 'my_poly = "harness_kit.my_poly"\nmy_map = "harness_kit.my_map"' in pyproject  # an entry point each
+    assert "plugins = (harness_kit.my_map,)" in (made.root / "tests" / "test_my_map.py").read_text()
     monkeypatch.syspath_prepend(str(made.root))
     modules = tuple(importlib.import_module(p.module) for p in made.parts)
     plugins = load_plugins(extra=modules)
@@ -292,7 +293,7 @@ def test_plugin_new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.slow
 def test_scaffolded_packages_pass_their_own_tests(tmp_path: Path) -> None:
     roots = [scaffold(f"my-{kind}", kind, tmp_path).root for kind in TEMPLATES]
-    roots.append(scaffold("kit", ["loss:poly1", "metric:map3", "batch_transform:gridmask", "callback:lr_log"],
+    roots.append(scaffold("kit", ["loss:my_poly", "metric:my_map", "batch_transform:my_mask", "callback:my_log"],
                           tmp_path).root)
     env = {**os.environ, "PYTHONWARNINGS": "ignore",
            "PYTHONPATH": os.pathsep.join([*map(str, roots), os.environ.get("PYTHONPATH", "")])}

@@ -24,7 +24,7 @@ import __MODULE__
 class Test__CLASS__(__CONTRACT__):
     name = "__NAME__"
     options: ClassVar[dict[str, Any]] = {}  # recipe keys, as a recipe would set them
-    plugins = (__MODULE__,)  # this module as it is here, so the tests run before `pip install -e .`
+    plugins = (__MODULE__,)  # the module on disk: the tests run before `pip install -e .` too
 '''
 
 PYPROJECT = '''[build-system]
