@@ -134,6 +134,13 @@ def test_a_misspelled_hook_keeps_the_packages_other_components(tmp_path: Path, m
     assert main(["plugins", "callbacks:kit_lr_log"]) == 2
     assert ("may offer it: 'half_kit' (half-kit 1.0) left out its unknown hook 'harness_callback' (did you mean "
             "'harness_callbacks'?)") in capsys.readouterr().err
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[loss]\nname = 'kit_poly'\n\n[callbacks.kit_lr_log]\n")
+    assert main(["run", str(recipe), "--out", str(tmp_path / "run")]) == 2  # refused before any training
+    err = capsys.readouterr().err
+    assert err.startswith("harness: error: callbacks.kit_lr_log: no callback named 'kit_lr_log'; available: ")
+    assert err.endswith("; a plugin that did not load in full may offer it: 'half_kit' (half-kit 1.0) left out its "
+                        "unknown hook 'harness_callback' (did you mean 'harness_callbacks'?)\n")
 
 
 BROKEN_INIT = "from broken_kit.gridmask import harness_batch_transforms  # noqa: F401\n"
