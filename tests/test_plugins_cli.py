@@ -151,7 +151,7 @@ from torchvision.transforms.v3 import GridMask  # no such module
 
 @hookimpl
 def harness_batch_transforms():
-    return [Component("gridmask", lambda o, c: GridMask(), NoOptions)]
+    return [Component("broken_grid", lambda o, c: GridMask(), NoOptions)]
 '''
 
 
@@ -169,9 +169,9 @@ def test_an_import_error_in_a_submodule_is_located(tmp_path: Path, monkeypatch: 
     assert main(["-v", "plugins"]) == 0
     verbose = capsys.readouterr().err
     assert "Traceback (most recent call last)" in verbose and f'File "{tmp_path}/broken_kit/gridmask.py", line 3' in verbose
-    assert main(["plugins", "gridmask"]) == 2
+    assert main(["plugins", "broken_grid"]) == 2
     missing = capsys.readouterr().err
     assert "did you mean" not in missing
-    assert ("harness: error: no component or plugin named 'gridmask'; a plugin that did not load in full may offer it: "
+    assert ("harness: error: no component or plugin named 'broken_grid'; a plugin that did not load in full may offer it: "
             "'broken_kit' (broken-kit 1.0) failed to import 'broken_kit': ModuleNotFoundError: No module named "
             "'torchvision.transforms.v3'") in missing
