@@ -307,7 +307,8 @@ def _run_time_name(pm: pluggy.PluginManager, obj: object) -> str:
 def load_plugins(extra: tuple[object, ...] = ()) -> Plugins:
     """Build a fresh plugin manager: built-ins, then entry points, then `extra` (plugin objects or
     modules registered at run time: tests, or a package not installed yet). A third-party plugin that
-    fails to import or to validate is skipped with a warning in `Plugins.warnings`."""
+    fails to import is skipped, and a wrong hook implementation is left out while the plugin's other
+    hooks load: each with a warning in `Plugins.warnings` and a `Problem` in `Plugins.problems`."""
     from harness.console import verbose
 
     pm = HarnessPluginManager()
