@@ -38,13 +38,16 @@ def verbose() -> bool:
     return verbosity() >= VERBOSE
 
 
-def warn(message: str, once: bool = True) -> None:
+def warn(message: str, once: bool = True, more: str = "") -> None:
     """`harness: warning: MESSAGE` on stderr, unless quiet; with `once`, each text only once a process
-    (the plugin manager is built many times by one command)."""
+    (the plugin manager is built many times by one command). `more` (a traceback) follows it under
+    -v only."""
     if quiet() or (once and message in _warned):
         return
     _warned.add(message)
     print(f"harness: warning: {message}", file=sys.stderr, flush=True)
+    if more:
+        detail(more)
 
 
 def note(message: str) -> None:

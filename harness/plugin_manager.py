@@ -4,12 +4,16 @@ touches pluggy directly. Built-ins are registered explicitly, then entry points 
 `HARNESS_PLUGINS` (comma-separated names) restricts which entry-point plugins load; set it to an
 empty string to load built-ins only.
 
-A third-party plugin never stops a command: one that fails to import, implements a hook that does
-not exist (pluggy's `check_pending`, with a "did you mean") or with arguments the hook lacks is
-unregistered with a one-line warning, `harness: warning: plugin 'x' (dist 1.0) ...`, and the others
-load as usual; one with no `@hookimpl` at all is a warning too. A third-party component named like
-a built-in is left out with a warning (the built-in keeps the name). Two third-party plugins that
-offer the same name are an error naming both, when that kind of component is used.
+A third-party plugin never stops a command. A hook implementation under a name that is no hook
+(with a "did you mean") or needing arguments its hook does not pass is left out with a one-line
+warning, `harness: warning: plugin 'x' (dist 1.0): unknown hook ... left out; its harness_losses
+load`, and the plugin's other hooks load as usual. A plugin that fails to import is skipped with a
+warning that names the file and line that raised (`-v` adds the traceback); one with no
+`@hookimpl` at all is a warning too. Whatever did not load is remembered (`Plugins.problems`): an
+error about a component that no plugin offers names those plugins, since one of them may be the
+cause, and every contract test fails on its own plugin's problems. A third-party component named
+like a built-in is left out with a warning (the built-in keeps the name). Two third-party plugins
+that offer the same name are an error naming both, when that kind of component is used.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pluggy
 
 from harness import hookspecs, kinds
 from harness.errors import HarnessError
+from harness.plugin_checks import HarnessPluginManager, Problem, one_line, raised_at, traceback_text, unmarked
 from harness.specs import (
     BatchTransform,
     BuildContext,
@@ -105,6 +110,7 @@ class Plugins:
     pm: pluggy.PluginManager
     sources: dict[str, str] = field(default_factory=dict)  # plugin name -> "DIST VERSION" (third parties)
     warnings: list[str] = field(default_factory=list)  # what loading found wrong, one line each
+    problems: list[Problem] = field(default_factory=list)  # the third-party plugins that did not load in full
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     _owners: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -116,11 +122,21 @@ class Plugins:
         source = self.sources.get(plugin_name, "built-in")
         return f"{plugin_name!r} ({source})"
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, message: str, more: str = "") -> None:
         from harness.console import warn
 
         self.warnings.append(message)
-        warn(message)
+        warn(message, more=more)
+
+    def _problem(self, plugin: str, reason: str, skipped: bool, meant: tuple[str, ...] = ()) -> None:
+        self.problems.append(Problem(plugin, self.describe(plugin), reason, skipped, meant))
+
+    def not_loaded(self, kind: str | None = None) -> str:
+        """What an error about a component nobody offers adds: the plugins that did not load in full
+        and may offer one of `kind` (any kind: None), since one of them may be the cause ("" when
+        there are none)."""
+        found = [p.text for p in self.problems if kind is None or p.may_offer(kind)]
+        return "; a plugin that did not load in full may offer it: " + "; ".join(found) if found else ""
 
     def _collect(self, kind: str) -> dict[str, Any]:
         if kind in self._cache:
@@ -225,10 +241,9 @@ class Plugins:
 
         available = self._collect(kind)
         if name not in available:
-            raise HarnessError(
-                f"no {singular(kind)} named {name!r}{suggest(name, available)}; "
-                f"available: {', '.join(sorted(available))}"
-            )
+            hint = self.not_loaded(kind)  # names the likely cause instead of guessing a spelling
+            raise HarnessError(f"no {singular(kind)} named {name!r}{'' if hint else suggest(name, available)}; "
+                               f"available: {', '.join(sorted(available))}{hint}")
         return available[name]
 
     def info(self) -> list[PluginInfo]:
@@ -252,48 +267,34 @@ def _allowed() -> set[str] | None:
     return {n.strip() for n in raw.split(",") if n.strip()}
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _hook_names() -> list[str]:
-    return [n for n in vars(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_")]
-
-
-def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
-    return sorted(c.name for c in pm.get_hookcallers(plugin) or [] if not c.has_spec())
-
-
-def _unmarked(obj: object) -> list[str]:
-    """Hook names that `obj` defines without `@hookimpl` (pluggy ignores those silently)."""
-    return [n for n in _hook_names() if callable(getattr(obj, n, None))]
-
-
 def _register(plugins: Plugins, obj: object, name: str) -> None:
-    """Register one plugin; a broken one is unregistered with a one-line warning that names it, and
-    the others load as usual."""
-    from harness.errors import suggest
-
+    """Register one third-party plugin: a hook implementation that is wrong is left out with a
+    one-line warning and the plugin's other hooks load; a plugin left with no hook is unregistered."""
     pm = plugins.pm
+    assert isinstance(pm, HarnessPluginManager)
     try:
         pm.register(obj, name=name)
-    except pluggy.PluginValidationError as exc:  # an implementation whose arguments the hook lacks
-        plugins._warn(f"plugin {plugins.describe(name)} skipped: {_one_line(exc)}")
+    except pluggy.PluginValidationError as exc:  # what pluggy still refuses (a hookwrapper on a historic hook)
+        pm.left_out(obj)
+        plugins._warn(f"plugin {plugins.describe(name)} skipped: {one_line(exc)}")
+        plugins._problem(name, f"was skipped: {one_line(exc)}", skipped=True)
         return
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError:
-        unknown = _unknown_hooks(pm, obj)
+    left = pm.left_out(obj)
+    reasons, meant = [r for r, _ in left], tuple(h for _, h in left if h)
+    loaded = sorted(c.name for c in pm.get_hookcallers(obj) or [])
+    if reasons and loaded:
+        plugins._warn(f"plugin {plugins.describe(name)}: {'; '.join(reasons)} left out; its {', '.join(loaded)} load")
+        plugins._problem(name, f"left out its {'; '.join(reasons)}", skipped=False, meant=meant)
+    elif reasons:
         pm.unregister(name=name)
-        hints = "; ".join(f"unknown hook {h!r}{suggest(h, _hook_names())}" for h in unknown)
-        plugins._warn(f"plugin {plugins.describe(name)} skipped: {hints}")
-        return
-    if not pm.get_hookcallers(obj):
-        unmarked = _unmarked(obj)
-        why = (f"{', '.join(unmarked)} lack(s) @hookimpl (from harness.hookspecs import hookimpl)" if unmarked
+        plugins._warn(f"plugin {plugins.describe(name)} skipped: {'; '.join(reasons)}")
+        plugins._problem(name, f"was skipped: {'; '.join(reasons)}", skipped=True)
+    elif not loaded:
+        names = unmarked(obj)
+        why = (f"{', '.join(names)} lack(s) @hookimpl (from harness.hookspecs import hookimpl)" if names
                else "no function marked @hookimpl")
         plugins._warn(f"plugin {plugins.describe(name)} implements no harness hook: {why}")
+        plugins._problem(name, f"implements no harness hook: {why}", skipped=True)
 
 
 def _run_time_name(pm: pluggy.PluginManager, obj: object) -> str:
@@ -308,14 +309,19 @@ def _run_time_name(pm: pluggy.PluginManager, obj: object) -> str:
 def load_plugins(extra: tuple[object, ...] = ()) -> Plugins:
     """Build a fresh plugin manager: built-ins, then entry points, then `extra` (plugin objects or
     modules registered at run time: tests, or a package not installed yet). A third-party plugin that
-    fails to import or to validate is skipped with a warning in `Plugins.warnings`."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    fails to import is skipped, and a wrong hook implementation is left out while the plugin's other
+    hooks load: each with a warning in `Plugins.warnings` and a `Problem` in `Plugins.problems`."""
+    from harness.console import verbose
+
+    pm = HarnessPluginManager()
     plugins = Plugins(pm)
     for modname in BUILTIN_MODULES:
         module: ModuleType = importlib.import_module(modname)
         pm.register(module, name=modname.removeprefix("harness_plugins."))
-    pm.check_pending()  # a built-in with a misspelled hook is our bug: fail loudly
+        left = pm.left_out(module)
+        if left:  # a built-in with a misspelled hook is our bug: fail loudly
+            raise RuntimeError(f"built-in plugin {modname}: {'; '.join(r for r, _ in left)}")
+    pm.check_pending()
     allowed = _allowed()
     for ep in entry_points(group=hookspecs.PROJECT):
         if allowed is not None and ep.name not in allowed:
@@ -327,7 +333,10 @@ def load_plugins(extra: tuple[object, ...] = ()) -> Plugins:
         try:
             obj = ep.load()
         except Exception as exc:  # a broken third-party package must say who it is, and not stop the others
-            plugins._warn(f"plugin {plugins.describe(ep.name)} failed to import {ep.value!r}: {_one_line(exc)}; skipped")
+            reason = f"failed to import {ep.value!r}: {one_line(exc)}{raised_at(exc)}"
+            hint = "" if verbose() else " (-v shows the traceback)"
+            plugins._warn(f"plugin {plugins.describe(ep.name)} {reason}; skipped{hint}", more=traceback_text(exc))
+            plugins._problem(ep.name, reason, skipped=True)
             del plugins.sources[ep.name]
             continue
         if pm.is_registered(obj):

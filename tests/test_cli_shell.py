@@ -76,8 +76,9 @@ def test_quiet_and_verbose_exclude_each_other(capsys: pytest.CaptureFixture[str]
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2  # no recipe (optional for --resume, so the verb says it, not argparse)
     with pytest.raises(SystemExit) as exc:
-        main(["run"])  # no recipe
+        main(["run", "--no-such-flag"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
         main(["no-such-verb"])

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harness"
 # inference), what consumes trained runs, and the entry points.
 LAYERS: list[set[str]] = [
     {"errors", "specs", "hookspecs", "kinds", "console", "weights"},
-    {"plugin_manager", "metrics"},
+    {"plugin_manager", "plugin_checks", "metrics"},
     {"config"},
     {"data"},
     {"outputs", "report"},

@@ -4,6 +4,8 @@ against a third-party component; two third-party plugins offering one name are a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.errors import HarnessError
@@ -96,3 +98,63 @@ def test_entry_point_plugin_listed() -> None:
 def test_allow_list_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_PLUGINS", "")
     assert "focal" not in load_plugins().components("losses")
+
+
+class _HalfRight:
+    """A package's loss and metric under the right hooks, its callback under a misspelled one."""
+
+    @hookimpl
+    def harness_losses(self) -> list[Component]:
+        return [Component("kept_loss", lambda o, c: "built", NoOptions)]
+
+    @hookimpl
+    def harness_callback(self) -> list[Component]:
+        return [Component("lost_callback", lambda o, c: None, NoOptions)]
+
+
+class _NeedsArgument:
+    @hookimpl
+    def harness_losses(self, registry: dict) -> list[Component]:
+        return []
+
+    @hookimpl
+    def harness_metrics(self) -> list[Any]:
+        return []
+
+
+def test_a_misspelled_hook_leaves_out_that_hook_only(capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = load_plugins(extra=(_HalfRight(),))
+    assert plugins.get("losses", "kept_loss").build(None, None) == "built"  # the right hooks load
+    message = ("plugin '_HalfRight' (registered at run time): unknown hook 'harness_callback' (did you mean "
+               "'harness_callbacks'?) left out; its harness_losses load")
+    assert [w for w in plugins.warnings if "_HalfRight" in w] == [message]
+    assert f"harness: warning: {message}\n" in capsys.readouterr().err
+    (problem,) = plugins.problems
+    assert (problem.plugin, problem.skipped) == ("_HalfRight", False)
+
+
+def test_asking_for_what_a_plugin_left_out_names_it_and_why() -> None:
+    plugins = load_plugins(extra=(_HalfRight(),))
+    with pytest.raises(HarnessError) as info:
+        plugins.get("callbacks", "lost_callback")
+    assert str(info.value).endswith(
+        "a plugin that did not load in full may offer it: '_HalfRight' (registered at run time) left out its unknown "
+        "hook 'harness_callback' (did you mean 'harness_callbacks'?)")
+    with pytest.raises(HarnessError) as other:  # a loss: the left-out hook was meant for callbacks
+        plugins.get("losses", "kept_los")
+    assert "_HalfRight" not in str(other.value) and "did you mean 'kept_loss'" in str(other.value)
+
+
+def test_an_implementation_with_arguments_the_hook_lacks_is_left_out() -> None:
+    plugins = load_plugins(extra=(_NeedsArgument(),))
+    (warning,) = [w for w in plugins.warnings if "_NeedsArgument" in w]
+    assert warning == ("plugin '_NeedsArgument' (registered at run time): 'harness_losses', which needs argument(s) "
+                       "registry that the hook does not pass left out; its harness_metrics load")
+
+
+def test_the_contract_fails_on_its_own_plugins_problem() -> None:
+    from harness.testing import LossContract
+
+    case = type("Case", (LossContract,), {"name": "kept_loss", "plugins": (_HalfRight(),)})()
+    with pytest.raises(AssertionError, match=r"left out its unknown hook 'harness_callback' \(did you mean"):
+        case.test_plugin_loads_in_full()

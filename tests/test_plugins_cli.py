@@ -104,3 +104,74 @@ def test_plugin_name_lists_its_components(capsys: pytest.CaptureFixture[str]) ->
     assert main(["plugins", "tta.crops"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("tta.crops  [built-in]") and "five_crop" in out and "tta.ten_crop.crop" in out
+
+
+KIT = '''"""A loss under the right hook and a callback under a misspelled one."""
+from harness.hookspecs import hookimpl
+from harness.specs import Callback, Component, NoOptions
+
+
+@hookimpl
+def harness_losses():
+    return [Component("kit_poly", lambda o, c: None, NoOptions, doc="kept")]
+
+
+@hookimpl
+def harness_callback():
+    return [Component("kit_lr_log", lambda o, c: Callback(), NoOptions)]
+'''
+
+
+def test_a_misspelled_hook_keeps_the_packages_other_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    install_fake(tmp_path, "half-kit", "half_kit", KIT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["plugins", "kit_poly"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("kit_poly  (loss, from half_kit [half-kit 1.0])")
+    assert ("harness: warning: plugin 'half_kit' (half-kit 1.0): unknown hook 'harness_callback' (did you mean "
+            "'harness_callbacks'?) left out; its harness_losses load") in captured.err
+    assert main(["plugins", "callbacks:kit_lr_log"]) == 2
+    assert ("may offer it: 'half_kit' (half-kit 1.0) left out its unknown hook 'harness_callback' (did you mean "
+            "'harness_callbacks'?)") in capsys.readouterr().err
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[loss]\nname = 'kit_poly'\n\n[callbacks.kit_lr_log]\n")
+    assert main(["run", str(recipe), "--out", str(tmp_path / "run")]) == 2  # refused before any training
+    err = capsys.readouterr().err
+    assert err.startswith("harness: error: callbacks.kit_lr_log: no callback named 'kit_lr_log'; available: ")
+    assert err.endswith("; a plugin that did not load in full may offer it: 'half_kit' (half-kit 1.0) left out its "
+                        "unknown hook 'harness_callback' (did you mean 'harness_callbacks'?)\n")
+
+
+BROKEN_INIT = "from broken_kit.gridmask import harness_batch_transforms  # noqa: F401\n"
+BROKEN_SUBMODULE = '''from harness.hookspecs import hookimpl
+from harness.specs import Component, NoOptions
+from torchvision.transforms.v3 import GridMask  # no such module
+
+
+@hookimpl
+def harness_batch_transforms():
+    return [Component("broken_grid", lambda o, c: GridMask(), NoOptions)]
+'''
+
+
+def test_an_import_error_in_a_submodule_is_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken_kit").mkdir()
+    (tmp_path / "broken_kit" / "__init__.py").write_text(BROKEN_INIT)
+    (tmp_path / "broken_kit" / "gridmask.py").write_text(BROKEN_SUBMODULE)
+    install_fake(tmp_path, "broken-kit", "broken_kit", None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["plugins"]) == 0
+    plain = capsys.readouterr().err
+    assert f"(at {tmp_path}/broken_kit/gridmask.py:3); skipped (-v shows the traceback)" in plain
+    assert "Traceback" not in plain
+    assert main(["-v", "plugins"]) == 0
+    verbose = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in verbose and f'File "{tmp_path}/broken_kit/gridmask.py", line 3' in verbose
+    assert main(["plugins", "broken_grid"]) == 2
+    missing = capsys.readouterr().err
+    assert "did you mean" not in missing
+    assert ("harness: error: no component or plugin named 'broken_grid'; a plugin that did not load in full may offer it: "
+            "'broken_kit' (broken-kit 1.0) failed to import 'broken_kit': ModuleNotFoundError: No module named "
+            "'torchvision.transforms.v3'") in missing

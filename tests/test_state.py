@@ -4,6 +4,7 @@ and restored in one place."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 
@@ -23,9 +24,17 @@ def test_every_field_a_plugin_reads_is_in_the_contract_with_its_documentation() 
 
     contract = {n: p for n, p in vars(FoldState).items() if isinstance(p, property)}
     public = {f.name for f in dataclasses.fields(TrainState)} - INTERNAL
+    public |= {n for n, v in vars(TrainState).items() if isinstance(v, property)}  # fold_dir
     assert public == set(contract), public ^ set(contract)
     assert all((p.fget.__doc__ or "").strip() for p in contract.values())
     assert "FoldState" in (state_module.__doc__ or "")
+
+
+def test_a_callback_finds_the_run_and_fold_folders(tmp_path: Path) -> None:
+    state = train_state(run_dir=tmp_path / "run", fold=2)
+    assert state.run_dir == tmp_path / "run" and state.fold_dir == tmp_path / "run" / "fold2"
+    assert state.fold_dir.is_dir()  # made before on_fold_start, as a run makes it
+    assert train_state().run_dir != train_state().run_dir  # each test state writes in a folder of its own
 
 
 def test_request_stop_keeps_the_first_reason_and_widens_to_the_run() -> None:

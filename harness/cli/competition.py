@@ -18,7 +18,9 @@ EXAMPLES = """examples:
   harness competition list
 
 The definition goes to BOARD/NAME/competition.toml (--board, else $HARNESS_LEADERBOARD, else
-runs/leaderboard); `--board leaderboard` adds it to the definitions the repository ships."""
+runs/leaderboard). `harness competition list` shows the board's and the ones harness ships (digits,
+hymenoptera: package data, listed from any directory), each with the command that writes its
+folder when its answer key is not there."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     new.add_argument("--link", action="store_true", help="hard-link the images instead of copying them")
     new.add_argument("--force", action="store_true", help="replace an existing definition of NAME in the board")
     lst = comp_sub.add_parser("list", help="list the registered competitions")
-    lst.add_argument("--board", type=Path, default=None, help="the board folder (default: runs/leaderboard)")
+    lst.add_argument("--board", type=Path, default=None,
+                     help="the board folder (default: $HARNESS_LEADERBOARD, else runs/leaderboard)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
         for path in registered(board):
             d = read_definition(path)
-            print(f"{d.name:<20} {d.kind:<12} {d.metric:<18} {len(d.classes):>3} classes  {path}")
+            ready = "" if d.answer_key_path.is_file() else f"  (no answer key here: {d.how_to_make()})"
+            print(f"{d.name:<20} {d.kind:<12} {d.metric:<18} {len(d.classes):>3} classes  {path}{ready}")
         return 0
     raise HarnessError(f"unknown competition command {args.competition_command!r}")

@@ -19,7 +19,9 @@ EXAMPLES = """examples:
   HARNESS_PLUGINS= harness plugins         # the built-ins only
 
 Options are recipe keys: `loss.smoothing = 0.1` in [loss], or `--set loss.smoothing=0.1`.
-A plugin that fails to load is skipped with a one-line warning that names its package."""
+A misspelled hook is left out and the plugin's other hooks load; a plugin that fails to import is
+skipped; each is a one-line warning that names its package (-v adds an import's traceback), and a
+component that is not found names the plugins that did not load in full."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -88,9 +90,10 @@ def _find(plugins: Any, text: str) -> tuple[list[tuple[str, str, Any]], str | No
             return entries, None
         found = [e for e in entries if e[1] == name]
         if not found:
+            hint = plugins.not_loaded(kind)  # names the likely cause instead of guessing a spelling
             raise HarnessError(f"no {kind_of(kind_text)} component named {name!r}"
-                               f"{suggest(name, [e[1] for e in entries])}; available: "
-                               f"{', '.join(e[1] for e in entries)}")
+                               f"{'' if hint else suggest(name, [e[1] for e in entries])}; available: "
+                               f"{', '.join(e[1] for e in entries)}{hint}")
         return found, None
     entries = _entries(plugins, KINDS)
     found = [e for e in entries if e[1] == text]
@@ -99,8 +102,9 @@ def _find(plugins: Any, text: str) -> tuple[list[tuple[str, str, Any]], str | No
     if plugins.pm.has_plugin(text):
         return [], text
     names = [e[1] for e in entries] + [i.name for i in plugins.info()]
-    raise HarnessError(f"no component or plugin named {text!r}{suggest(text, names)}; "
-                       "`harness plugins` lists them")
+    hint = plugins.not_loaded()
+    raise HarnessError(f"no component or plugin named {text!r}{hint or suggest(text, names)}; "
+                       "`harness plugins` lists the ones that loaded")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,7 +71,8 @@ def hook_section(name: str, fn: Any, plugins: Any) -> list[str]:
     module = next(k for k in files if k.endswith("/__init__.py"))
     lines += ["### Example", "",
               f"A complete plugin module, the one `harness plugin new {example} --kind {kind}` writes "
-              f"(with `pyproject.toml`, `README.md` and contract tests):", "", *code(files[module], "python"), ""]
+              f"(with `pyproject.toml`, `README.md` and contract tests). Its trick is an example, not a built-in: "
+              f"the shape to copy, with your own math.", "", *code(files[module], "python"), ""]
     return lines
 
 
@@ -91,8 +92,10 @@ def render_hooks() -> str:
     if missing:
         raise SystemExit(f"add {', '.join(missing)} to harness.kinds.KINDS (its section, build, types, contract)")
     out = [NOTICE, "", "# Hook reference", "", doc_of(hookspecs), "",
-           "Start a package with `harness plugin new NAME --kind KIND` (see [the CLI](cli/plugin.md)); "
-           "check it with the contract class of its kind; `harness plugins NAME` shows a component as a recipe sees it.",
+           "Start a package with `harness plugin new NAME --kind KIND` (`--kind` repeated for several components in "
+           "one package, see [the CLI](cli/plugin.md) and [Testing a plugin](#testing-a-plugin)); its code is a labelled "
+           "example to replace. Check it with the contract class of its kind; `harness plugins NAME` shows a component "
+           "as a recipe sees it.",
            "", "Contents:", ""]
     out += [f"- [`{n}`](#{n})" for n, _ in hooks]
     out += ["- [Shared types: BuildContext, Component](#shared-types)", "- [The fold's lifecycle](#the-folds-lifecycle)",

@@ -93,7 +93,10 @@ def _check_kind(metric: MetricSpec, kind: str) -> None:
         raise HarnessError(f"metric {metric.name} needs probabilities; a label competition cannot use it")
 
 
-def new_competition(name: str, src: Path, out: Path | None, board: Path, opts: Options, command: str) -> Made:
+def new_competition(name: str, src: Path, out: Path | None, board: Path, opts: Options, command: str,
+                    made_by: str = "") -> Made:
+    """Register `src` as competition `name` in `board` (an ImageFolder is first written as a competition
+    folder by `command`); `made_by`: the command that wrote a Kaggle-style `src`, for errors to name."""
     from harness.metrics import get_metric
 
     check_name(name)
@@ -110,7 +113,7 @@ def new_competition(name: str, src: Path, out: Path | None, board: Path, opts: O
         found_kind, classes, id_col, label_col, ext = _kaggle_facts(src)
         if opts.kind and opts.kind != found_kind:
             raise HarnessError(f"--kind {opts.kind}: {src}/sample_submission.csv makes it a {found_kind} competition")
-        kind, folder, made_by = found_kind, src, ""
+        kind, folder = found_kind, src
         _check_kind(metric, kind)
     elif is_imagefolder(src):
         folder = out if out is not None else Path("data") / name

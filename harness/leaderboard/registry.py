@@ -3,8 +3,11 @@
 A definition names the metric, the submission kind, the columns, the class list, the answer key
 (a path relative to the definition file, or absolute) with its SHA-256, the sample submission, and
 a daily submission limit. It is looked up first in the user's board (`--board DIR`, else
-`$HARNESS_LEADERBOARD`, else `runs/leaderboard`), then in the definitions the repository ships
-under `leaderboard/`.
+`$HARNESS_LEADERBOARD`, else `runs/leaderboard`), then in the definitions harness ships as package
+data (`harness/leaderboard/shipped/`, found wherever harness is installed and whatever the working
+directory). A shipped definition's relative paths are relative to the working directory (where
+`harness data digits data/digits` writes); `harness data digits DIR` and `harness competition new`
+register the folder they write in the board, which takes precedence.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import tomllib
 
 from harness.errors import HarnessError
 
-SHIPPED = Path("leaderboard")
+SHIPPED = Path(__file__).resolve().parent / "shipped"
 DEFAULT_BOARD = Path("runs") / "leaderboard"
 ENV_BOARD = "HARNESS_LEADERBOARD"
 DEFINITION = "competition.toml"
@@ -46,9 +49,20 @@ class Definition:
     made_by: str = ""  # the command that writes the competition folder and its answer key
     path: Path = field(default=Path(DEFINITION), compare=False)
 
+    @property
+    def shipped(self) -> bool:
+        """Whether harness ships this definition (its relative paths are the working directory's)."""
+        return self.path.resolve().is_relative_to(SHIPPED)
+
     def resolve(self, value: str) -> Path:
         p = Path(value)
-        return p if p.is_absolute() else Path(os.path.normpath(self.path.parent / p))
+        base = Path() if self.shipped else self.path.parent
+        return p if p.is_absolute() else Path(os.path.normpath(base / p))
+
+    def how_to_make(self) -> str:
+        """The commands that write (or register) this competition's folder, for an error to name."""
+        make = f"write it with `{self.made_by}`" if self.made_by else "the competition folder that held it is gone"
+        return f"{make}, or register the folder that holds it with `harness competition new {self.name} --from DIR`"
 
     @property
     def answer_key_path(self) -> Path:
@@ -151,16 +165,16 @@ def find_definition(name: str, board: Path) -> Definition:
         if path.is_file():
             return read_definition(path)
     known = ", ".join(p.parent.name for p in registered(board)) or "none"
-    raise HarnessError(f"no competition {name!r} in {board} or {SHIPPED}/ (registered: {known}); "
-                       f"make one with `harness competition new {name} --from DIR`")
+    raise HarnessError(f"no competition {name!r} in the board {board} or among those harness ships (registered: "
+                       f"{known}); make one with `harness competition new {name} --from DIR`, or pass the board it "
+                       "was registered in with --board DIR (or $HARNESS_LEADERBOARD)")
 
 
 def checked_answer_key(defn: Definition) -> Path:
     """The answer key's path, once it is known to exist and to match the registered SHA-256."""
     key = defn.answer_key_path
     if not key.is_file():
-        how = f"write it with `{defn.made_by}`" if defn.made_by else "the competition folder that held it is gone"
-        raise HarnessError(f"the answer key {key} of competition {defn.name!r} is missing: {how}")
+        raise HarnessError(f"the answer key {key} of competition {defn.name!r} is missing: {defn.how_to_make()}")
     digest = sha256_file(key)
     if digest != defn.answer_key_sha256:
         raise HarnessError(

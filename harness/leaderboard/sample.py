@@ -25,8 +25,7 @@ def expected_from(defn: Definition) -> Expected:
     """The sample submission of `defn`, checked against the definition's kind, columns and classes."""
     path = defn.sample_path
     if not path.is_file():
-        how = f"write it with `{defn.made_by}`" if defn.made_by else "the competition folder is gone"
-        raise HarnessError(f"the sample submission {path} of competition {defn.name!r} is missing: {how}")
+        raise HarnessError(f"the sample submission {path} of competition {defn.name!r} is missing: {defn.how_to_make()}")
     with open(path, newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.reader(fh) if r]
     header = tuple(rows[0]) if rows else ()

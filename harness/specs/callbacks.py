@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.specs.data import Batch, Loss
@@ -47,6 +48,17 @@ class FoldState(Protocol):
     @property
     def fold(self) -> int:
         """This fold's index, 0-based."""
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder (`harness run --out`), shared by every process and fold: write a file of the
+        whole run here, on the main process only (`if state.accelerator.is_main_process:`)."""
+
+    @property
+    def fold_dir(self) -> Path:
+        """This fold's folder, `run_dir/fold{fold}`, made before `on_fold_start`: write the fold's
+        files here (`state.fold_dir / "lr.csv"`), on the main process only. A resumed fold finds what
+        the killed one wrote; rewrite a file whole from the callback's state rather than append."""
 
     @property
     def inputs(self) -> Any:

@@ -1,117 +1,87 @@
-"""`harness plugin new`: the files of a new plugin package, one small working trick per kind of
-component, each with its contract tests. The templates are also the examples of docs/hooks.md.
+"""`harness plugin new`: the files of a new plugin package, a working example trick per component
+(labelled as one, to replace), each with its contract tests. The templates are also the examples
+of docs/hooks.md.
 
-A package for NAME `random-erasing` is the folder `harness-random-erasing/` holding
-`pyproject.toml` (the entry point), `harness_random_erasing/__init__.py` (the trick, its options
-with a comment per field, and the `@hookimpl` at the bottom), `tests/test_random_erasing.py` (the
-contract class of its kind, plus one property test) and `README.md`.
+One kind, `harness plugin new random-erasing --kind batch_transform`: the folder
+`harness-random-erasing/` holds `pyproject.toml` (the entry point), `harness_random_erasing/__init__.py`
+(the trick, its options with a comment per field, and the `@hookimpl` at the bottom), offering the
+component `random_erasing`, `tests/test_random_erasing.py` (the contract class of its kind, plus one
+property test) and `README.md`.
+
+Several kinds in one package, `--kind` repeated (`KIND:NAME` names a component, else it is
+`PACKAGE_KIND`): `harness plugin new kit --kind loss:poly1 --kind metric:map3 --kind callback:lr_log`
+writes one module per component, `harness_kit/poly1.py`, ..., each an entry point (a plugin) of its
+own, and `tests/test_poly1.py`, ... per component.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, suggest
+from harness.kinds import kind_of
 from harness.testing.templates import TEMPLATES
+from harness.testing.templates.package import EXAMPLE, PACKAGE_INIT, PYPROJECT, README, TEST
 
-TEST = '''"""Contract tests: the checks harness runs on every __KIND__ (`harness.testing.__CONTRACT__`),
-and a property of this one. `python -m pytest -q` here, installed or not."""
-
-from __future__ import annotations
-
-from typing import Any, ClassVar
-
-__IMPORTS__
-from harness.testing import __CONTRACT__
-
-import __MODULE__
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-class Test__CLASS__(__CONTRACT__):
-    name = "__NAME__"
-    options: ClassVar[dict[str, Any]] = {}  # recipe keys, as a recipe would set them
-    plugins = (__MODULE__,)  # this package as it is here, installed or not
-'''
+@dataclass(frozen=True)
+class Part:
+    """One component of the package."""
 
-PYPROJECT = '''[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "__DIST__"
-version = "0.1.0"
-description = "A harness plugin: the __KIND__ `__NAME__`."
-readme = "README.md"
-requires-python = ">=3.10"
-dependencies = ["harness"]
-
-# This line is the whole integration: harness loads every module in the `harness` group.
-[project.entry-points.harness]
-__NAME__ = "__MODULE__"
-
-[tool.setuptools]
-packages = ["__MODULE__"]
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-pythonpath = ["."]
-'''
-
-README = '''# __DIST__: a harness plugin
-
-The __KIND__ `__NAME__` for [harness](https://github.com/), as a package of its own. The whole
-integration is one entry point in `pyproject.toml`:
-
-```toml
-[project.entry-points.harness]
-__NAME__ = "__MODULE__"
-```
-
-`__MODULE__/__init__.py` holds the trick (the math first), its options dataclass (the recipe keys:
-the comment after each field is its documentation, which `harness plugins __NAME__` shows) and, at
-the bottom, the `@hookimpl` of `__HOOK__` that offers it. docs/hooks.md of harness documents the
-hook, the data format it sees (dtype, range, layout, device) and the lifecycle.
-
-## Use
-
-```bash
-pip install -e .
-harness plugins __NAME__        # its documentation, how to select it, its options
-```
-
-__USAGE__
-
-## Test
-
-```bash
-python -m pytest -q             # `__CONTRACT__` from harness.testing: the checks every __KIND__ must pass
-```
-
-A plugin that fails to import or misspells a hook is skipped with a one-line warning naming this
-package (`harness plugins` shows it); a component named like a built-in is ignored in favour of the
-built-in, so pick a name of your own.
-'''
+    kind: str  # the template: "loss"
+    component: str  # its name in a recipe: "poly1"
+    module: str  # what its entry point loads: "harness_kit" (one component) or "harness_kit.poly1"
+    path: str  # its file in the package folder
 
 
 @dataclass(frozen=True)
 class Scaffolded:
     root: Path
     dist: str
-    module: str
-    component: str
+    module: str  # the import package
+    component: str  # the first component's name
     files: tuple[Path, ...]
+    parts: tuple[Part, ...] = ()
 
 
 def names(name: str) -> tuple[str, str, str]:
     """(component, module, distribution) of NAME: 'random-erasing' -> ('random_erasing',
     'harness_random_erasing', 'harness-random-erasing')."""
     slug = re.sub(r"^harness[-_]", "", name.strip().lower()).replace("-", "_")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", slug):
+    if not _NAME.fullmatch(slug):
         raise HarnessError(f"plugin name {name!r}: use letters, digits, '-' and '_', starting with a letter "
                            "(such as random-erasing)")
     return slug, f"harness_{slug}", f"harness-{slug.replace('_', '-')}"
+
+
+def parts(name: str, kinds: Sequence[str]) -> tuple[Part, ...]:
+    """The components that `--kind KIND[:NAME]` (repeatable) asks for. One kind without a NAME is the
+    one-module layout, its component named after the package; otherwise one module per component."""
+    slug, package, _ = names(name)
+    kinds = list(kinds) or ["loss"]
+    found = []
+    for text in kinds:
+        kind, _, component = text.partition(":")
+        try:  # any word harness.kinds knows for a kind: loss, losses, tta-view, augment, ...
+            kind = kind_of(kind).template
+        except HarnessError:
+            raise HarnessError(f"--kind {kind!r}{suggest(kind, TEMPLATES)}: choose one of {', '.join(TEMPLATES)}") from None
+        component = component.strip().lower().replace("-", "_") or (slug if len(kinds) == 1 else f"{slug}_{kind}")
+        if not _NAME.fullmatch(component):
+            raise HarnessError(f"--kind {text!r}: name the component with letters, digits and '_' (such as {kind}:my_{kind})")
+        found.append((kind, component))
+    seen = [c for _, c in found]
+    if len(set(seen)) != len(seen):
+        raise HarnessError(f"--kind: two components share a name in {', '.join(seen)}; name each, KIND:NAME")
+    if len(found) == 1 and ":" not in kinds[0]:
+        return (Part(found[0][0], found[0][1], package, f"{package}/__init__.py"),)
+    return tuple(Part(kind, c, f"{package}.{c}", f"{package}/{c}.py") for kind, c in found)
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -120,34 +90,69 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def render(name: str, kind: str) -> dict[str, str]:
-    """The package's files, relative path -> text."""
-    if kind not in TEMPLATES:
-        raise HarnessError(f"--kind {kind!r}: choose one of {', '.join(TEMPLATES)}")
-    t = TEMPLATES[kind]
-    component, module, dist = names(name)
-    values = {"TITLE": f"`{component}`, a harness {kind.replace('_', ' ')}", "NAME": component, "MODULE": module,
-              "DIST": dist, "CLASS": "".join(w.title() for w in component.split("_")), "KIND": kind.replace("_", " "),
-              "CONTRACT": t.contract, "HOOK": t.hook, "IMPORTS": t.test_imports}
-    module_text = _fill(t.module, values)
+def _recipe_lines(module_text: str) -> str:
     docstring = module_text.split('"""', 2)[1]
-    recipe = [line.removeprefix("    ") for line in docstring.splitlines() if line.startswith("    ") or not line]
-    values["USAGE"] = "In a recipe:\n\n```toml\n" + "\n".join(recipe).strip() + "\n```"
+    return "\n".join(line.removeprefix("    ") for line in docstring.splitlines() if line.startswith("    ") or not line)
+
+
+def _component_files(part: Part) -> tuple[str, str, str]:
+    """(module text, test text, the recipe lines of its docstring) of one component."""
+    t = TEMPLATES[part.kind]
+    kind = part.kind.replace("_", " ")
+    values = {"TITLE": f"`{part.component}`, a harness {kind}", "NAME": part.component, "MODULE": part.module,
+              "CLASS": "".join(w.title() for w in part.component.split("_")), "KIND": kind, "CONTRACT": t.contract,
+              "HOOK": t.hook, "IMPORTS": t.test_imports, "STAND_IN": t.stand_in}
+    values["EXAMPLE"] = textwrap.fill(_fill(EXAMPLE, values), width=100)
+    module_text = _fill(t.module, values)
     test_text = _fill(TEST + t.test, values)
     if not t.test_imports:
         test_text = test_text.replace("ClassVar\n\n\n", "ClassVar\n\n")
-    return {
-        "pyproject.toml": _fill(PYPROJECT, values),
-        "README.md": _fill(README, values),
-        f"{module}/__init__.py": module_text,
-        f"tests/test_{component}.py": test_text,
-    }
+    return module_text, test_text, _recipe_lines(module_text).strip()
 
 
-def scaffold(name: str, kind: str, where: Path) -> Scaffolded:
+def render(name: str, kinds: str | Sequence[str]) -> dict[str, str]:
+    """The package's files, relative path -> text. `kinds`: one kind, or `KIND[:NAME]` entries."""
+    chosen = parts(name, [kinds] if isinstance(kinds, str) else kinds)
+    _, package, dist = names(name)
+    files: dict[str, str] = {}
+    usage = []
+    for part in chosen:
+        module_text, test_text, recipe = _component_files(part)
+        files[part.path] = module_text
+        files[f"tests/test_{part.component}.py"] = test_text
+        usage.append(f"`{part.component}` in a recipe:\n\n```toml\n{recipe}\n```")
+    described = ", ".join(f"{p.kind.replace('_', ' ')} `{p.component}`" for p in chosen)
+    single = len(chosen) == 1 and chosen[0].module == package
+    intro = (f"{'The ' if single else 'Components: '}{described}, for [harness](https://github.com/), as a package of "
+             "its own. The whole integration is the entry points in `pyproject.toml`, one per component module:")
+    layout = (f"`{package}/__init__.py` holds the trick (the math first), its options dataclass (the recipe keys: the "
+              f"comment after each field is its documentation, which `harness plugins {chosen[0].component}` shows) and, "
+              f"at the bottom, the `@hookimpl` of `{TEMPLATES[chosen[0].kind].hook}` that offers it." if single else
+              f"Each component is a module of `{package}/` (" + ", ".join(f"`{p.path.split('/')[-1]}`" for p in chosen)
+              + "): the math first, its options dataclass (the recipe keys), `build`, and the `@hookimpl` of its hook "
+              "at the bottom; each module is an entry point, a plugin of its own.")
+    layout += (" docs/hooks.md of harness documents each hook, the data format it sees (dtype, range, layout, device) "
+               "and the lifecycle.")
+    note = ("**The code is an example to replace.** `harness plugin new` wrote a working stand-in for each component ("
+            + "; ".join(f"`{p.component}`: {TEMPLATES[p.kind].stand_in}" for p in chosen) + ") so that the package "
+            "installs, lists and passes its contract tests from the first minute; replace each one's math, options "
+            "and `doc` line with your own.")
+    values = {"DIST": dist, "PACKAGE": package, "FIRST": chosen[0].component, "SUMMARY": described,
+              "INTRO": textwrap.fill(intro, 100), "LAYOUT": textwrap.fill(layout, 100),
+              "EXAMPLE_NOTE": textwrap.fill(note, 100),
+              "ENTRY_POINTS": "\n".join(f'{p.component} = "{p.module}"' for p in chosen),
+              "USAGE": "\n\n".join(usage),
+              "LIST": "\n".join(f"- `{p.path.split('/')[-1]}`: the {p.kind.replace('_', ' ')} `{p.component}`" for p in chosen)}
+    if not single:
+        files[f"{package}/__init__.py"] = _fill(PACKAGE_INIT, values)
+    return {"pyproject.toml": _fill(PYPROJECT, values), "README.md": _fill(README, values), **files}
+
+
+def scaffold(name: str, kinds: str | Sequence[str], where: Path) -> Scaffolded:
     """Write the package for NAME into WHERE/harness-NAME; an existing folder is an error."""
-    component, module, dist = names(name)
-    files = render(name, kind)
+    _, package, dist = names(name)
+    chosen = parts(name, [kinds] if isinstance(kinds, str) else kinds)
+    files = render(name, kinds)
     root = Path(where) / dist
     if root.exists():
         raise HarnessError(f"{root} already exists; choose another name or --dir")
@@ -157,4 +162,4 @@ def scaffold(name: str, kind: str, where: Path) -> Scaffolded:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    return Scaffolded(root, dist, module, component, tuple(written))
+    return Scaffolded(root, dist, package, chosen[0].component, tuple(written), chosen)

@@ -117,12 +117,15 @@ class FoldRun:
         ctx = with_steps(parts.ctx, max(1, math.ceil(self.batches_per_epoch / cfg.grad_accum)))
         self.schedule = plugins.scheduler(recipe.scheduler, ctx)
         self.state = TrainState(recipe, acc, model, acc.unwrap_model(model), self.optimizer, fold, parts.inputs,
-                                train.ids, fold_of=data.fold_of, loss=parts.loss)
+                                train.ids, fold_of=data.fold_of, loss=parts.loss, run_dir=out_dir)
+        self.fold_dir = self.state.fold_dir
+        if acc.is_main_process:  # callbacks may write here from on_fold_start on
+            self.fold_dir.mkdir(parents=True, exist_ok=True)
+        acc.wait_for_everyone()
         self.callbacks = list(parts.callbacks.values())
         for cb in self.callbacks:
             cb.on_fold_start(self.state)
         self.saved = FoldResume(self.state, {"schedule": self.schedule, **parts.resumable()}, acc.scaler)
-        self.fold_dir = out_dir / f"fold{fold}"
         self.checkpoints = Checkpoints(self.fold_dir / "checkpoints", acc)
         self.task: Any = None
 

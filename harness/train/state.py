@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
@@ -50,6 +51,12 @@ class TrainState:
     epoch_nonfinite: int = 0  # non-finite losses so far this epoch
     pending_flags: list[tuple[int, int, int, Any]] = field(default_factory=list)  # (epoch, step, update, flag) not yet read
     step_losses: list[Any] = field(default_factory=list)  # per step: floats, or device tensors not yet read
+    run_dir: Path = field(default_factory=Path)  # the run folder (harness run --out); "." outside a run
+
+    @property
+    def fold_dir(self) -> Path:
+        """This fold's folder in the run folder, `run_dir/fold{fold}`."""
+        return self.run_dir / f"fold{self.fold}"
 
     def request_stop(self, reason: str, run: bool = False, discard: bool = False) -> None:
         """End this fold (or, with `run`, the whole run) after the current epoch. With `discard`

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -83,6 +87,23 @@ def through_checkpoint(state: Any) -> Any:
     return torch.load(buffer, weights_only=True)
 
 
+@contextmanager
+def fresh_cwd() -> Iterator[Path]:
+    """Run the block in a new, empty working directory (removed after), to see what it writes there."""
+    before = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="harness-cwd-") as where:
+        os.chdir(where)
+        try:
+            yield Path(where)
+        finally:
+            os.chdir(before)
+
+
+def files_under(folder: Path) -> list[str]:
+    """The files below `folder`, as sorted relative paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+
+
 def assert_same(a: Any, b: Any, where: str = "state") -> None:
     """Deep equality of state dicts: tensors equal exactly, numbers, strings, lists and dicts alike."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
@@ -114,6 +135,17 @@ class Contract:
 
     def context(self, **overrides: Any) -> BuildContext:
         return context(self.num_classes, image_size=self.image_size, **overrides)
+
+    def test_plugin_loads_in_full(self) -> None:
+        """The plugin that offers the component, and each of `plugins`, loads without a problem: a
+        misspelled hook, which loading only warns about, fails here with the warning's text."""
+        kind, plugins = kinds.kind_of(self.kind).name, _plugins(tuple(self.plugins))
+        mine = {plugins.pm.get_name(p) if plugins.pm.is_registered(p) else getattr(p, "__name__", type(p).__name__)
+                for p in self.plugins}
+        if self.name in plugins.of_kind(kind):
+            mine.add(plugins.owner(kind, self.name))
+        problems = [p.text for p in plugins.problems if p.plugin in mine]
+        assert not problems, "; ".join(problems)
 
     def build(self, ctx: BuildContext | None = None, **kw: Any) -> Any:
         return build_component(self.kind, self.name, self.options, ctx or self.context(), plugins=self.plugins, **kw)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from harness.specs import Batch
-from harness.testing.contracts.base import Contract, assert_same, through_checkpoint
+from harness.testing.contracts.base import Contract, assert_same, files_under, fresh_cwd, through_checkpoint
 
 
 class CallbackContract(Contract):
@@ -17,16 +17,18 @@ class CallbackContract(Contract):
     `Linear(8, C)` model, its optimizer and the recipe `recipe`): `on_batch` returns a `Batch`,
     `lr_factor` is finite and >= 0, `eval_models` returns the same modules every time, and
     `state_dict` survives a checkpoint: a callback restored from it, on a copy of the state,
-    goes on exactly as the original does."""
+    goes on exactly as the original does. Its files go to `state.run_dir` (or `state.fold_dir`),
+    written on the main process only: the same epochs on another rank write nothing, and neither
+    rank writes into the working directory."""
 
     kind = "callbacks"
     recipe: ClassVar[dict[str, Any]] = {}
 
-    def state(self) -> Any:
+    def state(self, rank: int = 0) -> Any:
         from harness.testing.state import train_state
 
         torch.manual_seed(0)
-        return train_state(self.recipe, num_classes=self.num_classes)
+        return train_state(self.recipe, num_classes=self.num_classes, rank=rank)
 
     def epoch(self, cb: Any, state: Any, epoch: int, steps: int = 2) -> list[Any]:
         """One epoch of events in the core's order, on batches that depend only on (epoch, step);
@@ -85,6 +87,21 @@ class CallbackContract(Contract):
         for epoch in (2, 3):  # the resumed callback goes on exactly as the original
             assert_same(self.epoch(again, copy, epoch), self.epoch(cb, state, epoch), f"epoch {epoch} after a resume")
             assert_same(again.state_dict(), cb.state_dict())
+
+    def test_writes_only_on_the_main_process(self) -> None:
+        written = {}
+        with fresh_cwd() as cwd:
+            for rank in (1, 0):
+                state, cb = self.state(rank), self.build()
+                cb.on_fold_start(state)
+                for epoch in range(2):
+                    self.epoch(cb, state, epoch)
+                written[rank] = files_under(state.run_dir), files_under(cwd)
+        assert written[1] == ([], []), (f"on a process that is not the main one the callback wrote {written[1][0]} in "
+                                        f"the run folder and {written[1][1]} in the working directory; write only "
+                                        "`if state.accelerator.is_main_process`")
+        assert not written[0][1], (f"the callback wrote {written[0][1]} in the working directory; write under "
+                                   "state.run_dir or state.fold_dir")
 
     def test_default_options_build(self) -> None:
         assert self.build() is not None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from harness.specs import MetricSpec
-from harness.testing.contracts.base import Contract, probabilities
+from harness.testing.contracts.base import Contract, files_under, fresh_cwd, probabilities
 
 
 class MetricContract(Contract):
     """A metric scores int labels (N,) against probabilities (N, C) as a float; perfect predictions
-    beat random ones in its direction; a labels-only metric reads nothing but the argmax."""
+    beat random ones in its direction; a labels-only metric reads nothing but the argmax. It has no
+    side effects: every process scores, and a metric knows no rank, so it writes no file and leaves
+    its inputs unchanged; scoring twice gives the same score."""
 
     kind = "metrics"
 
@@ -34,3 +36,14 @@ class MetricContract(Contract):
         y, _, noise = self.data()
         one_hot = np.eye(self.num_classes)[noise.argmax(1)]
         assert metric(y, noise) == metric(y, one_hot)
+
+    def test_no_side_effects(self) -> None:
+        metric: MetricSpec = self.build()
+        y, _, noise = self.data()
+        y_in, probs_in = y.copy(), noise.copy()
+        with fresh_cwd() as cwd:
+            first, again = metric(y_in, probs_in), metric(y_in, probs_in)
+            written = files_under(cwd)
+        assert not written, f"a metric runs on every process and must write nothing; it wrote {written}"
+        assert np.array_equal(y_in, y) and np.array_equal(probs_in, noise), "a metric must not change its inputs"
+        assert first == again or (first != first and again != again), f"scored {first}, then {again}"

@@ -1,6 +1,6 @@
 """What a kind's template is: its kind (whose hook the package implements and whose contract
-class its tests inherit, from harness.kinds), the module of the package (a working trick) and one
-extra property test."""
+class its tests inherit, from harness.kinds), the module of the package (a working example trick,
+labelled as one, to replace with the author's own) and one extra property test."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class Template:
     module: str  # the package's __init__.py, with __PLACEHOLDERS__ filled by scaffold.render
     test: str  # one property test, appended after the contract class
     test_imports: str  # what the extra test needs
+    stand_in: str  # what the example code is, in words ("the Poly-1 loss (Leng et al. 2022)")
 
     @property
     def hook(self) -> str:

@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Random erasing on the batch (Zhong et al., "Random Erasing Data Augmentation", AAAI
 2020): each image, with probability `prob`, gets a random rectangle replaced by noise. It runs on
 the device after the loader, before the loss; images are normalized float (N, 3, H, W), so the noise
@@ -72,7 +74,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext) -> __CLASS__:
 
 @hookimpl
 def harness_batch_transforms() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="random erasing: a noise rectangle per image")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: random erasing: a noise rectangle per image")]
 '''
 
 TEST = '''
@@ -85,4 +87,4 @@ def test_prob_zero_changes_nothing() -> None:
     assert torch.equal(t(batch, 0).images, batch.images)
 '''
 
-TEMPLATE = Template("batch_transform", MODULE, TEST, "import torch")
+TEMPLATE = Template("batch_transform", MODULE, TEST, "import torch", "random erasing (Zhong et al. 2020)")

@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Stochastic weight averaging (Izmailov et al., "Averaging Weights Leads to Wider Optima
 and Better Generalization", UAI 2018): from epoch `start_epoch` on, the weights at the end of each
 epoch are averaged; the average is evaluated next to the raw weights as the candidate "swa", and the
@@ -76,7 +78,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext) -> __CLASS__:
 
 @hookimpl
 def harness_callbacks() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="stochastic weight averaging, evaluated as 'swa'")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: stochastic weight averaging, evaluated as 'swa'")]
 '''
 
 TEST = '''
@@ -95,4 +97,4 @@ def test_average_of_two_snapshots() -> None:
     torch.testing.assert_close(cb.eval_models(state)["swa"].weight, first + 0.5)
 '''
 
-TEMPLATE = Template("callback", MODULE, TEST, "import torch")
+TEMPLATE = Template("callback", MODULE, TEST, "import torch", "stochastic weight averaging (Izmailov et al. 2018)")

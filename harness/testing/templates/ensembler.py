@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 The weighted power mean of probabilities, (sum_i w_i p_i^k / sum_i w_i)^(1/k) per cell,
 rows renormalized. k = 1 is the arithmetic mean; a larger k leans towards the most confident member.
 Inputs and output are float (N, C) arrays on the host whose rows sum to 1.
@@ -52,7 +54,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext | None) -> Ensembler:
 
 @hookimpl
 def harness_ensemblers() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="weighted power mean of probabilities")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: weighted power mean of probabilities")]
 '''
 
 TEST = '''
@@ -62,4 +64,4 @@ def test_power_one_is_the_mean() -> None:
     np.testing.assert_allclose(__MODULE__.power_mean([a, b], None, 1.0), [[0.4, 0.6]])
 '''
 
-TEMPLATE = Template("ensembler", MODULE, TEST, "import numpy as np")
+TEMPLATE = Template("ensembler", MODULE, TEST, "import numpy as np", "a weighted power mean")

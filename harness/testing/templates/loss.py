@@ -4,9 +4,11 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Poly-1 loss (Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification
 Loss Functions", ICLR 2022): cross-entropy plus epsilon * (1 - p_t), where p_t is the probability
-of the target. Replace the math with yours; keep the options, build and hook shapes.
+of the target.
 
     [loss]
     name = "__NAME__"
@@ -49,7 +51,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext) -> TargetLoss:
 
 @hookimpl
 def harness_losses() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="Poly-1: cross-entropy + epsilon * (1 - p_t)")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: Poly-1: cross-entropy + epsilon * (1 - p_t)")]
 '''
 
 TEST = '''
@@ -59,4 +61,4 @@ def test_epsilon_zero_is_cross_entropy() -> None:
     torch.testing.assert_close(__MODULE__.poly1(logits, target, 0.0), torch.nn.functional.cross_entropy(logits, target))
 '''
 
-TEMPLATE = Template("loss", MODULE, TEST, "import torch")
+TEMPLATE = Template("loss", MODULE, TEST, "import torch", "the Poly-1 loss (Leng et al. 2022)")

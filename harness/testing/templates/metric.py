@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Top-2 accuracy, the share of samples whose label is among the two most probable
 classes (the top-k accuracy of ImageNet reports, Russakovsky et al. 2015). It reads probabilities,
 so a label-only submission scores as plain accuracy.
@@ -29,7 +31,7 @@ def top2_accuracy(y: np.ndarray, probs: np.ndarray) -> float:
 @hookimpl
 def harness_metrics() -> list[MetricSpec]:
     return [MetricSpec("__NAME__", top2_accuracy, higher_is_better=True, needs_probs=True,
-                       doc="the label among the two most probable classes")]
+                       doc="example: the label among the two most probable classes")]
 '''
 
 TEST = '''
@@ -39,4 +41,4 @@ def test_second_choice_counts() -> None:
     assert __MODULE__.top2_accuracy(np.array([1, 0]), probs) == 0.5
 '''
 
-TEMPLATE = Template("metric", MODULE, TEST, "import numpy as np")
+TEMPLATE = Template("metric", MODULE, TEST, "import numpy as np", "top-2 accuracy")

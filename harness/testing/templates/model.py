@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 A small convolutional network (two conv-BN-ReLU stages, global average pooling, a
 linear head), a model source selected by `model.source`. `build(model_config, num_classes)` gets the
 [model] section (name, drop_rate, ...) and returns an nn.Module mapping float (N, 3, H, W) images
@@ -47,7 +49,7 @@ def build(cfg: ModelSettings, num_classes: int) -> nn.Module:
 
 @hookimpl
 def harness_models() -> list[ModelSpec]:
-    return [ModelSpec("__NAME__", build, doc="a small two-stage CNN")]
+    return [ModelSpec("__NAME__", build, doc="example: a small two-stage CNN")]
 '''
 
 TEST = '''
@@ -57,4 +59,4 @@ def test_any_image_size() -> None:
     assert model(torch.randn(2, 3, 20, 28)).shape == (2, 3)
 '''
 
-TEMPLATE = Template("model", MODULE, TEST, "import torch")
+TEMPLATE = Template("model", MODULE, TEST, "import torch", "a small two-stage CNN")

@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 A minimal per-sample pipeline (torchvision transforms v2): resize to the training size
 and a random horizontal flip for training, the resize alone for evaluation. It runs in the loader
 workers on one decoded uint8 (3, H, W) RGB image; randomness comes from torch's global generator,
@@ -45,7 +47,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext, train: bool) -> v2.Compose:
 
 @hookimpl
 def harness_sample_transforms() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="resize and a horizontal flip")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: resize and a horizontal flip")]
 '''
 
 TEST = '''
@@ -59,4 +61,4 @@ def test_hflip_one_always_flips() -> None:
     torch.testing.assert_close(train(image), plain(image.flip(-1)))
 '''
 
-TEMPLATE = Template("sample_transform", MODULE, TEST, "import torch")
+TEMPLATE = Template("sample_transform", MODULE, TEST, "import torch", "a resize and a horizontal flip")

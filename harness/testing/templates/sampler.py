@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 A random subset of the fold each epoch, without replacement (the "epoch fraction" of
 large-data training): shorter epochs, every image still seen over a few of them. The draw is one
 global sequence per (seed, epoch), the same on every process, so Accelerate can shard it and a
@@ -56,7 +58,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext) -> __CLASS__:
 
 @hookimpl
 def harness_samplers() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="a random subset of the fold each epoch")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: a random subset of the fold each epoch")]
 '''
 
 TEST = '''
@@ -66,4 +68,4 @@ def test_no_repeats_within_an_epoch() -> None:
     assert len(draw) == len(set(draw)) == 30
 '''
 
-TEMPLATE = Template("sampler", MODULE, TEST, "")
+TEMPLATE = Template("sampler", MODULE, TEST, "", "an epoch subset sampler")

@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Exponential decay, smooth over updates: the factor is gamma ** (update /
 steps_per_epoch), so the learning rate falls by `gamma` every epoch. A pure function of the update
 index, so resuming is "jump to update N" and there is no state to save.
@@ -44,7 +46,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext) -> __CLASS__:
 
 @hookimpl
 def harness_schedulers() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="exponential decay by gamma per epoch")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: exponential decay by gamma per epoch")]
 '''
 
 TEST = '''
@@ -54,4 +56,4 @@ def test_one_epoch_is_one_gamma() -> None:
     assert s.factor(0) == 1.0 and abs(s.factor(10) - 0.5) < 1e-12
 '''
 
-TEMPLATE = Template("scheduler", MODULE, TEST, "")
+TEMPLATE = Template("scheduler", MODULE, TEST, "", "exponential decay")

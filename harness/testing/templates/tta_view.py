@@ -4,6 +4,8 @@ from harness.testing.templates.base import Template
 
 MODULE = '''"""__TITLE__.
 
+__EXAMPLE__
+
 Shifted views for test-time augmentation: the batch moved `pixels` to the left and
 to the right, the edge column repeated. A view maps a normalized float (N, 3, H, W) batch on the
 device to one of the same shape; the views' logits are ensembled by `ensemble.name`.
@@ -54,7 +56,7 @@ def build(opts: __CLASS__Options, ctx: BuildContext | None) -> list[TTAView]:
 
 @hookimpl
 def harness_tta_views() -> list[Component]:
-    return [Component("__NAME__", build, __CLASS__Options, doc="the image shifted left and right")]
+    return [Component("__NAME__", build, __CLASS__Options, doc="example: the image shifted left and right")]
 '''
 
 TEST = '''
@@ -64,4 +66,4 @@ def test_shift_moves_columns() -> None:
     assert __MODULE__.shift(x, 1).flatten().tolist() == [0.0, 0.0, 1.0, 2.0, 3.0]
 '''
 
-TEMPLATE = Template("tta_view", MODULE, TEST, "import torch")
+TEMPLATE = Template("tta_view", MODULE, TEST, "import torch", "shifted views")
