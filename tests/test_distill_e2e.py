@@ -187,7 +187,7 @@ def test_two_processes_with_a_live_teacher_and_a_folder_of_unlabelled_images(wor
                    "data.cache=true", f"data.cache_dir='{folder / 'cache'}'")
     res = harness("run", str(recipe), "--out", "mp", *sets, cwd=folder, launcher=two_processes(), timeout=600)
     assert res.returncode == 0, res.stderr
-    assert "reading them without the cache" in res.stderr
+    assert "training images outside the competition: reading the files themselves" in res.stderr
     oof = pd.read_csv(folder / "mp" / "oof.csv", dtype={"id": str})
     assert oof.id.is_unique and len(oof) == 30 and not oof.id.str.startswith("pseudo:").any()
     assert steps(folder / "mp", 0) == 2 * (24 // 8)
