@@ -84,7 +84,8 @@ class ArrayDataset(Dataset):
     `ImageDataset` yields, batched: (images, labels, indices)."""
 
     def __init__(self, array: np.ndarray, rows: np.ndarray, labels: np.ndarray | None, transform: SampleTransform):
-        self.array, self.rows, self.labels, self.transform = array, rows, labels, transform
+        self.array, self.rows, self.transform = array, rows, transform
+        self.labels = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -96,9 +97,9 @@ class ArrayDataset(Dataset):
         block = np.empty((len(rows), *self.array.shape[1:]), dtype=np.uint8)
         block[order] = self.array[rows[order]]
         images = self.transform(torch.from_numpy(block).permute(0, 3, 1, 2))
-        labels = torch.full((len(index),), -1, dtype=torch.int64) if self.labels is None else \
-            torch.from_numpy(np.asarray(self.labels, dtype=np.int64)[index])
-        return images, labels, torch.from_numpy(index)
+        picked = torch.from_numpy(index)
+        labels = torch.full((len(index),), -1, dtype=torch.int64) if self.labels is None else self.labels[picked]
+        return images, labels, picked
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
         images, labels, index = self.__getitems__([key])

@@ -75,6 +75,17 @@ def _screen(paths: list[Path], recipe: Recipe, say: Callable[[str], None]) -> tu
     return bad, FileStore({p: cache.entry(p) for i, p in enumerate(paths) if i not in bad})
 
 
+def _open_store(paths: list[Path], recipe: Recipe, bad: set[Path]) -> ImageStore | None:
+    """The store the main process filled, opened without decoding anything (another process's)."""
+    cfg = recipe.data
+    if cfg.array:
+        return ArrayStore(build_array(paths, cfg.image_size, _array_folder(recipe)))  # reused: its key matches
+    if not cfg.cache:
+        return None
+    cache = ImageCache(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(), cfg.cache_side)
+    return FileStore({p: cache.entry(p) for p in paths if p not in bad})
+
+
 def screen_images(
     comp: Competition, recipe: Recipe, acc: Any, out_dir: Path, say: Callable[[str], None]
 ) -> tuple[Competition, ImageStore | None]:
@@ -93,9 +104,9 @@ def screen_images(
         bad = {str(paths[i]): why for i, why in bad_idx.items()}
         verdict_file.write_text(json.dumps(bad, indent=2) + "\n")
     acc.wait_for_everyone()
-    if not acc.is_main_process:
-        _, store = _screen(paths, recipe, lambda line: None)  # the main process's store, opened
     bad_paths = {Path(p): why for p, why in json.loads(verdict_file.read_text()).items()}
+    if not acc.is_main_process:
+        store = _open_store(paths, recipe, set(bad_paths))
     for name in ("test", "holdout"):
         split = splits[name]
         hit = {p: bad_paths[p] for p in (split.paths if split else ()) if p in bad_paths}
