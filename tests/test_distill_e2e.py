@@ -149,7 +149,9 @@ def test_a_model_teacher_pseudo_labels_and_teaches(world: tuple[Path, Path, Path
     assert refused.returncode != 0 and "fold weights of the run" in refused.stderr
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+# bf16 only: fp32 resume is proven bitwise by test_resume.py in both precisions; this adds the
+# distillation state (teacher, CutMix, pseudo-labels, EMA) under autocast, the harder of the two.
+@pytest.mark.parametrize("precision", ["bf16"])
 def test_a_killed_distilled_run_resumes_bitwise(world: tuple[Path, Path, Path], precision: str) -> None:
     """The live fold teacher on CutMix batches, with soft pseudo-labels, EMA and dropout: SIGKILLed
     twice mid-epoch and resumed, the run ends bitwise equal to an uninterrupted one, and none of

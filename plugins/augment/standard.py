@@ -7,10 +7,12 @@ Inception-style crops follow Szegedy et al., "Going Deeper with Convolutions" (2
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
-from torchvision.transforms import v2
+
+if TYPE_CHECKING:  # torchvision's import costs ~2 s (its ops pull torch._dynamo): paid only when a pipeline is built
+    from torchvision.transforms import v2
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
@@ -40,6 +42,8 @@ class StandardOptions:
 
 
 def build_standard(opts: StandardOptions, ctx: BuildContext, train: bool) -> v2.Compose:
+    from torchvision.transforms import v2
+
     size = ctx.image_size
     steps: list[torch.nn.Module] = []
     if train:

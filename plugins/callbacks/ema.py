@@ -10,14 +10,16 @@ epoch, saves the best of each, and predicts with whichever scored better.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from timm.utils import ModelEmaV3
 from torch import nn
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.specs import BuildContext, Callback, Component, FoldState
+
+if TYPE_CHECKING:  # timm's import costs ~2 s: paid only by a run that keeps an EMA
+    from timm.utils import ModelEmaV3
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class EmaCallback(Callback):
 
     def on_fold_start(self, state: FoldState) -> None:
         # Built from the prepared model, so the copy sits on the device and in the model's dtype.
+        from timm.utils import ModelEmaV3
+
         self.ema = ModelEmaV3(state.unwrapped, decay=self.decay, use_warmup=self.warmup)
         if self._pending is not None:
             self.ema.module.load_state_dict(self._pending)
