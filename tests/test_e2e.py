@@ -64,6 +64,9 @@ def test_kaggle_run_writes_every_artifact(tmp_path: Path, kaggle_comp: Path) -> 
     truth = probs[np.arange(len(oof)), oof.label.map({"class_0": 0, "class_1": 1, "class_2": 2}).to_numpy()]
     assert metrics["cv_log_loss"] == pytest.approx(-np.log(truth).mean(), rel=1e-5)  # oof.csv's own log loss
     assert metrics["train_img_per_s"] > 0 and metrics["predict_img_per_s"] > 0
+    stages = metrics["stage_seconds"]  # where the wall time went, besides the epochs in log.jsonl
+    assert set(stages) == {"screen", "predict", "write_folds", "write_run"}
+    assert all(v > 0 for v in stages.values()) and sum(stages.values()) < metrics["wall_seconds"]
     assert 0 <= metrics["data_wait_fraction"] < 1
     logits = np.load(run / "fold0" / "logits.npz")
     assert {"oof/identity", "oof/hflip", "test/identity", "test/hflip"} <= set(logits.files)

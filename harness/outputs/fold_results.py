@@ -30,6 +30,7 @@ class FoldResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_img_per_s: list[float] = field(default_factory=list)
     predict_img_per_s: float = 0.0
+    predict_seconds: float = 0.0  # predicting OOF, test and holdout with every view
     step_losses: list[float] = field(default_factory=list)
     stop_reason: str = ""  # why training stopped before its last epoch ("" when it ran them all)
     stop_run: bool = False  # the stop ended the whole run
@@ -51,7 +52,8 @@ def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: d
         "fold": result.fold, "score": result.score, "best_epoch": result.best_epoch,
         "best_weights": result.best_weights, "candidate_scores": result.candidate_scores,
         "history": result.history, "train_img_per_s": result.train_img_per_s,
-        "predict_img_per_s": result.predict_img_per_s, "views": list(result.oof),
+        "predict_img_per_s": result.predict_img_per_s,
+        "predict_seconds": result.predict_seconds, "views": list(result.oof),
         "sets": {k: list(v) for k, v in result.predictions.items()},
         "stop_reason": result.stop_reason, "stop_run": result.stop_run,
     }
@@ -73,6 +75,7 @@ def read_fold(fold_dir: Path) -> FoldResult | None:
         oof={v: arrays[f"oof/{v}"] for v in summary["views"]},
         predictions={s: {v: arrays[f"{s}/{v}"] for v in views} for s, views in summary["sets"].items()},
         history=summary["history"], train_img_per_s=summary["train_img_per_s"],
-        predict_img_per_s=summary["predict_img_per_s"], step_losses=[float(line.split(",")[1]) for line in steps],
+        predict_img_per_s=summary["predict_img_per_s"],
+        predict_seconds=summary.get("predict_seconds", 0.0), step_losses=[float(line.split(",")[1]) for line in steps],
         stop_reason=summary.get("stop_reason", ""), stop_run=summary.get("stop_run", False),
     )

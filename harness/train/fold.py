@@ -256,11 +256,12 @@ class FoldRun:
             predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.store)
             predicted.append((len(split), set_rate))
         views = len(self.parts.views)
-        rate = sum(n * views for n, _ in predicted) / sum(n * views / r for n, r in predicted)
+        seconds = sum(n * views / r for n, r in predicted)
+        rate = sum(n * views for n, _ in predicted) / seconds
         acc.free_memory()
         return FoldResult(
             fold=self.fold, score=state.best[chosen], best_epoch=state.best_epoch[chosen], best_weights=chosen,
             candidate_scores=state.best, oof=oof, predictions=predictions, history=state.history,
-            train_img_per_s=state.rates, predict_img_per_s=rate, step_losses=state.losses_as_floats(),
+            train_img_per_s=state.rates, predict_img_per_s=rate, predict_seconds=seconds, step_losses=state.losses_as_floats(),
             stop_reason=state.stop_reason if state.stop else "", stop_run=state.stop_run,
         )

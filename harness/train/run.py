@@ -92,7 +92,9 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
             acc.init_trackers(trackers.PROJECT, trackers.hyperparameters(recipe))
     acc.wait_for_everyone()
     log = Progress(main, recipe.cv.folds, recipe.train.epochs)
+    screened = time.perf_counter()
     comp, store = screen_images(comp, recipe, acc, out_dir, log.message)
+    stages = {"screen": time.perf_counter() - screened, "write_folds": 0.0}  # metrics.json's stage_seconds
     comp, folds, source = assign_folds(comp, recipe)
     pooler = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)  # the recipe's [ensemble]
     cfg = recipe.train
@@ -127,8 +129,10 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                     log.message(f"run discarded in fold {k + 1}, nothing predicted or written: {discarded}")
                     break
                 if main:
+                    writing = time.perf_counter()
                     write_fold(out_dir / f"fold{k}", results[-1], data.valid, data.predict_sets, comp.classes,
                                recipe.data.id_column, partial(pool_views, pooler))
+                    stages["write_folds"] += time.perf_counter() - writing
                 acc.wait_for_everyone()
                 r = results[-1]
                 log.message(f"fold {k + 1}/{recipe.cv.folds}: {recipe.cv.metric} {r.score:.4f} "
@@ -138,7 +142,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 break
     metrics: dict[str, Any] = {}
     if main and discarded is None:
-        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, time.perf_counter() - started, acc)
+        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, started, stages, acc)
         _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes,
                   per_process).write(out_dir)
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
@@ -155,7 +159,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, ensemble: Ensembler, folds: np.ndarray,
-               results: list[FoldResult], seconds: float, acc: Any) -> dict[str, Any]:
+               results: list[FoldResult], started: float, stages: dict[str, float], acc: Any) -> dict[str, Any]:
+    writing = time.perf_counter()
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
     assert comp.train.labels is not None
     n = len(comp.train)
@@ -208,7 +213,12 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "epochs_run": {str(r.fold): len(r.history) for r in results},
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
-        "wall_seconds": round(seconds, 2),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        # where the wall time went: the screen (with any cache or array build), predicting (every fold,
+        # set and view), writing the folds' files, and writing this run's tables; epochs are log.jsonl's
+        "stage_seconds": {**{k: round(v, 3) for k, v in stages.items()},
+                          "predict": round(sum(r.predict_seconds for r in results), 3),
+                          "write_run": round(time.perf_counter() - writing, 3)},
     })
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history = [h for r in results for h in r.history]
