@@ -128,3 +128,23 @@ def test_predict_cli_errors(tiny_run: Path) -> None:
     res = harness("predict", "new", "new", "--out", "x.csv", cwd=tiny_run)
     assert res.returncode == 2 and "no run.json" in res.stderr
     assert not (tiny_run / "x.csv").exists()
+
+
+@pytest.mark.slow
+def test_predict_of_an_array_run_reads_an_array_and_matches_the_run(tmp_path: Path) -> None:
+    """A run trained from an image array (data.array) predicts new images through an array of
+    their own, read by whole batches as the run read its test set: the same probabilities."""
+    train_tiny(tmp_path, "tta.views=['identity','hflip']", "data.array=true", "augment.crop='resize'",
+               "augment.hflip=0.0", "data.num_workers=0", f"data.cache_dir='{tmp_path / 'arrays'}'")
+    shutil.copytree(tmp_path / "comp" / "test", tmp_path / "new" / "batch1")
+    built = set((tmp_path / "arrays").glob("*.npy"))
+    res = harness("predict", "run", "new", "--out", "preds.csv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(set((tmp_path / "arrays").glob("*.npy")) - built) == 1  # the new images' own array
+    probs = pd.read_csv(tmp_path / "preds.csv").set_index("id")[["class_0", "class_1", "class_2"]]
+    folds = []
+    for k in (0, 1):
+        ids, logits = _run_test_logits(tmp_path / "run", k)
+        folds.append(pd.DataFrame((softmax(logits["identity"]) + softmax(logits["hflip"])) / 2, index=ids))
+    expected = (folds[0] + folds[1]) / 2
+    np.testing.assert_allclose(probs.loc[expected.index].to_numpy(), expected.to_numpy(), atol=1e-6)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from harness.data.cache import default_cache_dir
 from harness.data.images import BadImage, load_rgb
 
 VERSION = "array-v1-bicubic-shorter-side-centre-crop"
@@ -72,6 +73,11 @@ def _open(npy: Path, meta: Path, paths: Sequence[Path], built: bool) -> ImageArr
     array = np.load(npy, mmap_mode="r")
     return ImageArray(array, {p: i for i, p in enumerate(paths)}, {int(k): v for k, v in info["bad"].items()},
                       npy, built)
+
+
+def array_folder(cache_dir: str) -> Path:
+    """Where arrays live: `data.cache_dir`, else $HARNESS_CACHE/arrays (~/.cache/harness/arrays)."""
+    return Path(cache_dir) if cache_dir else default_cache_dir().parent / "arrays"
 
 
 def build_array(paths: Sequence[Path], size: int, folder: Path, workers: int = 2,

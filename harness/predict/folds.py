@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,10 @@ from harness.outputs.manifest import RunManifest, read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
 from harness.predict.pooling import pool_folds, pool_views
+
+if TYPE_CHECKING:
+    from harness.config.recipe import Recipe
+    from harness.data.stores import ImageStore
 
 CHUNK_BATCHES = 8  # eval batches per progress update: one loader per chunk, whose start-up this amortizes
 
@@ -55,6 +60,22 @@ def chosen_folds(manifest: RunManifest, folds: Sequence[int] | None) -> tuple[in
     return tuple(dict.fromkeys(folds))
 
 
+def _array_store(split: Split, recipe: Recipe) -> ImageStore | None:
+    """For a run trained from an image array (`data.array`), the images to predict decoded once
+    into an array of their own (reused while they are unchanged), and read by whole batches as the
+    run read its test set: the same pixels, the same tensors, the run's speed."""
+    if not recipe.data.array:
+        return None
+    from harness.data.array_cache import array_folder, build_array
+    from harness.data.stores import ArrayStore
+
+    images = build_array(split.paths, recipe.data.image_size, array_folder(recipe.data.cache_dir))
+    if images.bad:
+        named = "; ".join(f"{split.paths[i]}: {why}" for i, why in sorted(images.bad.items())[:10])
+        raise HarnessError(f"{len(images.bad)} of {len(split)} image(s) cannot be read: {named}")
+    return ArrayStore(images)
+
+
 def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
                 views: Sequence[str] | None = None, advance: Callable[[int], None] | None = None) -> Prediction:
     """Probabilities of `split`'s images by the run in `run_dir`: `folds` (default: every trained
@@ -70,6 +91,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     acc = make_accelerator(recipe)
     ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
+    store = _array_store(split, recipe)
     per_fold: list[np.ndarray] = []
     view_names: tuple[str, ...] = ()
     for k in use:
@@ -78,7 +100,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
         parts: list[dict[str, np.ndarray]] = []
         for start in range(0, len(split), chunk):
             rows = np.arange(start, min(start + chunk, len(split)))
-            logits, _ = predict_split(fm, split.subset(rows), acc, recipe)
+            logits, _ = predict_split(fm, split.subset(rows), acc, recipe, store)
             parts.append(logits)
             if advance:
                 advance(len(rows))

@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.config.schema import Recipe
 from harness.console import warn
-from harness.data.array_cache import build_array
+from harness.data.array_cache import array_folder, build_array
 from harness.data.cache import ImageCache, default_cache_dir
 from harness.data.check import scan
 from harness.data.competition import Competition
@@ -52,18 +52,13 @@ def crop_detail_warning(recipe: Recipe) -> str | None:
             f"({(needed / cfg.cache_oversize) ** 2:.1f}x the cache's pixels)")
 
 
-def _array_folder(recipe: Recipe) -> Path:
-    cfg = recipe.data
-    return Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir().parent / "arrays"
-
-
 def _screen(paths: list[Path], recipe: Recipe, say: Callable[[str], None]) -> tuple[dict[int, str], ImageStore | None]:
     """Decode every path once (into the store the recipe asks for); {index: why} of the bad ones."""
     cfg = recipe.data
     workers = max(2, cfg.num_workers)
     start = time.perf_counter()
     if cfg.array:
-        images = build_array(paths, cfg.image_size, _array_folder(recipe), workers)
+        images = build_array(paths, cfg.image_size, array_folder(cfg.cache_dir), workers)
         what = "built" if images.built else "reused"
         say(f"image array {what}: {len(paths)} images at {cfg.image_size} px, "
             f"{images.array.nbytes / 2**20:.0f} MiB, {time.perf_counter() - start:.1f} s ({images.path})")
@@ -79,7 +74,7 @@ def _open_store(paths: list[Path], recipe: Recipe, bad: set[Path]) -> ImageStore
     """The store the main process filled, opened without decoding anything (another process's)."""
     cfg = recipe.data
     if cfg.array:
-        return ArrayStore(build_array(paths, cfg.image_size, _array_folder(recipe)))  # reused: its key matches
+        return ArrayStore(build_array(paths, cfg.image_size, array_folder(cfg.cache_dir)))  # reused: its key matches
     if not cfg.cache:
         return None
     cache = ImageCache(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(), cfg.cache_side)
