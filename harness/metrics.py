@@ -13,7 +13,7 @@ def get_metric(name: str, plugins: object | None = None) -> MetricSpec:
     """The metric component `name`; an unknown name is a HarnessError with a suggestion."""
     from harness.plugin_manager import Plugins, load_plugins
 
-    pm = plugins if isinstance(plugins, Plugins) else load_plugins()
+    pm = plugins if isinstance(plugins, Plugins) else load_plugins(only=("metrics",))
     return pm.metric(name)
 
 

@@ -77,6 +77,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.callbacks.freeze_backbone",
     "harness_plugins.distill.teacher",
 )
+# The built-in subpackages that offer a kind, for commands that need only that kind: scoring and
+# ensembling need no torch, and skip the ~3 s the other built-ins take to import.
+BUILTIN_PACKAGES: dict[str, str] = {"metrics": "harness_plugins.metrics.", "ensemblers": "harness_plugins.ensemble."}
 
 KINDS: tuple[str, ...] = kinds.NAMES  # the table of kinds is harness.kinds
 
@@ -111,6 +114,7 @@ class Plugins:
     sources: dict[str, str] = field(default_factory=dict)  # plugin name -> "DIST VERSION" (third parties)
     warnings: list[str] = field(default_factory=list)  # what loading found wrong, one line each
     problems: list[Problem] = field(default_factory=list)  # the third-party plugins that did not load in full
+    only: frozenset[str] | None = None  # the kinds whose built-ins were loaded (None: every kind)
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     _owners: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -141,6 +145,8 @@ class Plugins:
     def _collect(self, kind: str) -> dict[str, Any]:
         if kind in self._cache:
             return self._cache[kind]
+        if self.only is not None and kind not in self.only:  # a caller's bug: it asked for fewer kinds
+            raise RuntimeError(f"plugins were loaded for {', '.join(sorted(self.only))} only; {kind} asked for")
         found: dict[str, Any] = {}
         owner: dict[str, str] = {}
         for impl in getattr(self.pm.hook, f"harness_{kind}").get_hookimpls():
@@ -306,16 +312,20 @@ def _run_time_name(pm: pluggy.PluginManager, obj: object) -> str:
     return name
 
 
-def load_plugins(extra: tuple[object, ...] = ()) -> Plugins:
+def load_plugins(extra: tuple[object, ...] = (), only: tuple[str, ...] | None = None) -> Plugins:
     """Build a fresh plugin manager: built-ins, then entry points, then `extra` (plugin objects or
-    modules registered at run time: tests, or a package not installed yet). A third-party plugin that
+    modules registered at run time: tests, or a package not installed yet). `only` (kinds among
+    BUILTIN_PACKAGES') imports just the built-ins of those kinds; every entry point still loads,
+    and asking the result for another kind is an error. A third-party plugin that
     fails to import is skipped, and a wrong hook implementation is left out while the plugin's other
     hooks load: each with a warning in `Plugins.warnings` and a `Problem` in `Plugins.problems`."""
     from harness.console import verbose
 
     pm = HarnessPluginManager()
-    plugins = Plugins(pm)
-    for modname in BUILTIN_MODULES:
+    light = only is not None and set(only) <= set(BUILTIN_PACKAGES)
+    plugins = Plugins(pm, only=frozenset(only) if light and only is not None else None)
+    prefixes = tuple(BUILTIN_PACKAGES[k] for k in only) if light and only is not None else ("",)
+    for modname in (m for m in BUILTIN_MODULES if m.startswith(prefixes)):
         module: ModuleType = importlib.import_module(modname)
         pm.register(module, name=modname.removeprefix("harness_plugins."))
         left = pm.left_out(module)

@@ -80,3 +80,14 @@ def test_a_metric_answers_every_question_of_direction(name: str, sign: float, di
     step = 0.1 * sign
     assert metric.better(0.5 + step, 0.5, min_delta=0.05) and not metric.better(0.5 + step, 0.5, min_delta=0.2)
     assert metric.in_words == ("higher is better" if sign > 0 else "lower is better")
+
+
+def test_accuracy_is_sklearns_on_random_blends() -> None:
+    """accuracy is numpy's (hill climbing calls it ~1,500 times); it must equal sklearn's, ties included."""
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(0)
+    for rows, classes in ((7, 2), (500, 10), (1000, 3)):
+        y = rng.integers(0, classes, rows)
+        probs = rng.integers(0, 3, (rows, classes)).astype(float)  # many tied rows: argmax takes the first
+        assert get_metric("accuracy")(y, probs) == accuracy_score(y, probs.argmax(1))

@@ -158,3 +158,25 @@ def test_the_contract_fails_on_its_own_plugins_problem() -> None:
     case = type("Case", (LossContract,), {"name": "kept_loss", "plugins": (_HalfRight(),)})()
     with pytest.raises(AssertionError, match=r"left out its unknown hook 'harness_callback' \(did you mean"):
         case.test_plugin_loads_in_full()
+
+
+def test_scoring_commands_load_only_the_kinds_they_use() -> None:
+    """`harness submit`, `leaderboard`, `report` and `ensemble` need metrics and ensemblers only:
+    those built-ins load (no torch import for them), entry points still load in full (a third-party
+    metric still scores), and asking such a manager for a model is a bug, not a missing name."""
+    import os
+    import subprocess
+    import sys
+
+    light = load_plugins(only=("metrics", "ensemblers"))
+    full = load_plugins()
+    assert set(light.metrics()) == set(full.metrics())
+    assert set(light.of_kind("ensemblers")) == set(full.of_kind("ensemblers"))
+    with pytest.raises(RuntimeError, match="loaded for ensemblers, metrics only; models asked for"):
+        light.models()
+    assert load_plugins(only=("metrics", "models")).only is None  # a kind without a light set: every built-in
+    code = ("import sys; from harness.plugin_manager import load_plugins; load_plugins(only=('metrics', 'ensemblers'));"
+            "print('torch' in sys.modules)")
+    env = {**os.environ, "HARNESS_PLUGINS": ""}  # the built-ins alone: what an installed package imports is its own
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "False"

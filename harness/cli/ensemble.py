@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--out {out} is one of the runs to ensemble")
     if not args.power > 0:
         raise HarnessError(f"--power {args.power}: must be > 0")
-    plugins = load_plugins()
+    plugins = load_plugins(only=("metrics", "ensemblers"))
     pool = load_pool(args.runs, plugins)
     metric = get_metric(args.metric or pool.manifest.metric, plugins)
     options = from_dict(plugins.get("ensemblers", args.method).options, parse_options(args.options), "--option")

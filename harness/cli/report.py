@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     from harness.plugin_manager import load_plugins
     from harness.report import write_report
 
-    page = write_report(args.folder, args.out, load_plugins())
+    page = write_report(args.folder, args.out, load_plugins(only=("metrics",)))
     print(f"wrote {page}")
     return 0
