@@ -1,0 +1,124 @@
+"""The physical limit of this machine, and how much of it the CIFAR-10 recipe's training reaches.
+
+    python bench/speed/flops.py --run runs/cifar10-screen      # a finished run of recipes/cifar10.toml
+
+The limit: the FLOP/s of a large matmul and of a 3x3 convolution shaped like the recipe's widest
+layer (channels-last), in fp32 and in bf16 (torch's kernels, all cores, median of several repeats);
+the limit is the best of the four. The achieved:
+the recipe network's training FLOPs per image (forward counted by torch's FlopCounterMode, backward
+taken as twice the forward) times the training images/s, both of the harness run given (its
+metrics.json) and of a bare loop (forward, backward and SGD step on random batches, nothing else).
+
+Appends one row, with the machine, to bench/results/flops.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
+
+ROOT = BENCH.parent
+
+
+def _rate(work: Callable[[], object], flops: float, repeats: int) -> float:
+    work()  # warm-up: kernel selection, allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return flops / statistics.median(times)
+
+
+def limits(repeats: int) -> dict[str, float]:
+    """GFLOP/s of a 2048^3 matmul and of a 256->256 3x3 convolution on 16x16 maps (batch 256)."""
+    out: dict[str, float] = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        name = "fp32" if dtype == torch.float32 else "bf16"
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        out[f"matmul_{name}_gflops"] = _rate(partial(torch.matmul, a, b), 2 * 2048**3, repeats) / 1e9
+        # channels-last, as oneDNN prefers on a CPU and as the recipe's batches arrive (NHWC uint8, permuted)
+        x = torch.randn(256, 256, 16, 16, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(256, 256, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        out[f"conv_{name}_gflops"] = _rate(partial(F.conv2d, x, w, padding=1), 2 * 256 * 256 * 16 * 16 * 256 * 9,
+                                            repeats) / 1e9
+    return out
+
+
+def recipe_model(recipe: Path) -> torch.nn.Module:
+    from harness.config.recipe import load_recipe
+    from harness.plugin_manager import load_plugins
+
+    r = load_recipe(recipe)
+    return load_plugins().model(r.model.source).build(r.model, 10)
+
+
+def forward_flops(model: torch.nn.Module, size: int) -> float:
+    """FLOPs of one image's forward pass (batch 64, divided)."""
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(64, 3, size, size))
+    return counter.get_total_flops() / 64
+
+
+def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int) -> float:
+    """Training images/s of forward + backward + SGD on random batches: the loop with nothing else."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)  # as the array's batches
+    y = torch.randint(0, 10, (batch,))
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", type=Path, help="a finished run of the recipe: its training images/s")
+    p.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "cifar10.toml")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--steps", type=int, default=10)
+    args = p.parse_args()
+    limit = limits(args.repeats)
+    model = recipe_model(args.recipe)
+    per_image = 3 * forward_flops(model, 32)  # forward + backward (about twice the forward)
+    bare = bare_train_rate(model, 32, 512, args.steps)
+    best = max(limit.values())  # the best this machine showed, fp32 or bf16, matmul or convolution
+    summary = {**{k: round(v, 1) for k, v in limit.items()}, "limit_gflops": round(best, 1),
+               "train_gflop_per_image": round(per_image / 1e9, 4),
+               "bare_loop_img_per_s": round(bare, 1),
+               "bare_loop_gflops": round(bare * per_image / 1e9, 1),
+               "bare_loop_fraction_of_limit": round(bare * per_image / 1e9 / best, 3)}
+    if args.run:
+        rate = json.loads((args.run / "metrics.json").read_text())["train_img_per_s"]
+        summary.update({"run": str(args.run), "harness_img_per_s": round(rate, 1),
+                        "harness_gflops": round(rate * per_image / 1e9, 1),
+                        "harness_fraction_of_limit": round(rate * per_image / 1e9 / best, 3),
+                        "harness_vs_bare_loop": round(rate / bare, 3)})
+    record("flops", summary)
+
+
+if __name__ == "__main__":
+    main()
