@@ -137,7 +137,8 @@ def _view_pool(folder: Path, plugins: Plugins | None) -> Ensembler | None:
     from harness.config.recipe import build_recipe
     from harness.plugin_manager import load_plugins
 
-    plugins = plugins or load_plugins()
+    if plugins is None or plugins.only is not None:  # a recipe is checked against every kind (its default model too)
+        plugins = load_plugins()
     sel = build_recipe({"ensemble": table}, plugins).ensemble
     return plugins.ensembler(sel.name, sel.options)
 
