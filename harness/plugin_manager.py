@@ -322,9 +322,9 @@ def load_plugins(extra: tuple[object, ...] = (), only: tuple[str, ...] | None = 
     from harness.console import verbose
 
     pm = HarnessPluginManager()
-    light = only is not None and set(only) <= set(BUILTIN_PACKAGES)
-    plugins = Plugins(pm, only=frozenset(only) if light and only is not None else None)
-    prefixes = tuple(BUILTIN_PACKAGES[k] for k in only) if light and only is not None else ("",)
+    chosen = frozenset(only) if only is not None and set(only) <= set(BUILTIN_PACKAGES) else None
+    plugins = Plugins(pm, only=chosen)
+    prefixes = tuple(BUILTIN_PACKAGES[k] for k in chosen) if chosen is not None else ("",)
     for modname in (m for m in BUILTIN_MODULES if m.startswith(prefixes)):
         module: ModuleType = importlib.import_module(modname)
         pm.register(module, name=modname.removeprefix("harness_plugins."))

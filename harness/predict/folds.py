@@ -68,11 +68,10 @@ def _array_store(split: Split, recipe: Recipe) -> ImageStore | None:
         return None
     from harness.data.array_cache import array_folder, build_array
     from harness.data.stores import ArrayStore
+    from harness.predict.images import refuse_unreadable
 
     images = build_array(split.paths, recipe.data.image_size, array_folder(recipe.data.cache_dir))
-    if images.bad:
-        named = "; ".join(f"{split.paths[i]}: {why}" for i, why in sorted(images.bad.items())[:10])
-        raise HarnessError(f"{len(images.bad)} of {len(split)} image(s) cannot be read: {named}")
+    refuse_unreadable(split, images.bad)
     return ArrayStore(images)
 
 

@@ -39,7 +39,11 @@ def collect(inputs: Sequence[Path]) -> Split:
 
 def check_readable(split: Split, workers: int = 2) -> None:
     """A HarnessError that names every unreadable image (the first ten) and why."""
-    bad = scan(split.paths, workers=workers)
+    refuse_unreadable(split, scan(split.paths, workers=workers))
+
+
+def refuse_unreadable(split: Split, bad: dict[int, str]) -> None:
+    """A HarnessError naming `split`'s unreadable images ({index: why}; the first ten), if any."""
     if bad:
         named = "; ".join(f"{split.paths[i]}: {why}" for i, why in sorted(bad.items())[:10])
         more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
