@@ -30,6 +30,7 @@ VERBS: dict[str, str] = {
     "leaderboard": "leaderboard",
     "report": "report",
     "predict": "predict",
+    "gate": "gate",
     "export": "export",
 }
 

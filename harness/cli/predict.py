@@ -13,8 +13,12 @@ EXAMPLES = """examples:
   harness predict runs/lite0_finetune photos/ --out preds.csv
   harness predict runs/lite0_finetune photos/ --folds 0,1 --tta identity --out preds.csv
   harness predict runs/digits a.png b.png --out preds.csv
+  harness predict runs/cifar10 photos/ --reject --out preds.csv   # after `harness gate runs/cifar10 ...`
 The CSV has id (the path relative to the folder given), label (the predicted class) and one
-probability column per class: the folds' average of the TTA views ensembled as the run did."""
+probability column per class: the folds' average of the TTA views ensembled as the run did.
+With --reject, the run's gate (gate.json) sees each image first: label is its unknown label for
+an image it turns away, gate_score is the gate's score, and a gate run's turned-away images are
+never shown to the main run (their probabilities are left empty)."""
 
 
 def _names(text: str) -> list[str]:
@@ -37,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=_folds, default=None, help="folds to average, e.g. 0,1 (default: every trained fold)")
     p.add_argument("--tta", type=_names, default=None, metavar="VIEW,...",
                    help="TTA views, e.g. identity,hflip (default: the run's views)")
+    p.add_argument("--reject", action="store_true",
+                   help="turn away unknown images with the run's gate (attach one with `harness gate`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--out {args.out} is a folder; give a CSV file name")
     manifest = run_manifest(args.run_dir)  # the clear errors first, before any image is read
     folds = chosen_folds(manifest, args.folds)
+    gate = None
+    if args.reject:
+        from harness.gate.attach import read_gate
+
+        gate = read_gate(args.run_dir)  # no gate: the error before any image is read
+        if gate.run:
+            chosen_folds(run_manifest(Path(gate.run)), None)
     split = collect(args.images)
     check_readable(split)
     plugins = load_plugins()
@@ -61,11 +74,19 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not (console.is_terminal and main)) as bar:
-        task = bar.add_task("predict", total=len(split) * len(folds))
-        pred = predict_run(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
+        if gate is None:
+            task = bar.add_task("predict", total=len(split) * len(folds))
+            pred = predict_run(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
+            frame, done = pred.frame(), f"folds {', '.join(map(str, pred.folds))}, views {', '.join(pred.views)}"
+        else:
+            from harness.gate.predict import predict_gated
+
+            task = bar.add_task("predict", total=None)
+            frame, gate = predict_gated(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
+            turned = int((frame["label"] == gate.unknown_label).sum())
+            done = f"{turned} turned away as {gate.unknown_label!r} by the gate ({gate.by})"
     if main:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        pred.frame().to_csv(args.out, index=False)
-        print(f"{len(pred.ids)} image(s), folds {', '.join(map(str, pred.folds))}, views {', '.join(pred.views)} "
-              f"-> {args.out}", file=sys.stderr)
+        frame.to_csv(args.out, index=False)
+        print(f"{len(frame)} image(s), {done} -> {args.out}", file=sys.stderr)
     return 0

@@ -46,6 +46,11 @@ class DataConfig:
     # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
     # for a full one. 1.0 is the whole set.
     fraction: float = 1.0
+    # A gate run's out-of-domain photos: a folder of images (any nesting) that the competition's
+    # own training images are told apart from. Set, the run trains a two-class gate, "known"
+    # (every training image of data.root) against "unknown" (these), whose test and holdout sets
+    # are the competition's; `harness gate MAIN --by GATE_RUN` attaches it to a main run.
+    outliers: str = ""
 
     @property
     def cache_side(self) -> int:

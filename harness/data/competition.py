@@ -10,7 +10,6 @@ Two layouts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,44 +17,9 @@ import pandas as pd
 
 from harness.config.schema import DataConfig
 from harness.data.classes import class_index, sort_classes
+from harness.data.outliers import gate_competition
+from harness.data.split import IMAGE_EXTENSIONS, Competition, Split
 from harness.errors import HarnessError
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-
-
-@dataclass(frozen=True)
-class Split:
-    ids: tuple[str, ...]
-    paths: tuple[Path, ...]
-    labels: np.ndarray | None  # class indices, or None for an unlabelled test set
-    groups: np.ndarray | None = None  # `cv.group_column`: samples of one group share a fold
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, keep: np.ndarray) -> Split:
-        keep = np.asarray(keep, dtype=np.int64)
-        return Split(
-            tuple(self.ids[i] for i in keep),
-            tuple(self.paths[i] for i in keep),
-            None if self.labels is None else self.labels[keep],
-            None if self.groups is None else self.groups[keep],
-        )
-
-
-@dataclass(frozen=True)
-class Competition:
-    root: Path
-    layout: str
-    classes: tuple[str, ...]
-    train: Split
-    test: Split | None  # unlabelled: goes into submission.csv
-    holdout: Split | None  # labelled: scored as holdout_score
-    sample_submission: pd.DataFrame | None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
 
 def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
@@ -194,6 +158,8 @@ def load_competition(cfg: DataConfig, group_column: str = "") -> Competition:
     comp = load_kaggle(root, cfg, group_column) if layout == "kaggle" else load_imagefolder(root, cfg)
     if comp.num_classes < 2:
         raise HarnessError(f"{root}: found {comp.num_classes} class; a classifier needs at least 2")
+    if cfg.outliers:
+        comp = gate_competition(comp, Path(cfg.outliers))
     return comp
 
 

@@ -34,6 +34,7 @@ class Prediction:
     classes: tuple[str, ...]
     folds: tuple[int, ...]
     views: tuple[str, ...]
+    logits: np.ndarray | None = None  # (folds, views, n, C): every fold's every view, for a gate's score
 
     def frame(self) -> pd.DataFrame:
         """id, the predicted label, one probability column per class."""
@@ -92,6 +93,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
     store = _array_store(split, recipe)
     per_fold: list[np.ndarray] = []
+    stack: list[np.ndarray] = []
     view_names: tuple[str, ...] = ()
     for k in use:
         fm = load_fold_model(run_dir, k, plugins, acc.device, tuple(views) if views else None, recipe)
@@ -103,5 +105,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
             parts.append(logits)
             if advance:
                 advance(len(rows))
-        per_fold.append(pool_views(ensemble, {name: np.concatenate([p[name] for p in parts]) for name in view_names}))
-    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names)
+        logits = {name: np.concatenate([p[name] for p in parts]) for name in view_names}
+        per_fold.append(pool_views(ensemble, logits))
+        stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
+    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names, np.stack(stack))
