@@ -31,6 +31,7 @@ VERBS: dict[str, str] = {
     "report": "report",
     "predict": "predict",
     "gate": "gate",
+    "hierarchy": "hierarchy",
     "export": "export",
 }
 

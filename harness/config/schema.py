@@ -51,6 +51,13 @@ class DataConfig:
     # (every training image of data.root) against "unknown" (these), whose test and holdout sets
     # are the competition's; `harness gate MAIN --by GATE_RUN` attaches it to a main run.
     outliers: str = ""
+    # A label hierarchy: a CSV of child,parent rows (any depth) whose leaves are the classes. Set,
+    # the run writes each level's scores (metrics.json's level_scores) and `harness hierarchy`
+    # reads any level off it. `level` trains on the nodes of one level instead of the leaves (1:
+    # the trunk); `branch` trains on the images under one node, labelled by their leaves.
+    hierarchy: str = ""
+    level: int = 0
+    branch: str = ""
 
     @property
     def cache_side(self) -> int:
@@ -63,6 +70,7 @@ class DataConfig:
         require(self.num_workers >= 0, f"{where}.num_workers", "must be >= 0")
         require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
         require(self.cache_oversize >= 1.0, f"{where}.cache_oversize", "must be >= 1")
+        require(self.level >= 0, f"{where}.level", "must be >= 0 (0: the leaves, 1: the trunk)")
         require(not (self.cache and self.array), f"{where}.array", "reads images from one array: drop data.cache "
                 "(the per-image cache) or set data.array = false")
         ext = self.extension

@@ -20,6 +20,7 @@ from harness.data.classes import class_index, sort_classes
 from harness.data.outliers import gate_competition
 from harness.data.split import IMAGE_EXTENSIONS, Competition, Split
 from harness.errors import HarnessError
+from harness.hierarchy.labels import check_hierarchy_settings, hierarchy_competition
 
 
 def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
@@ -158,8 +159,11 @@ def load_competition(cfg: DataConfig, group_column: str = "") -> Competition:
     comp = load_kaggle(root, cfg, group_column) if layout == "kaggle" else load_imagefolder(root, cfg)
     if comp.num_classes < 2:
         raise HarnessError(f"{root}: found {comp.num_classes} class; a classifier needs at least 2")
+    check_hierarchy_settings(cfg)
     if cfg.outliers:
         comp = gate_competition(comp, Path(cfg.outliers))
+    if cfg.hierarchy:
+        comp = hierarchy_competition(comp, cfg)
     return comp
 
 

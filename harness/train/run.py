@@ -204,6 +204,8 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
             if comp.test is None:  # the labelled holdout is what there is to submit; never over the test's
                 write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col,
                                  recipe.data.label_column)
+    if recipe.data.hierarchy and not (recipe.data.level or recipe.data.branch):  # a leaf run: every level's score
+        metrics["level_accuracy"] = _level_accuracy(recipe, comp, y, oof[done], results, ensemble)
     rates = [x for r in results for x in r.train_img_per_s]
     waits = [h["data_wait_fraction"] for r in results for h in r.history if "data_wait_fraction" in h]
     metrics.update({
@@ -225,6 +227,19 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     if history:
         learning_curves(history, metric.name, out_dir / "learning_curve.png")
     return metrics
+
+
+def _level_accuracy(recipe: Recipe, comp: Competition, y: np.ndarray, oof: np.ndarray, results: list[FoldResult],
+                    ensemble: Ensembler) -> dict[str, dict[str, float]]:
+    from harness.hierarchy.combine import leaf_run_accuracy
+    from harness.hierarchy.tree import read_hierarchy
+
+    tree = read_hierarchy(Path(recipe.data.hierarchy), comp.classes)
+    out = {"oof": leaf_run_accuracy(tree, y, oof)}
+    per_fold = [pool_views(ensemble, r.predictions["holdout"]) for r in results if "holdout" in r.predictions]
+    if per_fold and comp.holdout is not None and comp.holdout.labels is not None:
+        out["holdout"] = leaf_run_accuracy(tree, comp.holdout.labels, pool_folds(ensemble, per_fold))
+    return out
 
 
 def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.ndarray, source: str,

@@ -1,0 +1,100 @@
+"""`harness hierarchy`: a run's predictions at every level of its label hierarchy, consistent
+(a leaf implies its parents), scored per level, and a submission at the level asked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+HELP = "predictions at every level of a label hierarchy: a leaf run, or a trunk run routed to branch runs"
+EXAMPLES = """examples:
+  harness hierarchy runs/cifar10_leaves                      # a run with data.hierarchy set
+  harness hierarchy runs/trunk --branch runs/vehicle --branch runs/animal --level 1
+A trunk run has data.level = 1; a branch run data.branch = NODE (the leaves under NODE, from
+its images alone); all name the same data.hierarchy, a CSV of child,parent rows:
+  harness run recipes/cifar10_hierarchy.toml --set data.level=1 --out runs/trunk
+  harness run recipes/cifar10_hierarchy.toml --set data.branch=vehicle --out runs/vehicle
+Writes OUT/levels.json (accuracy per level, OOF and holdout), OUT/SET_levels.csv (every level's
+label per image) and OUT/submission.csv (id, label at --level; default: the leaves).
+OUT defaults to RUN/hierarchy."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hierarchy", help=HELP, description=HELP, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", type=Path, help="a finished leaf run, or the trunk run (data.level = 1)")
+    p.add_argument("--branch", type=Path, action="append", default=[], metavar="RUN",
+                   help="a branch run (data.branch = NODE), one per trunk node")
+    p.add_argument("--file", type=Path, default=None, help="the hierarchy CSV (default: the run's data.hierarchy)")
+    p.add_argument("--level", type=int, default=0, help="the submission's level: 1 the trunk, 0 the leaves (default)")
+    p.add_argument("--out", type=Path, default=None, help="the output folder (default: RUN/hierarchy)")
+
+
+def _data(run_dir: Path) -> dict:
+    import tomllib
+
+    path = run_dir / "recipe.toml"
+    if not path.is_file():
+        raise HarnessError(f"{run_dir} is not a finished run (no recipe.toml)")
+    data: dict = tomllib.loads(path.read_text()).get("data", {})
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from harness.hierarchy.combine import level_accuracy, read_run_probs, route, view_leaf_run
+    from harness.hierarchy.tree import read_hierarchy
+    from harness.outputs.manifest import read_manifest
+
+    data = _data(args.run_dir)
+    file = args.file or (Path(data["hierarchy"]) if data.get("hierarchy") else None)
+    if file is None:
+        raise HarnessError(f"{args.run_dir}'s recipe sets no data.hierarchy: give the CSV with --file")
+    manifest = read_manifest(args.run_dir)
+    main = read_run_probs(args.run_dir)
+    if args.branch:
+        if data.get("level", 0) != 1:
+            raise HarnessError(f"{args.run_dir} is not a trunk run (data.level = 1), so it routes to no branch")
+        branches = {}
+        for b in args.branch:
+            node = _data(b).get("branch", "")
+            if not node:
+                raise HarnessError(f"--branch {b}: its recipe sets no data.branch")
+            if node in branches:
+                raise HarnessError(f"--branch {b}: a second branch run for {node!r}")
+            branches[node] = read_run_probs(b)
+        leaves = [c for n in main.classes if n in branches for c in branches[n].classes]
+        tree = read_hierarchy(file, leaves)
+        predicted = route(tree, main, branches)
+        # a holdout image's leaf is in the holdout of its own branch, the only run that holds it
+        held = [r.labels["holdout"] for r in branches.values() if "holdout" in r.labels]
+        truth = {"holdout": pd.concat(held)} if held and "holdout" in predicted else {}
+    else:
+        tree = read_hierarchy(file, manifest.classes)
+        predicted = view_leaf_run(tree, main)
+        truth = dict(main.labels)
+    tree.check_level(args.level, "--level")
+    out = args.out or args.run_dir / "hierarchy"
+    out.mkdir(parents=True, exist_ok=True)
+    scores = {s: level_accuracy(tree, predicted[s], y) for s, y in truth.items() if s in predicted}
+    (out / "levels.json").write_text(json.dumps({"hierarchy": str(file), "accuracy": scores}, indent=1) + "\n")
+    for s, table in predicted.items():
+        frame = table.rename_axis(manifest.id_column).reset_index()
+        if s in truth:
+            frame["true_leaf"] = truth[s].reindex(table.index).fillna("").to_numpy()
+        frame.to_csv(out / f"{s}_levels.csv", index=False)
+    level = "leaf" if args.level in (0, tree.depth) else f"level_{args.level}"
+    submit = "test" if "test" in predicted else "holdout"
+    if submit in predicted:
+        sub = predicted[submit][[level]].rename(columns={level: "label"}).rename_axis(manifest.id_column)
+        sub.reset_index().to_csv(out / "submission.csv", index=False)
+    for s, per_level in scores.items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in per_level.items())
+        print(f"{s} accuracy: {shown}", file=sys.stderr)
+    print(f"{len(tree.leaves)} leaves, {tree.depth} levels -> {out}", file=sys.stderr)
+    return 0
