@@ -132,3 +132,33 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
     assert (table.loc[~right_trunk, "leaf"] == "").all()  # misrouted: no branch holds the image
     sub = pd.read_csv(out / "submission.csv")
     assert sub["label"].tolist() == table["level_1"].tolist() and len(sub) == 12
+
+
+def _nested(root: Path, layout: dict[str, str]) -> Path:
+    """layout: 'vehicle/car' -> one PNG per split under train/ and val/."""
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for k, rel in enumerate(layout):
+            for j in range(2):
+                path = root / split / rel / f"{split}{k}_{j}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (8, 8), (40 * k, 0, 0)).save(path)
+    return root
+
+
+def test_folder_nesting_is_a_hierarchy(tmp_path: Path) -> None:
+    root = _nested(tmp_path / "nested", {"vehicle/car": "", "vehicle/boat": "", "animal/cat": ""})
+    leaves = load_competition(DataConfig(root=str(root), hierarchy="folders"))
+    assert leaves.classes == ("boat", "car", "cat") and leaves.holdout is not None
+    assert leaves.train.ids[0] == "train/animal/cat/train2_0.png" and leaves.train.labels.tolist() == [2, 2, 0, 0, 1, 1]
+    trunk = load_competition(DataConfig(root=str(root), hierarchy="folders", level=1))
+    assert trunk.classes == ("vehicle", "animal") and trunk.train.labels.tolist() == [1, 1, 0, 0, 0, 0]
+    branch = load_competition(DataConfig(root=str(root), hierarchy="folders", branch="vehicle"))
+    assert branch.classes == ("boat", "car") and len(branch.train) == 4 and len(branch.holdout) == 4
+    (root / "train" / "animal" / "stray.png").write_bytes((root / "train" / "animal" / "cat" / "train2_0.png").read_bytes())
+    with pytest.raises(HarnessError, match="holds both images and class folders"):
+        load_competition(DataConfig(root=str(root), hierarchy="folders"))
+    twice = _nested(tmp_path / "twice", {"a/x": "", "b/x": ""})
+    with pytest.raises(HarnessError, match="two folders are named 'x'"):
+        load_competition(DataConfig(root=str(twice), hierarchy="folders"))

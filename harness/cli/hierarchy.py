@@ -45,16 +45,19 @@ def _data(run_dir: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from functools import partial
+
     import pandas as pd
 
     from harness.hierarchy.combine import level_accuracy, read_run_probs, route, view_leaf_run
-    from harness.hierarchy.tree import read_hierarchy
+    from harness.hierarchy.folders import load_tree
     from harness.outputs.manifest import read_manifest
 
     data = _data(args.run_dir)
-    file = args.file or (Path(data["hierarchy"]) if data.get("hierarchy") else None)
-    if file is None:
+    file = str(args.file or data.get("hierarchy", ""))
+    if not file:
         raise HarnessError(f"{args.run_dir}'s recipe sets no data.hierarchy: give the CSV with --file")
+    tree_of = partial(load_tree, file, Path(data.get("root", ".")), data.get("train_dir", "train"))
     manifest = read_manifest(args.run_dir)
     main = read_run_probs(args.run_dir)
     if args.branch:
@@ -69,20 +72,20 @@ def run(args: argparse.Namespace) -> int:
                 raise HarnessError(f"--branch {b}: a second branch run for {node!r}")
             branches[node] = read_run_probs(b)
         leaves = [c for n in main.classes if n in branches for c in branches[n].classes]
-        tree = read_hierarchy(file, leaves)
+        tree = tree_of(tuple(leaves))
         predicted = route(tree, main, branches)
         # a holdout image's leaf is in the holdout of its own branch, the only run that holds it
         held = [r.labels["holdout"] for r in branches.values() if "holdout" in r.labels]
         truth = {"holdout": pd.concat(held)} if held and "holdout" in predicted else {}
     else:
-        tree = read_hierarchy(file, manifest.classes)
+        tree = tree_of(manifest.classes)
         predicted = view_leaf_run(tree, main)
         truth = dict(main.labels)
     tree.check_level(args.level, "--level")
     out = args.out or args.run_dir / "hierarchy"
     out.mkdir(parents=True, exist_ok=True)
     scores = {s: level_accuracy(tree, predicted[s], y) for s, y in truth.items() if s in predicted}
-    (out / "levels.json").write_text(json.dumps({"hierarchy": str(file), "accuracy": scores}, indent=1) + "\n")
+    (out / "levels.json").write_text(json.dumps({"hierarchy": file, "accuracy": scores}, indent=1) + "\n")
     for s, table in predicted.items():
         frame = table.rename_axis(manifest.id_column).reset_index()
         if s in truth:

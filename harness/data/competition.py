@@ -20,6 +20,7 @@ from harness.data.classes import class_index, sort_classes
 from harness.data.outliers import gate_competition
 from harness.data.split import IMAGE_EXTENSIONS, Competition, Split
 from harness.errors import HarnessError
+from harness.hierarchy.folders import FOLDERS, folder_tree, scan_nested
 from harness.hierarchy.labels import check_hierarchy_settings, hierarchy_competition
 
 
@@ -133,12 +134,17 @@ def load_imagefolder(root: Path, cfg: DataConfig) -> Competition:
     train_dir = root / cfg.train_dir
     if not train_dir.is_dir():
         train_dir = root
-    classes, train = _scan_folder(train_dir, tuple(cfg.classes) or None, root)
+    nested = cfg.hierarchy == FOLDERS  # classes are the folders that hold images, at any depth
+    if nested:
+        classes = tuple(cfg.classes) or folder_tree(train_dir).leaves
+        train = scan_nested(train_dir, root, classes)
+    else:
+        classes, train = _scan_folder(train_dir, tuple(cfg.classes) or None, root)
     holdout = None
     if train_dir != root:
         for name in ("val", "valid", "validation", cfg.test_dir):
             if (root / name).is_dir():
-                _, holdout = _scan_folder(root / name, classes, root)
+                holdout = scan_nested(root / name, root, classes) if nested else _scan_folder(root / name, classes, root)[1]
                 break
     return Competition(root, "imagefolder", classes, train, None, holdout, None)
 
@@ -156,6 +162,9 @@ def load_competition(cfg: DataConfig, group_column: str = "") -> Competition:
     if group_column and layout != "kaggle":
         raise HarnessError(f"cv.group_column = {group_column!r} needs the Kaggle layout (a {cfg.train_csv} with that "
                            f"column); {root} is an ImageFolder")
+    if layout == "kaggle" and cfg.hierarchy == FOLDERS:
+        raise HarnessError(f"data.hierarchy = 'folders' reads the tree from ImageFolder nesting; {root} is a Kaggle "
+                           "competition: give a CSV of child,parent rows")
     comp = load_kaggle(root, cfg, group_column) if layout == "kaggle" else load_imagefolder(root, cfg)
     if comp.num_classes < 2:
         raise HarnessError(f"{root}: found {comp.num_classes} class; a classifier needs at least 2")

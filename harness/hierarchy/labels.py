@@ -8,14 +8,14 @@ no label among its classes)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from harness.config.schema import DataConfig
 from harness.data.split import Competition, Split
 from harness.errors import HarnessError
-from harness.hierarchy.tree import Hierarchy, read_hierarchy
+from harness.hierarchy.folders import load_tree
+from harness.hierarchy.tree import Hierarchy
 
 
 def _relabel(split: Split | None, mapping: np.ndarray) -> Split | None:
@@ -52,7 +52,7 @@ def branch(comp: Competition, tree: Hierarchy, node: str) -> Competition:
 
 def hierarchy_competition(comp: Competition, cfg: DataConfig) -> Competition:
     """`comp` at `cfg.level` or on `cfg.branch` of the tree in `cfg.hierarchy`; the leaves as they are at level 0."""
-    tree = read_hierarchy(Path(cfg.hierarchy), comp.classes)
+    tree = load_tree(cfg.hierarchy, comp.root, cfg.train_dir, comp.classes)
     if cfg.branch:
         tree.check_node(cfg.branch, "data.branch")
         return branch(comp, tree, cfg.branch)

@@ -232,9 +232,9 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
 def _level_accuracy(recipe: Recipe, comp: Competition, y: np.ndarray, oof: np.ndarray, results: list[FoldResult],
                     ensemble: Ensembler) -> dict[str, dict[str, float]]:
     from harness.hierarchy.combine import leaf_run_accuracy
-    from harness.hierarchy.tree import read_hierarchy
+    from harness.hierarchy.folders import load_tree
 
-    tree = read_hierarchy(Path(recipe.data.hierarchy), comp.classes)
+    tree = load_tree(recipe.data.hierarchy, comp.root, recipe.data.train_dir, comp.classes)
     out = {"oof": leaf_run_accuracy(tree, y, oof)}
     per_fold = [pool_views(ensemble, r.predictions["holdout"]) for r in results if "holdout" in r.predictions]
     if per_fold and comp.holdout is not None and comp.holdout.labels is not None:
