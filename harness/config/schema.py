@@ -58,6 +58,11 @@ class DataConfig:
     hierarchy: str = ""
     level: int = 0
     branch: str = ""
+    # Further label sets of the same images, each with its own head (multi-task): a column of the
+    # Kaggle train.csv (an empty cell: no label for that task), or "level_K" of data.hierarchy.
+    # The run's own task stays label_column's; `model.task_bn` branches the last stage's BatchNorm.
+    tasks: tuple[str, ...] = ()
+    task_weights: tuple[float, ...] = ()  # each further task's loss weight (default 1.0 each)
 
     @property
     def cache_side(self) -> int:
@@ -71,6 +76,9 @@ class DataConfig:
         require(0.0 <= self.max_bad_fraction <= 1.0, f"{where}.max_bad_fraction", "must be in [0, 1]")
         require(self.cache_oversize >= 1.0, f"{where}.cache_oversize", "must be >= 1")
         require(self.level >= 0, f"{where}.level", "must be >= 0 (0: the leaves, 1: the trunk)")
+        require(not self.task_weights or len(self.task_weights) == len(self.tasks), f"{where}.task_weights",
+                f"needs one weight per task of data.tasks ({len(self.tasks)}), got {len(self.task_weights)}")
+        require(len(set(self.tasks)) == len(self.tasks), f"{where}.tasks", "names a task twice")
         require(not (self.cache and self.array), f"{where}.array", "reads images from one array: drop data.cache "
                 "(the per-image cache) or set data.array = false")
         ext = self.extension
@@ -88,6 +96,9 @@ class ModelConfig:
     drop_rate: float = 0.0  # dropout before the classifier
     channels_last: bool = True  # the channels_last memory format for the model and its inputs
     freeze_bn: bool = False  # keep pretrained BatchNorm statistics (small-data fine-tuning)
+    # With data.tasks: each task its own BatchNorm statistics and affine parameters in the last
+    # stage (ResNet's layer4), the convolutions shared; false: the tasks' heads share the stage.
+    task_bn: bool = True
 
     def validate(self, where: str) -> None:
         require(0.0 <= self.drop_rate < 1.0, f"{where}.drop_rate", "must be in [0, 1)")

@@ -10,6 +10,7 @@ Two layouts:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from harness.data.split import IMAGE_EXTENSIONS, Competition, Split
 from harness.errors import HarnessError
 from harness.hierarchy.folders import FOLDERS, folder_tree, scan_nested
 from harness.hierarchy.labels import check_hierarchy_settings, hierarchy_competition
+from harness.multitask.labels import load_tasks
 
 
 def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
@@ -173,6 +175,8 @@ def load_competition(cfg: DataConfig, group_column: str = "") -> Competition:
         comp = gate_competition(comp, Path(cfg.outliers))
     if cfg.hierarchy:
         comp = hierarchy_competition(comp, cfg)
+    if cfg.tasks:
+        comp = replace(comp, tasks=load_tasks(comp, cfg))
     return comp
 
 

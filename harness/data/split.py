@@ -33,6 +33,21 @@ class Split:
 
 
 @dataclass(frozen=True)
+class TaskLabels:
+    """A further label set of the same images (`data.tasks`): its classes, and the class of every
+    image labelled for it, by id (training and holdout images; an image without a label for it
+    trains the other tasks only)."""
+
+    name: str
+    classes: tuple[str, ...]
+    by_id: dict[str, int]
+
+    def of(self, ids: tuple[str, ...] | list[str]) -> np.ndarray:
+        """The class index of each id, -1 where it has none."""
+        return np.array([self.by_id.get(i, -1) for i in ids], dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class Competition:
     root: Path
     layout: str
@@ -41,6 +56,7 @@ class Competition:
     test: Split | None  # unlabelled: goes into submission.csv
     holdout: Split | None  # labelled: scored as holdout_score
     sample_submission: pd.DataFrame | None
+    tasks: tuple[TaskLabels, ...] = ()  # the further label sets of `data.tasks`, in order
 
     @property
     def num_classes(self) -> int:

@@ -34,6 +34,7 @@ class FoldResult:
     step_losses: list[float] = field(default_factory=list)
     stop_reason: str = ""  # why training stopped before its last epoch ("" when it ran them all)
     stop_run: bool = False  # the stop ended the whole run
+    tasks: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)  # task -> "oof"/set -> view -> logits
 
 
 def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: dict[str, Split],
@@ -46,6 +47,8 @@ def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: d
         arrays[f"{set_name}_ids"] = np.array(predict_sets[set_name].ids)
         probs = ensemble_views(views)
         prob_frame(predict_sets[set_name].ids, probs, classes, id_col).to_csv(fold_dir / f"{set_name}_probs.csv", index=False)
+    for task, sets in result.tasks.items():
+        arrays.update({f"tasks/{task}/{s}/{v}": x for s, views in sets.items() for v, x in views.items()})
     atomic_write(fold_dir / "logits.npz", lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))
     (fold_dir / "steps.csv").write_text("step,loss\n" + "".join(f"{i},{x!r}\n" for i, x in enumerate(result.step_losses)))
     summary = {
@@ -56,6 +59,7 @@ def write_fold(fold_dir: Path, result: FoldResult, valid: Split, predict_sets: d
         "predict_seconds": result.predict_seconds, "views": list(result.oof),
         "sets": {k: list(v) for k, v in result.predictions.items()},
         "stop_reason": result.stop_reason, "stop_run": result.stop_run,
+        "tasks": {t: {s: list(views) for s, views in sets.items()} for t, sets in result.tasks.items()},
     }
     atomic_write(fold_dir / RESULT, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)))
 
@@ -78,4 +82,6 @@ def read_fold(fold_dir: Path) -> FoldResult | None:
         predict_img_per_s=summary["predict_img_per_s"],
         predict_seconds=summary.get("predict_seconds", 0.0), step_losses=[float(line.split(",")[1]) for line in steps],
         stop_reason=summary.get("stop_reason", ""), stop_run=summary.get("stop_run", False),
+        tasks={t: {s: {v: arrays[f"tasks/{t}/{s}/{v}"] for v in views} for s, views in sets.items()}
+               for t, sets in summary.get("tasks", {}).items()},
     )

@@ -76,8 +76,10 @@ def load_fold_model(run_dir: Path, fold: int, plugins: Plugins, device: torch.de
     if views is not None:
         recipe = _with_views(recipe, views, plugins)
     # The architecture only: the fold's own weights replace whatever pretrained ones it would load.
-    model = plugins.model(recipe.model.source).build(replace(recipe.model, pretrained=False, weights=""),
-                                                            len(manifest.classes))
+    from harness.multitask.build import build_model, run_task_sizes
+
+    model = build_model(plugins, replace(recipe.model, pretrained=False, weights=""), len(manifest.classes),
+                        run_task_sizes(manifest.extra))
     load_weights(model, run_dir / f"fold{fold}" / f"best_{chosen}.safetensors")
     if torch.device(device).type == "cpu" and precision.cpu_bf16(recipe.train.precision):
         bf16_guard.guard(model)  # predicts exactly as the fold did in training

@@ -6,7 +6,7 @@ same way, as the run made its test predictions."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,11 +35,17 @@ class Prediction:
     folds: tuple[int, ...]
     views: tuple[str, ...]
     logits: np.ndarray | None = None  # (folds, views, n, C): every fold's every view, for a gate's score
+    tasks: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)  # further task -> (classes, probs)
 
     def frame(self) -> pd.DataFrame:
-        """id, the predicted label, one probability column per class."""
+        """id, the predicted label, one probability column per class; then, for each further task
+        of a multi-task run, its label (column TASK) and its probabilities (TASK:CLASS)."""
         df = prob_frame(self.ids, self.probs, self.classes, "id")
         df.insert(1, "label", [self.classes[i] for i in self.probs.argmax(axis=1)])
+        for task, (classes, probs) in self.tasks.items():
+            df[task] = [classes[i] for i in probs.argmax(axis=1)]
+            for k, c in enumerate(classes):
+                df[f"{task}:{c}"] = probs[:, k]
         return df
 
 
@@ -91,8 +97,14 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     acc = make_accelerator(recipe)
     ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
+    from harness.multitask.build import run_task_sizes, split_tasks
+    from harness.multitask.model import all_tasks
+
     store = _array_store(split, recipe)
+    task_classes: dict[str, list[str]] = dict(manifest.extra.get("tasks") or {})
+    sizes = run_task_sizes(manifest.extra)
     per_fold: list[np.ndarray] = []
+    per_task: dict[str, list[np.ndarray]] = {t: [] for t in task_classes}
     stack: list[np.ndarray] = []
     view_names: tuple[str, ...] = ()
     for k in use:
@@ -101,11 +113,16 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
         parts: list[dict[str, np.ndarray]] = []
         for start in range(0, len(split), chunk):
             rows = np.arange(start, min(start + chunk, len(split)))
-            logits, _ = predict_split(fm, split.subset(rows), acc, recipe, store)
+            with all_tasks(fm.model):
+                logits, _ = predict_split(fm, split.subset(rows), acc, recipe, store)
             parts.append(logits)
             if advance:
                 advance(len(rows))
         logits = {name: np.concatenate([p[name] for p in parts]) for name in view_names}
+        logits, tasks = split_tasks(logits, len(manifest.classes), sizes)
+        for name, views_of_task in zip(task_classes, tasks, strict=True):
+            per_task[name].append(pool_views(ensemble, views_of_task))
         per_fold.append(pool_views(ensemble, logits))
         stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
-    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names, np.stack(stack))
+    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names, np.stack(stack),
+                      {t: (tuple(task_classes[t]), pool_folds(ensemble, p)) for t, p in per_task.items()})

@@ -23,7 +23,11 @@ from accelerate.utils import set_seed
 from harness.config.schema import Recipe
 from harness.data.competition import Split
 from harness.data.dataset import ImageDataset
+from harness.data.split import TaskLabels
 from harness.data.stores import ImageStore, check_batch_safe, dataset_for
+from harness.multitask.build import build_model, split_tasks
+from harness.multitask.loss import MultiTaskLoss, TaskTargets
+from harness.multitask.model import all_tasks
 from harness.outputs.checkpoint import load_weights
 from harness.outputs.epoch_log import write_fold_log
 from harness.outputs.fold_results import FoldResult
@@ -33,6 +37,7 @@ from harness.predict.tta import predict
 from harness.runtime import bf16_guard
 from harness.runtime.loader import make_loader
 from harness.runtime.trackers import epoch_scalars
+from harness.specs import Callback
 from harness.train.build import build_components, with_steps
 from harness.train.checkpoints import Checkpoints, set_rng_state
 from harness.train.debug import maybe_die
@@ -54,6 +59,7 @@ class FoldData:
     predict_sets: dict[str, Split]  # "test", "holdout": predicted by the best weights
     store: ImageStore | None  # where screened images are read from (None: the files themselves)
     fold_of: Mapping[str, int] = field(default_factory=dict)  # the run's folds: labelled id -> fold
+    tasks: tuple[TaskLabels, ...] = ()  # data.tasks: the further label sets, each with its own head
 
 
 def agree_on_stop(state: TrainState) -> None:
@@ -93,11 +99,12 @@ class FoldRun:
     def __init__(self, fold: int, recipe: Recipe, plugins: Plugins, acc: Accelerator, data: FoldData, num_classes: int,
                  out_dir: Path, progress: FoldProgress):
         self.fold, self.recipe, self.acc, self.data, self.out_dir, self.progress = fold, recipe, acc, data, out_dir, progress
+        self.num_classes = num_classes
         self.cfg = cfg = recipe.train
         self.seed = cfg.seed + 1000 * fold
         set_seed(self.seed)
         self.metric = plugins.metric(recipe.cv.metric)
-        model = plugins.model(recipe.model.source).build(recipe.model, num_classes)
+        model = build_model(plugins, recipe.model, num_classes, tuple(len(t.classes) for t in data.tasks))
         if bf16_guard.active(acc):
             bf16_guard.guard(model)
         if recipe.model.channels_last:
@@ -106,6 +113,7 @@ class FoldRun:
         self.parts = parts = build_components(recipe, plugins, model, data.train.labels, num_classes, self.seed,
                                               acc.num_processes, acc.process_index)
         train = self._with_pseudo_labels(plugins)
+        task_targets = self._with_tasks(train, num_classes)
         self.sampler = EpochTagged(parts.sampler)
         train_loader, valid_loader = self._loaders(train)
         optimizer = build_optimizer(model, cfg, effective_lr(recipe))
@@ -122,7 +130,7 @@ class FoldRun:
         if acc.is_main_process:  # callbacks may write here from on_fold_start on
             self.fold_dir.mkdir(parents=True, exist_ok=True)
         acc.wait_for_everyone()
-        self.callbacks = list(parts.callbacks.values())
+        self.callbacks = list(parts.callbacks.values()) + task_targets
         for cb in self.callbacks:
             cb.on_fold_start(self.state)
         self.saved = FoldResume(self.state, {"schedule": self.schedule, **parts.resumable()}, acc.scaler)
@@ -144,6 +152,16 @@ class FoldRun:
             self.say(f"fold {fold + 1}: {len(train) - len(data.train)} pseudo-labelled images train with the "
                      f"{len(data.train)} labelled ones")
         return train
+
+    def _with_tasks(self, train: Split, num_classes: int) -> list[Callback]:
+        """With data.tasks: the loss of every task, and the callback that puts their targets on the batch."""
+        tasks = self.data.tasks
+        if not tasks:
+            return []
+        names, sizes = [t.name for t in tasks], [len(t.classes) for t in tasks]
+        weights = self.recipe.data.task_weights or (1.0,) * len(tasks)
+        self.parts.loss = MultiTaskLoss(self.parts.loss, num_classes, names, sizes, weights)
+        return [TaskTargets(names, [t.of(train.ids) for t in tasks], sizes)]
 
     def _loaders(self, train: Split) -> tuple[Any, Any]:
         data, cfg, recipe = self.data, self.cfg, self.recipe
@@ -249,12 +267,20 @@ class FoldRun:
         fm = FoldModel(self.fold, final, self.parts.eval_tf, self.parts.views, self.parts.inputs, chosen)
         # The prediction rate covers every set this fold predicts (OOF, test, holdout), each TTA view
         # counting as an image: views x images over the seconds they took, loader start-ups included.
-        oof, oof_rate = predict(final, self.valid_loader, self.parts.views, acc, len(data.valid), self.parts.inputs)
-        predicted = [(len(data.valid), oof_rate)]
-        predictions: dict[str, dict[str, np.ndarray]] = {}
-        for set_name, split in data.predict_sets.items():
-            predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.store)
-            predicted.append((len(split), set_rate))
+        with all_tasks(final):  # every task's logits, side by side: the run's own task's first
+            oof, oof_rate = predict(final, self.valid_loader, self.parts.views, acc, len(data.valid), self.parts.inputs)
+            predicted = [(len(data.valid), oof_rate)]
+            predictions: dict[str, dict[str, np.ndarray]] = {}
+            for set_name, split in data.predict_sets.items():
+                predictions[set_name], set_rate = predict_split(fm, split, acc, self.recipe, data.store)
+                predicted.append((len(split), set_rate))
+        sizes = [len(t.classes) for t in data.tasks]
+        oof, task_oof = split_tasks(oof, self.num_classes, sizes)
+        tasks = {t.name: {"oof": logits} for t, logits in zip(data.tasks, task_oof, strict=True)}
+        for set_name in list(predictions):
+            predictions[set_name], per_task = split_tasks(predictions[set_name], self.num_classes, sizes)
+            for t, logits in zip(data.tasks, per_task, strict=True):
+                tasks[t.name][set_name] = logits
         views = len(self.parts.views)
         seconds = sum(n * views / r for n, r in predicted)
         rate = sum(n * views for n, _ in predicted) / seconds
@@ -263,5 +289,5 @@ class FoldRun:
             fold=self.fold, score=state.best[chosen], best_epoch=state.best_epoch[chosen], best_weights=chosen,
             candidate_scores=state.best, oof=oof, predictions=predictions, history=state.history,
             train_img_per_s=state.rates, predict_img_per_s=rate, predict_seconds=seconds, step_losses=state.losses_as_floats(),
-            stop_reason=state.stop_reason if state.stop else "", stop_run=state.stop_run,
+            stop_reason=state.stop_reason if state.stop else "", stop_run=state.stop_run, tasks=tasks,
         )

@@ -116,7 +116,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
     with log:
         for k in run_folds:
             data = FoldData(comp.train.subset(np.flatnonzero(folds != k)), comp.train.subset(np.flatnonzero(folds == k)),
-                            predict_sets, store, fold_of)
+                            predict_sets, store, fold_of, comp.tasks)
             done = read_fold(out_dir / f"fold{k}") if resume else None
             if done is not None:
                 results.append(done)
@@ -204,6 +204,10 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
             if comp.test is None:  # the labelled holdout is what there is to submit; never over the test's
                 write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col,
                                  recipe.data.label_column)
+    if comp.tasks:  # each further task's tables and scores (multi-task heads)
+        from harness.multitask.outputs import write_tasks
+
+        metrics["task_scores"] = write_tasks(out_dir, comp, id_col, ensemble, metric, folds, results)
     if recipe.data.hierarchy and not (recipe.data.level or recipe.data.branch):  # a leaf run: every level's score
         metrics["level_accuracy"] = _level_accuracy(recipe, comp, y, oof[done], results, ensemble)
     rates = [x for r in results for x in r.train_img_per_s]
@@ -256,7 +260,7 @@ def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.n
         harness_version=__version__, git_commit=git_commit(), processes=processes, global_batch=cfg.batch_size,
         per_process_batch=per_process, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
         tta_views=tuple(results[0].oof) if results else (), folds_trained=tuple(r.fold for r in results),
-        extra={"versions": _versions()},
+        extra={"versions": _versions(), **({"tasks": {t.name: list(t.classes) for t in comp.tasks}} if comp.tasks else {})},
     )
 
 

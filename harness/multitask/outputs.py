@@ -1,0 +1,61 @@
+"""A multi-task run's further tasks on disk, beside its own: per task, `tasks/NAME_oof.csv`
+(id, label, fold, a probability per class), `tasks/NAME_holdout.csv` and
+`tasks/NAME_submission.csv` (id, label), pooled over views and folds as the run pools its own;
+and each task's scores (the run's metric on its labelled images), for metrics.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.data.split import Competition
+from harness.metrics import score
+from harness.outputs.fold_results import FoldResult
+from harness.outputs.tables import prob_frame
+from harness.predict.pooling import pool_folds, pool_views
+from harness.specs import Ensembler, MetricSpec
+
+
+def _labelled(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    frame.insert(1, "label", [classes[i] if i >= 0 else "" for i in y])
+    return frame
+
+
+def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembler, metric: MetricSpec,
+                folds: np.ndarray, results: Sequence[FoldResult]) -> dict[str, dict[str, float]]:
+    folder = out_dir / "tasks"
+    folder.mkdir(exist_ok=True)
+    scores: dict[str, dict[str, float]] = {}
+    for task in comp.tasks:
+        classes, n = task.classes, len(comp.train)
+        oof = np.full((n, len(classes)), np.nan)
+        for r in results:
+            oof[folds == r.fold] = pool_views(ensemble, r.tasks[task.name]["oof"])
+        done = ~np.isnan(oof).any(axis=1)
+        y = task.of(comp.train.ids)
+        frame = _labelled(prob_frame(comp.train.ids, oof, classes, id_col), y, classes)
+        frame.insert(2, "fold", folds)
+        frame[done].to_csv(folder / f"{task.name}_oof.csv", index=False)
+        scored = done & (y >= 0)
+        scores[task.name] = {"cv": score(metric, y[scored], oof[scored]) if scored.any() else float("nan")}
+        for set_name in ("test", "holdout"):
+            split = getattr(comp, set_name)
+            per_fold = [pool_views(ensemble, r.tasks[task.name][set_name]) for r in results
+                        if set_name in r.tasks.get(task.name, {})]
+            if split is None or not per_fold:
+                continue
+            probs = pool_folds(ensemble, per_fold)
+            labels = [classes[i] for i in probs.argmax(axis=1)]
+            if set_name == "test":
+                pd.DataFrame({id_col: list(split.ids), "label": labels}).to_csv(folder / f"{task.name}_submission.csv",
+                                                                                 index=False)
+                continue
+            yh = task.of(split.ids)
+            _labelled(prob_frame(split.ids, probs, classes, id_col), yh, classes).to_csv(
+                folder / f"{task.name}_holdout.csv", index=False)
+            if (yh >= 0).any():
+                scores[task.name]["holdout"] = score(metric, yh[yh >= 0], probs[yh >= 0])
+    return scores

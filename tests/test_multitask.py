@@ -1,0 +1,162 @@
+"""Multi-task heads with BatchNorm branching in the last stage: the network (the run's own task
+is the plain model's output; each task its own BN statistics and affine parameters over shared
+convolutions), the loss that routes each image to the tasks it is labelled for, the task labels'
+clear errors, and a real tiny run through `harness run`, `harness predict` and an ONNX export
+whose BN-branched graph reproduces the run's test predictions."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+
+from harness.cli import main
+from harness.config.schema import DataConfig
+from harness.data.competition import load_competition
+from harness.errors import HarnessError
+from harness.multitask.bn import TaskBatchNorm
+from harness.multitask.loss import MultiTaskLoss, TaskTargets, extra_key
+from harness.multitask.model import TaskNet, all_tasks
+from harness.specs import Batch, target_loss
+from harness.testing import make_imagefolder, make_kaggle_competition
+
+from .conftest import TINY
+
+
+def _nets() -> dict[str, torch.nn.Module]:
+    from harness_plugins.models.cifar_nets import AirbenchNet
+
+    torch.manual_seed(0)
+    return {"resnet": timm.create_model("test_resnet", num_classes=5),
+            "efficientnet": timm.create_model("test_efficientnet", num_classes=5), "airbench": AirbenchNet(5)}
+
+
+@pytest.mark.parametrize("family", ["resnet", "efficientnet", "airbench"])
+def test_the_own_task_is_the_plain_model_and_every_task_has_its_bn_branch(family: str) -> None:
+    net = _nets()[family].eval()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        plain = net(x)
+        model = TaskNet(net, (5, 2, 3)).eval()
+        assert torch.allclose(model(x), plain, atol=1e-5)  # the run's own task: the model it wraps
+        with all_tasks(model):
+            assert model(x).shape == (3, 10)
+    branched = [m for m in model.modules() if isinstance(m, TaskBatchNorm)]
+    assert branched and all(len(m.branches) == 3 for m in branched)
+    # convolutions stay one copy; only the branches' BN parameters and the two heads are new
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == len([m for m in _nets()[family].modules() if isinstance(m, torch.nn.Conv2d)])
+
+
+def test_training_moves_each_tasks_bn_branch_apart_and_shares_the_convolutions() -> None:
+    torch.manual_seed(0)
+    model = TaskNet(timm.create_model("test_resnet", num_classes=3), (3, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y0, y1 = torch.randn(16, 3, 32, 32), torch.randint(0, 3, (16,)), torch.randint(0, 2, (16,))
+    for _ in range(3):
+        out = model(x)
+        loss = F.cross_entropy(out[:, :3], y0) + F.cross_entropy(out[:, 3:], y1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    pairs = [m.branches for m in model.modules() if isinstance(m, TaskBatchNorm)]
+    assert all(a.weight.data_ptr() != b.weight.data_ptr() for a, b in pairs)  # each task its own affine...
+    assert sum(not torch.allclose(a.weight, b.weight) for a, b in pairs) >= len(pairs) // 2  # ...which it learns
+    # statistics part where a branch's input does (those after the first BN of the stage; the
+    # first ones and the shortcut's see the shared trunk's features)
+    assert any(not torch.allclose(a.running_mean, b.running_mean) for a, b in pairs)
+    model.eval()
+    with torch.no_grad(), all_tasks(model):
+        both = model(x)
+    assert torch.allclose(both[:, :3], model(x), atol=1e-6)  # the own task's path is the same in both modes
+
+
+def test_task_bn_off_shares_the_last_stage() -> None:
+    model = TaskNet(timm.create_model("test_resnet", num_classes=3), (3, 2), task_bn=False)
+    assert not any(isinstance(m, TaskBatchNorm) for m in model.modules())
+    assert model.train()(torch.randn(2, 3, 32, 32)).shape == (2, 5)
+
+
+def test_unsupported_families_are_one_clear_line() -> None:
+    with pytest.raises(HarnessError, match="a Sequential model has no known last stage"):
+        TaskNet(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)), (3, 2))
+
+
+def test_each_image_trains_only_the_tasks_it_is_labelled_for() -> None:
+    names, sizes = ("coarse",), (2,)
+    labels = np.array([0, -1, 1, 1])  # image 1 has no coarse label
+    callback = TaskTargets(names, [labels], sizes)
+    batch = Batch(torch.zeros(4, 3, 2, 2), torch.tensor([0, 1, 2, 0]), torch.arange(4))
+    batch = callback.on_batch(None, batch)  # type: ignore[arg-type]
+    assert batch.extras[extra_key("coarse")].tolist() == [[1, 0], [0, 0], [0, 1], [0, 1]]
+    logits = torch.randn(4, 5)
+    loss = MultiTaskLoss(target_loss(F.cross_entropy), 3, names, sizes, (0.5,))(logits, batch)
+    labelled = [0, 2, 3]
+    expected = F.cross_entropy(logits[:, :3], batch.target) + 0.5 * F.cross_entropy(
+        logits[labelled, 3:], torch.tensor([0, 1, 1]))
+    assert torch.allclose(loss, expected)
+
+
+def test_task_labels_and_their_clear_errors(tmp_path: Path) -> None:
+    root = make_kaggle_competition(tmp_path / "comp")
+    table = pd.read_csv(root / "train.csv")
+    table["coarse"] = table["label"].map({"class_0": "x", "class_1": "y", "class_2": "y"})
+    table.loc[0, "coarse"] = ""
+    table.to_csv(root / "train.csv", index=False)
+    comp = load_competition(DataConfig(root=str(root), tasks=("coarse",)))
+    (task,) = comp.tasks
+    assert task.classes == ("x", "y") and task.of(comp.train.ids[:2]).tolist() == [-1, 0]
+    with pytest.raises(HarnessError, match=r"train\.csv: data\.tasks names column 'scene', which it lacks"):
+        load_competition(DataConfig(root=str(root), tasks=("scene",)))
+    folder = make_imagefolder(tmp_path / "folder")
+    with pytest.raises(HarnessError, match="is an ImageFolder, with one label per image"):
+        load_competition(DataConfig(root=str(folder), tasks=("scene",)))
+    with pytest.raises(HarnessError, match="is a level of data.hierarchy, which is not set"):
+        load_competition(DataConfig(root=str(folder), tasks=("level_1",)))
+    tree = tmp_path / "h.csv"
+    tree.write_text("child,parent\nclass_0,a\nclass_1,b\n")
+    levels = load_competition(DataConfig(root=str(folder), hierarchy=str(tree), tasks=("level_1",)))
+    assert levels.tasks[0].classes == ("a", "b")
+    assert levels.tasks[0].of(levels.train.ids).tolist() == levels.train.labels.tolist()
+
+
+@pytest.mark.slow
+def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Path) -> None:
+    root = make_kaggle_competition(tmp_path / "comp")
+    table = pd.read_csv(root / "train.csv")
+    table["coarse"] = table["label"].map({"class_0": "x", "class_1": "y", "class_2": "y"})
+    table.to_csv(root / "train.csv", index=False)
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=root) + '\n[tta]\nviews = ["identity", "hflip"]\n')
+    run = tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(run), "--set", "data.extension='.png'",
+                 "--set", "data.tasks=['coarse']", "-q"]) == 0
+    import json
+
+    scores = json.loads((run / "metrics.json").read_text())["task_scores"]["coarse"]
+    oof = pd.read_csv(run / "tasks" / "coarse_oof.csv")
+    assert len(oof) == 30 and 0.0 <= scores["cv"] <= 1.0
+    assert scores["cv"] == pytest.approx(float((oof[["x", "y"]].idxmax(axis=1) == oof["label"]).mean()))
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(root / "test"), "--out", str(out), "-q"]) == 0
+    pred = pd.read_csv(out)
+    submitted = pd.read_csv(run / "tasks" / "coarse_submission.csv")
+    assert pred["coarse"].tolist() == submitted["label"].tolist()
+    assert pred["label"].tolist() == pd.read_csv(run / "submission.csv")["label"].tolist()
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return  # the export half needs harness[export], which scripts/setup.sh installs
+    from harness.export.formats import onnx_session, run_onnx
+    from harness.export.model import build_exportable, load_images
+    from harness.plugin_manager import load_plugins
+
+    assert main(["export", str(run), "--tta", "identity,hflip", "--input-dtype", "float32", "--out", str(tmp_path / "mt.onnx"), "-q"]) == 0
+    ex = build_exportable(run, load_plugins(), [0, 1], ["identity", "hflip"])
+    images = load_images(sorted((root / "test").glob("*.png")), ex.transform)
+    ours = run_onnx(onnx_session(tmp_path / "mt.onnx"), images.astype(np.float32), "float32")
+    assert np.abs(ours - pred[["class_0", "class_1", "class_2"]].to_numpy()).max() < 1e-4
