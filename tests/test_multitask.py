@@ -155,7 +155,8 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     from harness.export.model import build_exportable, load_images
     from harness.plugin_manager import load_plugins
 
-    assert main(["export", str(run), "--tta", "identity,hflip", "--input-dtype", "float32", "--out", str(tmp_path / "mt.onnx"), "-q"]) == 0
+    assert main(["export", str(run), "--tta", "identity,hflip", "--input-dtype", "float32",
+                 "--out", str(tmp_path / "mt.onnx"), "-q"]) == 0
     ex = build_exportable(run, load_plugins(), [0, 1], ["identity", "hflip"])
     images = load_images(sorted((root / "test").glob("*.png")), ex.transform)
     ours = run_onnx(onnx_session(tmp_path / "mt.onnx"), images.astype(np.float32), "float32")
