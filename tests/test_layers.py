@@ -18,12 +18,12 @@ LAYERS: list[set[str]] = [
     {"errors", "specs", "hookspecs", "kinds", "console", "weights"},
     {"plugin_manager", "plugin_checks", "metrics"},
     {"config"},
-    {"data"},
+    {"data", "hierarchy", "multitask"},
     {"outputs", "report"},
     {"runtime"},
     {"predict"},
     {"train"},
-    {"ensemble", "tune", "export", "leaderboard"},
+    {"ensemble", "tune", "export", "leaderboard", "gate"},
     {"cli", "testing", "docs", "__main__", "__init__"},
 ]
 LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}

@@ -1,13 +1,18 @@
-"""One flat head against a trunk routed to branches, on CIFAR-10's two trunks (vehicle:
-airplane, automobile, ship, truck; animal: the other six; recipes/cifar10_hierarchy.csv).
+"""Heads for CIFAR-10's two label sets, the fine class and its trunk (vehicle: airplane,
+automobile, ship, truck; animal: the other six; recipes/cifar10_hierarchy.csv), in two tables.
 
-Per seed, four runs of recipes/cifar10_hierarchy.toml at the same budget, through the real CLI:
-the leaf run (one 10-way head; every level scored in metrics.json), the trunk (data.level = 1),
-and the two branches (data.branch), which `harness hierarchy` routes. Reports the accuracy of
-each at the leaves and at the trunk on the 10,000 test photos (the holdout), mean +- sd over
-seeds, the paired difference, and each arm's training wall time.
+Per seed, six runs of recipes/cifar10_hierarchy.toml at the same budget, through the real CLI:
+- the leaf run (one 10-way head; every level read off it in metrics.json);
+- the trunk (data.level = 1) and the two branches (data.branch), routed by `harness hierarchy`;
+- multi-task: fine + trunk heads on one network (data.tasks = ["level_1"]), with the last
+  stage's BatchNorm branched per task (model.task_bn) and shared.
+Table 1 (hierarchy): leaf and trunk accuracy of the flat head against trunk + branches.
+Table 2 (multi-task): each task's accuracy for BN-branched heads, shared heads, and separate
+models (the leaf run and the trunk run), with the training wall time of each.
+Accuracy is on the 10,000 test photos (the holdout), mean +- sd over seeds; the arms alternate
+within each seed.
 
-    python bench/accuracy/hierarchy.py --seeds 0 1 2 [--fraction 0.2 --epochs 10]
+    python bench/accuracy/hierarchy.py --seeds 0 1 2 [--fraction 0.1 --epochs 10]
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from common import record, spread, timed  # noqa: E402
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10_hierarchy.toml"
 ARMS = {"leaf": [], "trunk": ["--set", "data.level=1"], "vehicle": ["--set", "data.branch='vehicle'"],
-        "animal": ["--set", "data.branch='animal'"]}
+        "animal": ["--set", "data.branch='animal'"], "mt_bn": ["--set", "data.tasks=['level_1']"],
+        "mt_shared": ["--set", "data.tasks=['level_1']", "--set", "model.task_bn=false"]}
 
 
 def harness(*args: str) -> float:
@@ -43,6 +49,11 @@ def one_seed(seed: int, work: Path, budget: list[str]) -> dict:
     routed = json.loads((out / "levels.json").read_text())["accuracy"]["holdout"]
     row = {"seed": seed, "flat_leaf": flat["leaf"], "flat_trunk": flat["level_1"], "routed_leaf": routed["leaf"],
            "routed_trunk": routed["level_1"], "wall_s": {k: round(v, 1) for k, v in walls.items()}}
+    trunk = json.loads((work / f"trunk-s{seed}" / "metrics.json").read_text())["holdout_score"]
+    row["separate_fine"], row["separate_trunk"] = flat["leaf"], trunk
+    for arm in ("mt_bn", "mt_shared"):
+        m = json.loads((work / f"{arm}-s{seed}" / "metrics.json").read_text())
+        row[f"{arm}_fine"], row[f"{arm}_trunk"] = m["holdout_score"], m["task_scores"]["level_1"]["holdout"]
     print(row, flush=True)
     return row
 
@@ -50,7 +61,7 @@ def one_seed(seed: int, work: Path, budget: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--fraction", type=float, default=0.2)
+    ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_hierarchy")
     args = ap.parse_args()
@@ -67,6 +78,18 @@ def main() -> None:
         r["wall_s"]["trunk"] + r["wall_s"]["vehicle"] + r["wall_s"]["animal"] for r in rows)
     summary["raw"] = rows
     record("hierarchy", summary)
+    tasks: dict = {"budget": " ".join(budget), "seeds": args.seeds}
+    for arm in ("mt_bn", "mt_shared", "separate"):
+        for task in ("fine", "trunk"):
+            xs = [r[f"{arm}_{task}"] for r in rows]
+            tasks[f"{arm}_{task}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+    for arm in ("mt_bn", "mt_shared"):
+        gap = [r[f"{arm}_fine"] - r["separate_fine"] for r in rows]
+        tasks[f"{arm}_minus_separate_fine"] = f"{statistics.mean(gap):+.4f} +- {spread(gap):.4f}"
+        tasks[f"wall_s_{arm}"] = statistics.median(r["wall_s"][arm] for r in rows)
+    tasks["wall_s_separate"] = statistics.median(r["wall_s"]["leaf"] + r["wall_s"]["trunk"] for r in rows)
+    tasks["raw"] = [{k: v for k, v in r.items() if k.startswith(("mt_", "separate", "seed", "wall"))} for r in rows]
+    record("multitask", tasks)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from harness.hierarchy.combine import level_accuracy, read_run_probs, route, view_leaf_run
+    from harness.ensemble.run_probs import read_run_probs
+    from harness.hierarchy.combine import level_accuracy, route, view_leaf_run
     from harness.hierarchy.folders import load_tree
     from harness.outputs.manifest import read_manifest
 

@@ -8,20 +8,19 @@ implies its parents.
   image that the trunk sends to another branch has no leaf there: it is wrong at the leaves by
   construction, and its leaf is left empty.
 
-Every run's probabilities are its TTA views' softmax averaged, then its folds'."""
+A run's probabilities come in as `RunProbs` (`harness.ensemble.run_probs` reads them from a run
+folder)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
 from harness.hierarchy.tree import Hierarchy
-from harness.metrics import softmax
 
 
 @dataclass(frozen=True)
@@ -31,23 +30,6 @@ class RunProbs:
     classes: tuple[str, ...]
     probs: dict[str, pd.DataFrame]  # set -> (ids x classes)
     labels: dict[str, pd.Series]  # set -> true class by id (oof, holdout)
-
-
-def read_run_probs(run_dir: Path) -> RunProbs:
-    from harness.ensemble.members import load_pool
-
-    pool = load_pool([run_dir])
-    member, classes = pool.members[0], pool.manifest.classes
-    mean = lambda views: np.mean([softmax(v) for v in views], axis=0)  # noqa: E731
-    probs = {"oof": pd.DataFrame(mean(list(member.oof.values())), index=list(pool.ids), columns=list(classes))}
-    labels = {"oof": pd.Series([classes[i] for i in pool.y], index=list(pool.ids))}
-    for s, ids in pool.set_ids.items():
-        views = list(member.sets[s].values())  # each (F, M, C)
-        per_fold = [mean([v[f] for v in views]) for f in range(len(pool.folds))]
-        probs[s] = pd.DataFrame(np.mean(per_fold, axis=0), index=list(ids), columns=list(classes))
-    if pool.holdout_y is not None:
-        labels["holdout"] = pd.Series([classes[i] for i in pool.holdout_y], index=list(pool.set_ids["holdout"]))
-    return RunProbs(classes, probs, labels)
 
 
 def level_names(tree: Hierarchy) -> list[str]:

@@ -205,7 +205,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
                 write_submission(out_dir / "submission.csv", None, split.ids, probs, classes, id_col,
                                  recipe.data.label_column)
     if comp.tasks:  # each further task's tables and scores (multi-task heads)
-        from harness.multitask.outputs import write_tasks
+        from harness.train.task_outputs import write_tasks
 
         metrics["task_scores"] = write_tasks(out_dir, comp, id_col, ensemble, metric, folds, results)
     if recipe.data.hierarchy and not (recipe.data.level or recipe.data.branch):  # a leaf run: every level's score
