@@ -14,30 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from harness.config.schema import DataConfig
 from harness.data.classes import class_index, sort_classes
+from harness.data.csv import read_csv
 from harness.data.outliers import gate_competition
 from harness.data.split import IMAGE_EXTENSIONS, Competition, Split
 from harness.errors import HarnessError
 from harness.hierarchy.folders import FOLDERS, folder_tree, scan_nested
 from harness.hierarchy.labels import check_hierarchy_settings, hierarchy_competition
 from harness.multitask.labels import load_tasks
-
-
-def _read_csv(path: Path, needed: list[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise HarnessError(f"missing file: {path}")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not a readable CSV: {exc}") from exc
-    absent = [c for c in needed if c not in df.columns]
-    if absent:
-        raise HarnessError(f"{path}: missing column(s) {absent}; columns are {list(df.columns)}")
-    return df
-
 
 # Tried in this order when `data.extension` is left empty; upper case too (".JPG" from cameras).
 PROBED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm")
@@ -90,7 +76,7 @@ def _image_paths(folder: Path, ids: list[str], ext: str, where: str) -> tuple[Pa
 
 def load_kaggle(root: Path, cfg: DataConfig, group_column: str = "") -> Competition:
     needed = [cfg.id_column, cfg.label_column] + ([group_column] if group_column else [])
-    train_df = _read_csv(root / cfg.train_csv, needed)
+    train_df = read_csv(root / cfg.train_csv, needed)
     if train_df[cfg.id_column].duplicated().any():
         dup = train_df[cfg.id_column][train_df[cfg.id_column].duplicated()].iloc[0]
         raise HarnessError(f"{root / cfg.train_csv}: id {dup!r} appears more than once")
@@ -105,7 +91,7 @@ def load_kaggle(root: Path, cfg: DataConfig, group_column: str = "") -> Competit
     test = None
     sub_path = root / cfg.sample_submission
     if sub_path.is_file():
-        sample = _read_csv(sub_path, [cfg.id_column])
+        sample = read_csv(sub_path, [cfg.id_column])
         test_ids = sample[cfg.id_column].tolist()
         test_ext = cfg.extension or (detect_extension(root / cfg.test_dir, test_ids, "test") if test_ids else "")
         test = Split(tuple(test_ids), _image_paths(root / cfg.test_dir, test_ids, test_ext, "test"), None)

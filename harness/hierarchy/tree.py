@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
+from harness.data.csv import read_csv
 from harness.errors import HarnessError
 
 
@@ -58,16 +57,8 @@ def read_hierarchy(path: Path, classes: Sequence[str]) -> Hierarchy:
     """The tree in `path` over `classes`; one clear line naming the file for a missing column, a
     node with two parents, a cycle, or a class the file does not place."""
     where = str(path)
-    if not path.is_file():
-        raise HarnessError(f"data.hierarchy: {path} is not a file (a CSV of child,parent rows)")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{where} is not a readable CSV: {exc}") from exc
-    absent = [c for c in ("child", "parent") if c not in table.columns]
-    if absent:
-        raise HarnessError(f"{where}: missing column(s) {absent}; a hierarchy file has child and parent columns "
-                           f"(its columns are {list(table.columns)})")
+    table = read_csv(path, ("child", "parent"), missing=f"data.hierarchy: {path} is not a file (a CSV of child,parent "
+                     "rows)", hint="a hierarchy file has child and parent columns; its ")
     parent: dict[str, str] = {}
     for row, (child, up) in enumerate(zip(table["child"].str.strip(), table["parent"].str.strip(), strict=True), 2):
         if not child or not up:

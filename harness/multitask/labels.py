@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
 from harness.config.schema import DataConfig
 from harness.data.classes import sort_classes
+from harness.data.csv import read_csv
 from harness.data.split import Competition, TaskLabels
 from harness.errors import HarnessError
 
@@ -21,7 +20,7 @@ def _column(comp: Competition, cfg: DataConfig, name: str) -> TaskLabels:
     if comp.layout != "kaggle":
         raise HarnessError(f"data.tasks: {name!r} is neither level_K of data.hierarchy nor usable as a label column: "
                            f"{comp.root} is an ImageFolder, with one label per image")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv(path, [cfg.id_column])
     if name not in table.columns:
         raise HarnessError(f"{path}: data.tasks names column {name!r}, which it lacks; its columns are "
                            f"{list(table.columns)}")
