@@ -159,3 +159,16 @@ def test_a_gate_run_turns_away_the_same_images_in_the_submission_and_in_predict(
         else:  # the gate run's turned-away images never reached the main model
             assert pred.loc[turned, ["class_0", "class_1", "class_2"]].isna().all().all()
             assert not pred.loc[~turned, ["class_0", "class_1", "class_2"]].isna().any().any()
+
+
+def test_an_ensemble_is_gated_by_its_pooled_confidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _scored_run(tmp_path / "A"), _scored_run(tmp_path / "B")
+    b_logits = np.load(b / "fold0" / "logits.npz")
+    np.savez(b / "fold0" / "logits.npz", **{k: (v * 0.5 if k.startswith("oof/") else v) for k, v in b_logits.items()})
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(a), str(b), "--out", str(ens)]) == 0
+    assert main(["gate", str(ens), "--by", "energy"]) == 2
+    assert "gate it --by max_softmax" in capsys.readouterr().err
+    assert main(["gate", str(ens), "--by", "max_softmax", "--recall", "0.9"]) == 0
+    gate = read_gate(ens)
+    assert gate.oof_recall >= 0.9 and (ens / "submission_gated.csv").is_file()

@@ -162,3 +162,22 @@ def test_folder_nesting_is_a_hierarchy(tmp_path: Path) -> None:
     twice = _nested(tmp_path / "twice", {"a/x": "", "b/x": ""})
     with pytest.raises(HarnessError, match="two folders are named 'x'"):
         load_competition(DataConfig(root=str(twice), hierarchy="folders"))
+
+
+def test_an_ensemble_is_read_at_every_level_with_the_file_given(tmp_path: Path) -> None:
+    from .test_ensemble import Y, logits, write_run
+
+    a = write_run(tmp_path / "A", {"identity": logits(Y, 1.6, 1)}, seed=1)
+    b = write_run(tmp_path / "B", {"identity": logits(Y, 1.6, 3)}, seed=2)
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(a), str(b), "--out", str(ens)]) == 0
+    tree = _file(tmp_path, "child,parent\na,X\nb,X\nc,Y\n")
+    assert main(["hierarchy", str(ens)]) == 2  # an ensemble folder names no hierarchy
+    assert main(["hierarchy", str(ens), "--file", str(tree), "--level", "1"]) == 0
+    scores = json.loads((ens / "hierarchy" / "levels.json").read_text())["accuracy"]["oof"]
+    oof = pd.read_csv(ens / "oof.csv")
+    leaf = oof[["a", "b", "c"]].idxmax(axis=1)
+    assert scores["leaf"] == pytest.approx(float((leaf == oof["label"]).mean()))
+    parent = {"a": "X", "b": "X", "c": "Y"}
+    assert scores["level_1"] == pytest.approx(float((leaf.map(parent) == oof["label"].map(parent)).mean()))
+    assert set(pd.read_csv(ens / "hierarchy" / "submission.csv")["label"]) <= {"X", "Y"}

@@ -38,8 +38,8 @@ def _data(run_dir: Path) -> dict:
     import tomllib
 
     path = run_dir / "recipe.toml"
-    if not path.is_file():
-        raise HarnessError(f"{run_dir} is not a finished run (no recipe.toml)")
+    if not path.is_file():  # an ensemble folder: the hierarchy comes from --file
+        return {}
     data: dict = tomllib.loads(path.read_text()).get("data", {})
     return data
 
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     data = _data(args.run_dir)
     file = str(args.file or data.get("hierarchy", ""))
     if not file:
-        raise HarnessError(f"{args.run_dir}'s recipe sets no data.hierarchy: give the CSV with --file")
+        raise HarnessError(f"{args.run_dir} names no data.hierarchy (a recipe without it, or an ensemble folder): "
+                           "give the CSV with --file")
     tree_of = partial(load_tree, file, Path(data.get("root", ".")), data.get("train_dir", "train"))
     manifest = read_manifest(args.run_dir)
     main = read_run_probs(args.run_dir)

@@ -108,8 +108,9 @@ def score_source(main_dir: Path, by: str) -> tuple[Scored, str]:
 
 def fit_gate(main_dir: Path, by: str, recall: float, unknown_label: str) -> tuple[Gate, Scored]:
     main = read_manifest(main_dir)
-    if main.kind != "run":
-        raise HarnessError(f"{main_dir} is an {main.kind} folder; a gate attaches to a run (its models predict)")
+    if main.kind != "run" and by != "max_softmax":
+        raise HarnessError(f"{main_dir} is an {main.kind} folder, whose predictions are probabilities: gate it "
+                           "--by max_softmax (energy needs a run's logits, a gate run a run's models)")
     if unknown_label in main.classes:
         raise HarnessError(f"--unknown-label {unknown_label!r} is one of the run's classes; choose another label")
     scored, source = score_source(main_dir, by)
