@@ -161,3 +161,24 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     images = load_images(sorted((root / "test").glob("*.png")), ex.transform)
     ours = run_onnx(onnx_session(tmp_path / "mt.onnx"), images.astype(np.float32), "float32")
     assert np.abs(ours - pred[["class_0", "class_1", "class_2"]].to_numpy()).max() < 1e-4
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["data.tasks=['scene']"], "train.csv: data.tasks names column 'scene', which it lacks"),
+    (["data.hierarchy='{tmp}/cycle.csv'"], "cycle.csv: a cycle, "),
+    (["data.hierarchy='{tmp}/partial.csv'"], "class(es) ['class_2'] of the competition have no parent"),
+    (["data.outliers='{tmp}/empty'"], "empty holds no image files"),
+])
+def test_bad_labels_stop_harness_run_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     sets: list[str], message: str) -> None:
+    root = make_kaggle_competition(tmp_path / "comp")
+    (tmp_path / "cycle.csv").write_text("child,parent\nclass_0,g\nclass_1,g\nclass_2,g\ng,h\nh,g\n")
+    (tmp_path / "partial.csv").write_text("child,parent\nclass_0,g\nclass_1,g\n")
+    (tmp_path / "empty").mkdir()
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=root))
+    args = [a for s in sets for a in ("--set", s.format(tmp=tmp_path))]
+    assert main(["run", str(recipe), "--out", str(tmp_path / "run"), "--set", "data.extension='.png'", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "run" / "fold0").exists()
