@@ -117,6 +117,7 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
         assert scores["level_1"] >= scores["leaf"]
     holdout = json.loads((tmp_path / "leaf" / "metrics.json").read_text())["holdout_score"]
     assert levels["holdout"]["leaf"] == pytest.approx(holdout)
+    assert "Accuracy at every level of the hierarchy" in (tmp_path / "leaf" / "report.html").read_text()
     assert main(["hierarchy", str(tmp_path / "leaf")]) == 0
     assert json.loads((tmp_path / "leaf" / "hierarchy" / "levels.json").read_text())["accuracy"] == levels
 

@@ -142,6 +142,7 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     scores = json.loads((run / "metrics.json").read_text())["task_scores"]["coarse"]
     oof = pd.read_csv(run / "tasks" / "coarse_oof.csv")
     assert len(oof) == 30 and 0.0 <= scores["cv"] <= 1.0
+    assert "Further tasks (multi-task heads)" in (run / "report.html").read_text()
     assert scores["cv"] == pytest.approx(float((oof[["x", "y"]].idxmax(axis=1) == oof["label"]).mean()))
     out = tmp_path / "pred.csv"
     assert main(["predict", str(run), str(root / "test"), "--out", str(out), "-q"]) == 0

@@ -162,6 +162,22 @@ def _environment(run: RunFolder) -> str:
     return _pairs([(_e(k), _e(v)) for k, v in rows])
 
 
+def _levels_and_tasks(m: dict) -> str:
+    """A hierarchy's accuracy at every level (metrics.json's level_accuracy) and a multi-task run's
+    further tasks' scores (task_scores), when the run has them."""
+    out = ""
+    levels = m.get("level_accuracy") or {}
+    if levels:
+        names = list(next(iter(levels.values())))
+        rows = [[_e(s), *(_num(v.get(n)) for n in names)] for s, v in levels.items()]
+        out += _section("levels", "Accuracy at every level of the hierarchy", _table(["set", *names], rows))
+    tasks = m.get("task_scores") or {}
+    if tasks:
+        rows = [[_e(t), _num(v.get("cv")), _num(v.get("holdout"))] for t, v in tasks.items()]
+        out += _section("tasks", "Further tasks (multi-task heads)", _table(["task", "CV", "holdout"], rows))
+    return out
+
+
 def render(run: RunFolder, metric: MetricSpec) -> str:
     man, m = run.manifest, run.metrics
     y, probs = run.labels(), run.probs()
@@ -177,6 +193,7 @@ def render(run: RunFolder, metric: MetricSpec) -> str:
     if (run.path / "correlation.png").is_file():
         extra = _section("correlation", "Members' correlation", _img((run.path / "correlation.png").read_bytes(),
                                                                        "members' correlation"))
+    extra += _levels_and_tasks(m)
     parts = [
         _section("recipe", "Resolved recipe" if run.recipe_text else "Ensemble", _recipe(run)),
         _section("curves", "Learning curves", _curves(run)),
