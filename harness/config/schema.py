@@ -51,13 +51,12 @@ class DataConfig:
     # (every training image of data.root) against "unknown" (these), whose test and holdout sets
     # are the competition's; `harness gate MAIN --by GATE_RUN` attaches it to a main run.
     outliers: str = ""
-    # A label hierarchy: a CSV of child,parent rows (any depth) whose leaves are the classes. Set,
-    # the run writes each level's scores (metrics.json's level_scores) and `harness hierarchy`
-    # reads any level off it. `level` trains on the nodes of one level instead of the leaves (1:
-    # the trunk); `branch` trains on the images under one node, labelled by their leaves.
+    # A label hierarchy: a CSV of child,parent rows (any depth) whose leaves are the classes, or
+    # "folders" (ImageFolder nesting: train/vehicle/ship/*.jpg). Set, the run writes each level's
+    # accuracy (metrics.json's level_accuracy) and `harness hierarchy` reads any level off it.
     hierarchy: str = ""
-    level: int = 0
-    branch: str = ""
+    level: int = 0  # train on the nodes of this level of data.hierarchy instead of the leaves (1: the trunk)
+    branch: str = ""  # train on the images under this node of data.hierarchy, labelled by their leaves
     # Further label sets of the same images, each with its own head (multi-task): a column of the
     # Kaggle train.csv (an empty cell: no label for that task), or "level_K" of data.hierarchy.
     # The run's own task stays label_column's; `model.task_bn` branches the last stage's BatchNorm.
