@@ -7,11 +7,13 @@ gates, each with its threshold chosen on the main run's OOF for 95% in-domain re
 - a gate run: the same recipe, trained on the 8 classes ("known") against a folder of other photos
   ("unknown": hymenoptera's and clothing's training photos, resized to 32 px), class-balanced.
 Each gate goes through the real CLI (`harness gate`, then `harness predict --reject` of all 10,000
-test photos). Per gate: AUROC of its score (in-domain positive), the in-domain recall that the OOF
+test photos, and of 521 photos of other kinds that no run trained on: clothing's val/ and test/,
+hymenoptera's val/). Per gate: AUROC of its score (in-domain positive) against the held-out
+classes ("near" unknowns) and against the other photos ("far"), the in-domain recall that the OOF
 threshold reaches on the test photos, the accuracy of the main run on the in-domain photos the
-gate accepts, and the share of unknowns it lets through (FPR at the threshold).
+gate accepts, and the share of each kind of unknown it lets through (FPR at the threshold).
 
-    python bench/accuracy/gate.py --seeds 0 1 2 [--fraction 0.2 --epochs 10]
+    python bench/accuracy/gate.py --seeds 0 1 2 [--fraction 0.2 --epochs 10] [--reuse]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from common import record, spread, timed  # noqa: E402
 ROOT = BENCH.parent
 SHARED = ROOT.parent / "shared" / "data"
 GATES = ("max_softmax", "energy", "gate_run")
+FAR = {"clothing": ("val", "test"), "hymenoptera": ("val",)}  # photos of other kinds, none trained on
 
 
 def link_tree(src: Path, dst: Path) -> None:
@@ -40,9 +43,9 @@ def link_tree(src: Path, dst: Path) -> None:
             (dst / f.name).symlink_to(f.resolve())
 
 
-def build_data(work: Path, unknown: list[str]) -> tuple[Path, Path, Path]:
-    """The 8-class competition, the unknowns' folder, and the gate's out-of-domain photos."""
-    comp, unknowns, outliers = work / "cifar8", work / "unknown_test", work / "other_photos"
+def build_data(work: Path, unknown: list[str]) -> tuple[Path, Path, Path, Path]:
+    """The 8-class competition, the unknowns' folder, the gate's out-of-domain photos, and the far unknowns."""
+    comp, unknowns, outliers, far = work / "cifar8", work / "unknown_test", work / "other_photos", work / "far"
     for split in ("train", "test"):
         for d in sorted((SHARED / "cifar10" / split).iterdir()):
             if d.name in unknown:
@@ -53,7 +56,11 @@ def build_data(work: Path, unknown: list[str]) -> tuple[Path, Path, Path]:
     for name in ("hymenoptera", "clothing"):
         for d in sorted((SHARED / name / "train").iterdir()):
             link_tree(d, outliers / name / d.name)
-    return comp, unknowns, outliers
+    for name, splits in FAR.items():
+        for split in splits:
+            for d in sorted((SHARED / name / split).iterdir()):
+                link_tree(d, far / f"{name}_{split}_{d.name}")
+    return comp, unknowns, outliers, far
 
 
 def harness(*args: str) -> str:
@@ -62,29 +69,38 @@ def harness(*args: str) -> str:
 
 
 def evaluate(pred: pd.DataFrame, unknown: list[str], threshold: float, unknown_label: str) -> dict[str, float]:
-    """`pred`'s ids are CLASS/FILE (relative to the folder given), so the class is the truth."""
+    """`pred`'s ids are CLASS/FILE (relative to the folder given), so the class is the truth; a far
+    unknown's folder is SET_SPLIT_CLASS."""
     from sklearn.metrics import roc_auc_score
 
     truth = pred["id"].str.split("/").str[0]
-    is_in = ~truth.isin(unknown)
+    near = truth.isin(unknown)
+    far = truth.str.startswith(tuple(f"{name}_" for name in FAR))
+    is_in = ~near & ~far
     accepted = pred["gate_score"] >= threshold
     inside = is_in & accepted
     correct = pred.loc[inside, "label"] == truth[inside]
-    return {"auroc": float(roc_auc_score(is_in, pred["gate_score"])),
-            "test_in_recall": float(accepted[is_in].mean()),
-            "accuracy_accepted_in": float(correct.mean()),
-            "fpr_unknown_accepted": float(accepted[~is_in].mean()),
-            "unknown_labelled": float((pred.loc[~is_in, "label"] == unknown_label).mean())}
+    out = {"test_in_recall": float(accepted[is_in].mean()), "accuracy_accepted_in": float(correct.mean())}
+    for kind, rows in (("", near), ("far_", far)):
+        if rows.any():
+            keep = is_in | rows
+            out[f"{kind}auroc"] = float(roc_auc_score(is_in[keep], pred.loc[keep, "gate_score"]))
+            out[f"{kind}fpr_unknown_accepted"] = float(accepted[rows].mean())
+            out[f"{kind}unknown_labelled"] = float((pred.loc[rows, "label"] == unknown_label).mean())
+    return out
 
 
-def one_seed(seed: int, comp: Path, unknowns: Path, outliers: Path, work: Path, budget: list[str],
-             unknown: list[str]) -> dict:
+def one_seed(seed: int, data: tuple[Path, Path, Path, Path], work: Path, budget: list[str], unknown: list[str],
+             reuse: bool) -> dict:
+    comp, unknowns, outliers, far = data
     main, gate_run = work / f"main-s{seed}", work / f"gate-s{seed}"
     recipe = str(ROOT / "recipes" / "cifar10.toml")
     common = [*budget, "--set", f"data.root='{comp}'", "--set", f"train.seed={seed}", "-q"]
-    harness("run", recipe, "--out", str(main), *common)
-    harness("run", recipe, "--out", str(gate_run), *common, "--set", f"data.outliers='{outliers}'",
-            "--set", "sampler.name='class_balanced'", "--set", "sampler.mode='sqrt'")
+    if not (reuse and (main / "metrics.json").is_file()):
+        harness("run", recipe, "--out", str(main), *common)
+    if not (reuse and (gate_run / "metrics.json").is_file()):
+        harness("run", recipe, "--out", str(gate_run), *common, "--set", f"data.outliers='{outliers}'",
+                "--set", "sampler.name='class_balanced'", "--set", "sampler.mode='sqrt'")
     metrics = json.loads((main / "metrics.json").read_text())
     row: dict = {"seed": seed, "main_holdout_accuracy": metrics["holdout_score"], "main_cv": metrics["cv_score"]}
     for gate in GATES:
@@ -92,7 +108,7 @@ def one_seed(seed: int, comp: Path, unknowns: Path, outliers: Path, work: Path, 
         harness("gate", str(main), "--by", by, "--recall", "0.95")
         fitted = json.loads((main / "gate.json").read_text())
         out = work / f"pred-{gate}-s{seed}.csv"
-        harness("predict", str(main), str(comp / "test"), str(unknowns), "--reject", "--out", str(out), "-q")
+        harness("predict", str(main), str(comp / "test"), str(unknowns), str(far), "--reject", "--out", str(out), "-q")
         pred = pd.read_csv(out)
         row[gate] = {"threshold": fitted["threshold"], "oof_recall": fitted["oof_recall"],
                      **evaluate(pred, unknown, fitted["threshold"], fitted["unknown_label"])}
@@ -107,14 +123,16 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_gate")
+    ap.add_argument("--reuse", action="store_true", help="keep finished runs in --work (re-gate and re-predict only)")
     args = ap.parse_args()
     budget = ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]
-    comp, unknowns, outliers = build_data(args.work, args.unknown)
-    rows = [one_seed(s, comp, unknowns, outliers, args.work, budget, args.unknown) for s in args.seeds]
+    data = build_data(args.work, args.unknown)
+    rows = [one_seed(s, data, args.work, budget, args.unknown, args.reuse) for s in args.seeds]
     summary: dict = {"unknown_classes": args.unknown, "budget": " ".join(budget), "seeds": args.seeds,
                      "recall_target": 0.95, "main_holdout_accuracy": [r["main_holdout_accuracy"] for r in rows]}
     for gate in GATES:
-        for key in ("auroc", "test_in_recall", "accuracy_accepted_in", "fpr_unknown_accepted"):
+        for key in ("auroc", "far_auroc", "test_in_recall", "accuracy_accepted_in", "fpr_unknown_accepted",
+                    "far_fpr_unknown_accepted"):
             xs = [r[gate][key] for r in rows]
             summary[f"{gate}_{key}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
     summary["raw"] = rows
