@@ -28,7 +28,7 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
     gate = read_gate(run_dir)
     main: Prediction | None
     if gate.run:
-        scored = predict_run(Path(gate.run), split, plugins, None, None, advance)
+        scored = predict_run(Path(gate.run), split, plugins, None, None, advance, keep_logits=True)
         assert scored.logits is not None
         scores = fold_mean(known_probability, scored.logits, scored.classes)
         accepted = gate.accepts(scores)
@@ -39,7 +39,7 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
         if main is not None:
             probs[keep] = main.probs
     else:
-        main = predict_run(run_dir, split, plugins, folds, views, advance)
+        main = predict_run(run_dir, split, plugins, folds, views, advance, keep_logits=True)
         assert main.logits is not None
         classes = main.classes
         scores = fold_mean(main_score(gate.by), main.logits, classes)

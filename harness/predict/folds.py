@@ -83,7 +83,8 @@ def _array_store(split: Split, recipe: Recipe) -> ImageStore | None:
 
 
 def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
-                views: Sequence[str] | None = None, advance: Callable[[int], None] | None = None) -> Prediction:
+                views: Sequence[str] | None = None, advance: Callable[[int], None] | None = None,
+                keep_logits: bool = False) -> Prediction:
     """Probabilities of `split`'s images by the run in `run_dir`: `folds` (default: every trained
     fold) averaged as the run's ensembler does, each with its TTA `views` (default: the run's).
     `advance(n)` is told of every n images one fold has predicted."""
@@ -123,6 +124,8 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
         for name, views_of_task in zip(task_classes, tasks, strict=True):
             per_task[name].append(pool_views(ensemble, views_of_task))
         per_fold.append(pool_views(ensemble, logits))
-        stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
-    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names, np.stack(stack),
+        if keep_logits:  # a gate's score needs them; at 10^6 images and 1,000 classes they are 4 GB a fold and view
+            stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
+    return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names,
+                      np.stack(stack) if stack else None,
                       {t: (tuple(task_classes[t]), pool_folds(ensemble, p)) for t, p in per_task.items()})
