@@ -124,7 +124,9 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
     out = tmp_path / "routed"
     assert main(["hierarchy", str(tmp_path / "trunk"), "--branch", str(tmp_path / "g0"), "--branch",
                  str(tmp_path / "g1"), "--level", "1", "--out", str(out)]) == 0
-    routed = json.loads((out / "levels.json").read_text())["accuracy"]["holdout"]
+    routed_sets = json.loads((out / "levels.json").read_text())["accuracy"]
+    assert set(routed_sets) == {"oof", "holdout"} and routed_sets["oof"]["level_1"] >= routed_sets["oof"]["leaf"]
+    routed = routed_sets["holdout"]
     trunk = json.loads((tmp_path / "trunk" / "metrics.json").read_text())["holdout_score"]
     assert routed["level_1"] == pytest.approx(trunk)  # routing keeps the trunk's pick
     table = pd.read_csv(out / "holdout_levels.csv", keep_default_na=False)

@@ -76,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
         leaves = [c for n in main.classes if n in branches for c in branches[n].classes]
         tree = tree_of(tuple(leaves))
         predicted = route(tree, main, branches)
-        # a holdout image's leaf is in the holdout of its own branch, the only run that holds it
-        held = [r.labels["holdout"] for r in branches.values() if "holdout" in r.labels]
-        truth = {"holdout": pd.concat(held)} if held and "holdout" in predicted else {}
+        # an image's leaf is in the OOF or holdout of its own branch, the only run that holds it
+        truth: dict[str, pd.Series] = {}
+        for s in ("oof", "holdout"):
+            held = [r.labels[s] for r in branches.values() if s in r.labels]
+            if held and s in predicted:
+                truth[s] = pd.concat(held)
     else:
         tree = tree_of(manifest.classes)
         predicted = view_leaf_run(tree, main)

@@ -4,7 +4,7 @@ implies its parents.
 - From a leaf run (`view_leaf_run`): each image's top leaf, and its ancestors at every level.
 - From a trunk run and branch runs (`route`): each image goes to the branch of the node the
   trunk picks, which picks the leaf (hierarchical routing, the practice of classifiers with many
-  fine classes under one coarse node). A branch's holdout holds its own images only, so a holdout
+  fine classes under one coarse node). A branch's OOF and holdout hold its own images only, so an
   image that the trunk sends to another branch has no leaf there: it is wrong at the leaves by
   construction, and its leaf is left empty.
 
@@ -53,12 +53,13 @@ def view_leaf_run(tree: Hierarchy, run: RunProbs) -> dict[str, pd.DataFrame]:
 
 def route(tree: Hierarchy, trunk: RunProbs, branches: Mapping[str, RunProbs]) -> dict[str, pd.DataFrame]:
     """Each set's labels per level: the trunk's top node at level 1, then the top leaf of that
-    node's branch. Sets: those every branch predicted (test; holdout, partly)."""
+    node's branch. Sets: OOF (each branch's OOF covers its own node's images: a fold model that
+    never saw the image, whatever the folds of the other runs), test, holdout."""
     missing = [n for n in trunk.classes if n not in branches]
     if missing:
         raise HarnessError(f"the trunk's node(s) {missing} have no branch run (give one with --branch for each)")
     out: dict[str, pd.DataFrame] = {}
-    for s in ("test", "holdout"):
+    for s in ("oof", "test", "holdout"):
         if s not in trunk.probs:
             continue
         picked = trunk.probs[s].idxmax(axis=1)
