@@ -34,14 +34,17 @@ ARMS = {"leaf": [], "trunk": ["--set", "data.level=1"], "vehicle": ["--set", "da
         "mt_shared": ["--set", "data.tasks=['level_1']", "--set", "model.task_bn=false"]}
 
 
-def harness(*args: str) -> float:
-    _, wall, _ = timed([sys.executable, "-m", "harness", *args], ROOT)
-    return wall
+def harness(*args: str) -> None:
+    timed([sys.executable, "-m", "harness", *args], ROOT)
 
 
-def one_seed(seed: int, work: Path, budget: list[str]) -> dict:
-    walls = {name: harness("run", str(RECIPE), "--out", str(work / f"{name}-s{seed}"), *budget, *sets,
-                           "--set", f"train.seed={seed}", "-q") for name, sets in ARMS.items()}
+def one_seed(seed: int, work: Path, budget: list[str], reuse: bool) -> dict:
+    walls = {}  # each run's own wall_seconds (metrics.json: from its start to its files written)
+    for name, sets in ARMS.items():
+        out = work / f"{name}-s{seed}"
+        if not (reuse and (out / "metrics.json").is_file()):
+            harness("run", str(RECIPE), "--out", str(out), *budget, *sets, "--set", f"train.seed={seed}", "-q")
+        walls[name] = json.loads((out / "metrics.json").read_text())["wall_seconds"]
     flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
     out = work / f"routed-s{seed}"
     harness("hierarchy", str(work / f"trunk-s{seed}"), "--branch", str(work / f"vehicle-s{seed}"),
@@ -64,9 +67,10 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_hierarchy")
+    ap.add_argument("--reuse", action="store_true", help="keep finished runs in --work (their own wall_seconds)")
     args = ap.parse_args()
     budget = ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]
-    rows = [one_seed(s, args.work, budget) for s in args.seeds]
+    rows = [one_seed(s, args.work, budget, args.reuse) for s in args.seeds]
     summary: dict = {"budget": " ".join(budget), "seeds": args.seeds}
     for key in ("flat_leaf", "routed_leaf", "flat_trunk", "routed_trunk"):
         xs = [r[key] for r in rows]

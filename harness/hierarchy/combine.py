@@ -77,7 +77,10 @@ def route(tree: Hierarchy, trunk: RunProbs, branches: Mapping[str, RunProbs]) ->
 
 
 def level_accuracy(tree: Hierarchy, predicted: pd.DataFrame, truth: pd.Series) -> dict[str, float]:
-    """Accuracy at every level of the rows `truth` labels (by leaf)."""
+    """Accuracy at every level of the rows `truth` labels (by leaf) that `predicted` holds: with
+    `cv.only`, a trunk's OOF and a branch's cover different images, and only the ones both hold
+    are scored."""
+    truth = truth[truth.index.isin(predicted.index)]
     rows = predicted.loc[truth.index]
     want = expand(tree, truth)
     return {name: float((rows[name] == want[name]).mean()) for name in level_names(tree)}
