@@ -72,3 +72,18 @@ def record(name: str, summary: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"{name}.jsonl", "a") as fh:
         fh.write(json.dumps(row) + "\n")
+
+
+def screen_options(ap: Any, fraction: float, work: Path, reuse_help: str) -> None:
+    """The options of a benchmark that screens a recipe on one fold of `data.fraction`: seeds,
+    fraction, epochs, its work folder, and --reuse (keep the finished runs there)."""
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--fraction", type=float, default=fraction)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--work", type=Path, default=work)
+    ap.add_argument("--reuse", action="store_true", help=reuse_help)
+
+
+def screen_budget(args: Any) -> list[str]:
+    """The `--set` arguments of a screen: fold 0 of `args.fraction` for `args.epochs` epochs."""
+    return ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]

@@ -28,7 +28,7 @@ import pandas as pd
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, spread, timed  # noqa: E402
+from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -118,14 +118,10 @@ def one_seed(seed: int, data: tuple[Path, Path, Path, Path], work: Path, budget:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--unknown", nargs="+", default=["cat", "truck"], help="the classes held out of training")
-    ap.add_argument("--fraction", type=float, default=0.2)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_gate")
-    ap.add_argument("--reuse", action="store_true", help="keep finished runs in --work (re-gate and re-predict only)")
+    screen_options(ap, 0.2, ROOT / "runs" / "bench_gate", "keep finished runs in --work (re-gate and re-predict only)")
     args = ap.parse_args()
-    budget = ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]
+    budget = screen_budget(args)
     data = build_data(args.work, args.unknown)
     rows = [one_seed(s, data, args.work, budget, args.unknown, args.reuse) for s in args.seeds]
     summary: dict = {"unknown_classes": args.unknown, "budget": " ".join(budget), "seeds": args.seeds,

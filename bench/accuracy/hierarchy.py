@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, spread, timed  # noqa: E402
+from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10_hierarchy.toml"
@@ -63,13 +63,9 @@ def one_seed(seed: int, work: Path, budget: list[str], reuse: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--fraction", type=float, default=0.1)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_hierarchy")
-    ap.add_argument("--reuse", action="store_true", help="keep finished runs in --work (their own wall_seconds)")
+    screen_options(ap, 0.1, ROOT / "runs" / "bench_hierarchy", "keep finished runs in --work (their own wall_seconds)")
     args = ap.parse_args()
-    budget = ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]
+    budget = screen_budget(args)
     rows = [one_seed(s, args.work, budget, args.reuse) for s in args.seeds]
     summary: dict = {"budget": " ".join(budget), "seeds": args.seeds}
     for key in ("flat_leaf", "routed_leaf", "flat_trunk", "routed_trunk"):
