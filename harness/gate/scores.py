@@ -16,22 +16,18 @@ import numpy as np
 
 from harness.data.outliers import GATE_CLASSES, KNOWN
 from harness.errors import HarnessError, suggest
-from harness.metrics import softmax
-
-
-def _probs(stack: np.ndarray) -> np.ndarray:
-    return np.mean([softmax(x) for x in stack], axis=0)
+from harness.predict.pooling import pool_views
 
 
 def max_softmax(stack: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    return _probs(stack).max(axis=1)
+    return pool_views(None, list(stack)).max(axis=1)
 
 
 def energy(stack: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """-E(x) = logsumexp of the mean logits (temperature 1)."""
-    z = np.asarray(stack, dtype=np.float64).mean(axis=0)
-    top = z.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
+    from scipy.special import logsumexp
+
+    return logsumexp(np.asarray(stack, dtype=np.float64).mean(axis=0), axis=1)
 
 
 def known_probability(stack: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -39,7 +35,7 @@ def known_probability(stack: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     if tuple(classes) != GATE_CLASSES:
         raise HarnessError(f"a gate run has the classes {list(GATE_CLASSES)} (a run with data.outliers set); "
                            f"this one has {list(classes)}")
-    return _probs(stack)[:, GATE_CLASSES.index(KNOWN)]
+    return pool_views(None, list(stack))[:, GATE_CLASSES.index(KNOWN)]
 
 
 Score = Callable[[np.ndarray, Sequence[str]], np.ndarray]
@@ -48,6 +44,8 @@ Score = Callable[[np.ndarray, Sequence[str]], np.ndarray]
 def fold_mean(score: Score, logits: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """The mean over folds of each fold's score: `logits` (F, V, N, C)."""
     return np.mean([score(fold, classes) for fold in logits], axis=0)
+
+
 # Scores of the main run's own logits, by the name `harness gate --by` takes.
 MAIN_SCORES: dict[str, Score] = {"max_softmax": max_softmax, "energy": energy}
 

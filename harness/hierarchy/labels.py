@@ -32,8 +32,8 @@ def _keep(split: Split | None, leaves: np.ndarray, mapping: np.ndarray) -> Split
 
 
 def at_level(comp: Competition, tree: Hierarchy, level: int) -> Competition:
-    nodes = tree.nodes(level)
-    mapping = np.array([nodes.index(tree.ancestor(leaf, level)) for leaf in comp.classes], dtype=np.int64)
+    nodes, of_leaf = tree.level_index(level)  # the tree's leaves are comp.classes, in order (load_tree)
+    mapping = np.array(of_leaf, dtype=np.int64)
     train = _relabel(comp.train, mapping)
     assert train is not None
     return replace(comp, classes=nodes, train=train, holdout=_relabel(comp.holdout, mapping), sample_submission=None)

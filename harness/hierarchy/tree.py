@@ -39,6 +39,11 @@ class Hierarchy:
         """The nodes at `level`, in the order of the first leaf under each (0: the leaves)."""
         return tuple(dict.fromkeys(self.ancestor(leaf, level) for leaf in self.leaves))
 
+    def level_index(self, level: int) -> tuple[tuple[str, ...], list[int]]:
+        """The nodes at `level`, and the index among them of each leaf's node there (leaves' order)."""
+        nodes = self.nodes(level)
+        return nodes, [nodes.index(self.ancestor(leaf, level)) for leaf in self.leaves]
+
     def under(self, node: str) -> tuple[str, ...]:
         """The leaves below `node` (itself when it is a leaf), in the competition's order."""
         return tuple(leaf for leaf in self.leaves if node in self.path(leaf))

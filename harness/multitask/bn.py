@@ -46,6 +46,14 @@ def branch_batchnorms(stage: nn.Module, tasks: int) -> list[TaskBatchNorm]:
     return made
 
 
+def in_order(modules: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """`x` through `modules`, one after another (as an nn.Sequential of them would, without
+    registering them a second time)."""
+    for m in modules:
+        x = m(x)
+    return x
+
+
 @dataclass
 class Split:
     """A backbone cut before its last stage: `trunk(x)` runs everything before it, the `tail`
@@ -68,26 +76,13 @@ def _timm_resnet(net: Any) -> Split:
 
 def _timm_efficientnet(net: Any) -> Split:
     blocks = list(net.blocks.children())
-
-    def trunk(x: torch.Tensor) -> torch.Tensor:
-        x = net.bn1(net.conv_stem(x))
-        for block in blocks[:-1]:
-            x = block(x)
-        return x
-
-    return Split(trunk, [blocks[-1], net.conv_head, net.bn2], lambda y: net.forward_head(y, pre_logits=True),
-                 net.classifier)
+    return Split(lambda x: in_order(blocks[:-1], net.bn1(net.conv_stem(x))), [blocks[-1], net.conv_head, net.bn2],
+                 lambda y: net.forward_head(y, pre_logits=True), net.classifier)
 
 
 def _airbench(net: Any) -> Split:
     layers = list(net.features.children())  # stem conv, GELU, 3 conv groups, pool, flatten, dropout
-
-    def run(mods: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
-        for m in mods:
-            x = m(x)
-        return x
-
-    return Split(lambda x: run(layers[:4], x), [layers[4]], lambda y: run(layers[5:], y), net.head)
+    return Split(lambda x: in_order(layers[:4], x), [layers[4]], lambda y: in_order(layers[5:], y), net.head)
 
 
 def branch_tail(net: nn.Module, tail: list[nn.Module], tasks: int) -> tuple[list[nn.Module], list[TaskBatchNorm]]:

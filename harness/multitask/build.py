@@ -32,8 +32,13 @@ def split_tasks(views: Mapping[str, np.ndarray], num_classes: int, sizes: Sequen
     return own, [{v: x[:, a:b] for v, x in views.items()} for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def run_task_sizes(extra: Mapping[str, object]) -> tuple[int, ...]:
-    """The further tasks' class counts a run's manifest records (run.json's extra["tasks"])."""
+def run_tasks(extra: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
+    """The further tasks and their classes that a run's manifest records (run.json's extra["tasks"])."""
     tasks = extra.get("tasks") or {}
     assert isinstance(tasks, dict)
-    return tuple(len(classes) for classes in tasks.values())
+    return {name: tuple(classes) for name, classes in tasks.items()}
+
+
+def run_task_sizes(extra: Mapping[str, object]) -> tuple[int, ...]:
+    """The further tasks' class counts a run's manifest records."""
+    return tuple(len(classes) for classes in run_tasks(extra).values())

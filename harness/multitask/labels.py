@@ -41,8 +41,7 @@ def _level(comp: Competition, cfg: DataConfig, name: str, level: int) -> TaskLab
         raise HarnessError(f"data.tasks: {name!r} is a level of data.hierarchy, which is not set")
     tree = load_tree(cfg.hierarchy, comp.root, cfg.train_dir, comp.classes)
     tree.check_level(level, f"data.tasks {name!r}: level")
-    nodes = tree.nodes(level)
-    of_class = [nodes.index(tree.ancestor(leaf, level)) for leaf in comp.classes]
+    nodes, of_class = tree.level_index(level)
     by_id: dict[str, int] = {}
     for split in (comp.train, comp.holdout):
         if split is not None and split.labels is not None:

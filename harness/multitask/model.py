@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from harness.multitask.bn import TaskBatchNorm, branch_tail, split_backbone
+from harness.multitask.bn import TaskBatchNorm, branch_tail, in_order, split_backbone
 
 
 def _resized(head: nn.Module, classes: int) -> nn.Module:
@@ -48,9 +48,7 @@ class TaskNet(nn.Module):
 
     def _stage(self, x: torch.Tensor, task: int) -> torch.Tensor:
         self._branch(task)
-        for m in self._tail:
-            x = m(x)
-        return self._pool(x)
+        return self._pool(in_order(self._tail, x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         every = self.training or self.emit_all

@@ -98,12 +98,12 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     acc = make_accelerator(recipe)
     ensemble = plugins.ensembler(recipe.ensemble.name, recipe.ensemble.options)
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
-    from harness.multitask.build import run_task_sizes, split_tasks
+    from harness.multitask.build import run_tasks, split_tasks
     from harness.multitask.model import all_tasks
 
     store = _array_store(split, recipe)
-    task_classes: dict[str, list[str]] = dict(manifest.extra.get("tasks") or {})
-    sizes = run_task_sizes(manifest.extra)
+    task_classes = run_tasks(manifest.extra)
+    sizes = [len(classes) for classes in task_classes.values()]
     per_fold: list[np.ndarray] = []
     per_task: dict[str, list[np.ndarray]] = {t: [] for t in task_classes}
     stack: list[np.ndarray] = []
@@ -128,4 +128,4 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
             stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
     return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names,
                       np.stack(stack) if stack else None,
-                      {t: (tuple(task_classes[t]), pool_folds(ensemble, p)) for t, p in per_task.items()})
+                      {t: (task_classes[t], pool_folds(ensemble, p)) for t, p in per_task.items()})
