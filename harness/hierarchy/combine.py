@@ -38,8 +38,10 @@ def level_names(tree: Hierarchy) -> list[str]:
 
 def expand(tree: Hierarchy, leaves: pd.Series) -> pd.DataFrame:
     """Every level's label of each leaf (rows by `leaves`' index); an empty leaf stays empty above
-    the levels known: a routed image's trunk node is kept in `level_1` by the caller."""
-    rows = {name: [tree.ancestor(x, k + 1) if x else "" for x in leaves]
+    the levels known: a routed image's trunk node is kept in `level_1` by the caller. Each
+    distinct leaf's ancestors are looked up once, not once a row (50,000 rows, a few leaves)."""
+    distinct = set(leaves)
+    rows = {name: leaves.map({x: tree.ancestor(x, k + 1) if x else "" for x in distinct}).to_list()
             for k, name in enumerate(level_names(tree)[:-1])}
     return pd.DataFrame({**rows, "leaf": list(leaves)}, index=leaves.index)
 

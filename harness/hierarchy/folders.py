@@ -27,7 +27,8 @@ def folder_tree(folder: Path) -> Hierarchy:
     where: dict[str, Path] = {}
     for d in sorted(p for p in folder.rglob("*") if p.is_dir() and not p.name.startswith(".")):
         subdirs = [s for s in d.iterdir() if s.is_dir() and not s.name.startswith(".")]
-        if _images(d) and subdirs:
+        holds_images = bool(_images(d))
+        if holds_images and subdirs:
             raise HarnessError(f"data.hierarchy = 'folders': {d} holds both images and class folders; put its images "
                                "in a folder of their own class")
         if d.name in where:
@@ -36,7 +37,7 @@ def folder_tree(folder: Path) -> Hierarchy:
         where[d.name] = d
         if d.parent != folder:
             parent[d.name] = d.parent.name
-        if not subdirs and _images(d):
+        if holds_images and not subdirs:
             leaves.append(d.name)
     if not leaves:
         raise HarnessError(f"data.hierarchy = 'folders': {folder} holds no class folder with images")

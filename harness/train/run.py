@@ -186,12 +186,13 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "fold_best_weights": {str(r.fold): r.best_weights for r in results},
         "stopped": {str(r.fold): r.stop_reason for r in results if r.stop_reason},
     }
+    pooled: dict[str, np.ndarray] = {}  # set -> the run's probabilities
     for set_name in ("test", "holdout"):
         per_fold = [pool_views(ensemble, r.predictions[set_name]) for r in results if set_name in r.predictions]
         if not per_fold:
             continue
         split: Split = getattr(comp, set_name)
-        probs = pool_folds(ensemble, per_fold)
+        probs = pooled[set_name] = pool_folds(ensemble, per_fold)
         if set_name == "test":
             write_submission(out_dir / "submission.csv", comp.sample_submission, split.ids, probs, classes, id_col,
                              recipe.data.label_column)
@@ -209,7 +210,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
 
         metrics["task_scores"] = write_tasks(out_dir, comp, id_col, ensemble, metric, folds, results)
     if recipe.data.hierarchy and not (recipe.data.level or recipe.data.branch):  # a leaf run: every level's score
-        metrics["level_accuracy"] = _level_accuracy(recipe, comp, y, oof[done], results, ensemble)
+        metrics["level_accuracy"] = _level_accuracy(recipe, comp, y, oof[done], pooled.get("holdout"))
     rates = [x for r in results for x in r.train_img_per_s]
     waits = [h["data_wait_fraction"] for r in results for h in r.history if "data_wait_fraction" in h]
     metrics.update({
@@ -233,16 +234,15 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     return metrics
 
 
-def _level_accuracy(recipe: Recipe, comp: Competition, y: np.ndarray, oof: np.ndarray, results: list[FoldResult],
-                    ensemble: Ensembler) -> dict[str, dict[str, float]]:
+def _level_accuracy(recipe: Recipe, comp: Competition, y: np.ndarray, oof: np.ndarray,
+                    holdout: np.ndarray | None) -> dict[str, dict[str, float]]:
     from harness.hierarchy.combine import leaf_run_accuracy
     from harness.hierarchy.folders import load_tree
 
     tree = load_tree(recipe.data.hierarchy, comp.root, recipe.data.train_dir, comp.classes)
     out = {"oof": leaf_run_accuracy(tree, y, oof)}
-    per_fold = [pool_views(ensemble, r.predictions["holdout"]) for r in results if "holdout" in r.predictions]
-    if per_fold and comp.holdout is not None and comp.holdout.labels is not None:
-        out["holdout"] = leaf_run_accuracy(tree, comp.holdout.labels, pool_folds(ensemble, per_fold))
+    if holdout is not None and comp.holdout is not None and comp.holdout.labels is not None:
+        out["holdout"] = leaf_run_accuracy(tree, comp.holdout.labels, holdout)
     return out
 
 
