@@ -34,27 +34,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="the output folder (default: RUN/hierarchy)")
 
 
-def _data(run_dir: Path) -> dict:
-    import tomllib
-
-    path = run_dir / "recipe.toml"
-    if not path.is_file():  # an ensemble folder: the hierarchy comes from --file
-        return {}
-    data: dict = tomllib.loads(path.read_text()).get("data", {})
-    return data
-
-
 def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     import pandas as pd
 
+    from harness.config.recipe import run_recipe_section
     from harness.ensemble.run_probs import read_run_probs
     from harness.hierarchy.combine import level_accuracy, route, view_leaf_run
     from harness.hierarchy.folders import load_tree
     from harness.outputs.manifest import read_manifest
 
-    data = _data(args.run_dir)
+    data = run_recipe_section(args.run_dir, "data")  # {} for an ensemble folder: the hierarchy comes from --file
     file = str(args.file or data.get("hierarchy", ""))
     if not file:
         raise HarnessError(f"{args.run_dir} names no data.hierarchy (a recipe without it, or an ensemble folder): "
@@ -67,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             raise HarnessError(f"{args.run_dir} is not a trunk run (data.level = 1), so it routes to no branch")
         branches = {}
         for b in args.branch:
-            node = _data(b).get("branch", "")
+            node = run_recipe_section(b, "data").get("branch", "")
             if not node:
                 raise HarnessError(f"--branch {b}: its recipe sets no data.branch")
             if node in branches:

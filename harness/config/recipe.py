@@ -30,6 +30,14 @@ ENABLED = {section: k.name for section, k in recipe_sections("many").items()}  #
 TOP_LEVEL = ["base", *CORE, *SELECTED, "tta", *ENABLED, "tune"]  # [tune]: read by `harness tune` alone
 
 
+def run_recipe_section(run_dir: Path, section: str) -> dict[str, Any]:
+    """One table of a finished run folder's resolved `recipe.toml` as written, without building
+    the recipe (no plugins needed); {} when the folder has none (an ensemble's)."""
+    path = run_dir / "recipe.toml"
+    table: dict[str, Any] = read_toml(path).get(section, {}) if path.is_file() else {}
+    return table
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise HarnessError(f"recipe not found: {path}")

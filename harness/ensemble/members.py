@@ -125,12 +125,9 @@ def _read_member(name: str, folder: Path, manifest: RunManifest, folds: Sequence
 def _view_pool(folder: Path, plugins: Plugins | None) -> Ensembler | None:
     """The ensembler a run pooled its views and folds with (its recipe's `ensemble`), or None for
     the arithmetic mean."""
-    import tomllib
+    from harness.config.recipe import run_recipe_section
 
-    path = folder / "recipe.toml"
-    if not path.is_file():
-        return None
-    table = tomllib.loads(path.read_text()).get("ensemble", {})
+    table = run_recipe_section(folder, "ensemble")  # {}: no recipe.toml, the mean
     name = table.get("name", "mean")
     if name == "mean":
         return None

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from harness.ensemble.correlation import correlation_frame, heatmap, true_class_correlation
 from harness.ensemble.members import Member
@@ -34,8 +33,9 @@ def sample_submission(member: Member) -> tuple[Path | None, str]:
     if "sample_submission" in extra:
         path = Path(extra["sample_submission"]) if extra["sample_submission"] else None
         return (path if path and path.is_file() else None), str(extra.get("label_column", "label"))
-    recipe = member.folder / "recipe.toml"
-    data: dict[str, Any] = tomllib.loads(recipe.read_text()).get("data", {}) if recipe.is_file() else {}
+    from harness.config.recipe import run_recipe_section
+
+    data = run_recipe_section(member.folder, "data")
     root, label = str(data.get("root", "")), str(data.get("label_column", "label"))
     path = Path(root) / str(data.get("sample_submission", "sample_submission.csv")) if root else None
     return (path if path and path.is_file() else None), label
