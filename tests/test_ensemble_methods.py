@@ -52,7 +52,7 @@ def test_mean_and_hill_climb_beat_the_best_member_when_errors_differ(labels: np.
 
 def test_hill_climb_picks_the_strong_member_more_often(labels: np.ndarray) -> None:
     strong, weak1, weak2 = noisy(labels, 4, 0.8, 1), noisy(labels, 4, 2.5, 2), noisy(labels, 4, 2.5, 3)
-    counts = hill_climb([weak1, strong, weak2], lambda p: (score(ACC, labels, p),), 30)
+    counts = hill_climb([weak1, strong, weak2], lambda p: score(ACC, labels, p), 30)
     assert counts[1] > counts[0] and counts[1] > counts[2]
     bagged = HillClimb(HillClimbOptions(bags=15, bag_fraction=0.67, seed=0)).fit([weak1, strong, weak2], labels, ACC)
     assert bagged.weights[1] == max(bagged.weights) and abs(sum(bagged.weights) - 1) < 1e-9
