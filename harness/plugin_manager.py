@@ -73,6 +73,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "harness_plugins.ensemble.slsqp",
     "harness_plugins.metrics.classification",
     "harness_plugins.callbacks.ema",
+    "harness_plugins.callbacks.lookahead",
     "harness_plugins.callbacks.early_stopping",
     "harness_plugins.callbacks.freeze_backbone",
     "harness_plugins.distill.teacher",
