@@ -45,13 +45,14 @@ def test_step_decay() -> None:
     assert [s.factor(u) for u in (0, 2 * STEPS - 1, 2 * STEPS, 4 * STEPS)] == [1.0, 1.0, 0.5, 0.25]
 
 
-def test_one_cycle_endpoints_and_torch_agreement() -> None:
-    s = build("one_cycle")
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+def test_one_cycle_endpoints_and_torch_agreement(anneal: str) -> None:
+    s = build("one_cycle", anneal=anneal)
     assert s.factor(0) == pytest.approx(1 / 25)
     assert max(s.factor(u) for u in range(TOTAL)) == pytest.approx(1.0)
     assert s.factor(TOTAL - 1) == pytest.approx(1 / 25 / 1e4)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=TOTAL)
+    ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=TOTAL, anneal_strategy=anneal)
     for u in range(TOTAL):
         assert s.factor(u) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
         opt.step()

@@ -128,6 +128,9 @@ class TrainConfig:
     deterministic: bool = False
     keep_freed_memory: bool = True  # glibc keeps freed memory for reuse: fewer page faults a step on a CPU
     backbone_lr_mult: float = 1.0  # the backbone's learning rate is lr times this (0: frozen backbone)
+    # The learning rate of normalization layers' parameters (BatchNorm, LayerNorm, GroupNorm) is
+    # their group's rate times this; airbench trains its BatchNorm shifts at 64x. Not with layer_decay.
+    norm_lr_mult: float = 1.0
     # Layer-wise learning-rate decay (BEiT; timm's param_groups_layer_decay): the head learns at
     # lr, and each layer group below it (timm's group_matcher: blocks, then the stem) at this
     # factor times the rate of the group above. 0 turns it off; 1.0 gives every layer lr.
@@ -158,6 +161,9 @@ class TrainConfig:
         require(self.grad_accum >= 1, f"{where}.grad_accum", "must be >= 1")
         require(self.clip_grad >= 0, f"{where}.clip_grad", "must be >= 0")
         require(self.backbone_lr_mult >= 0, f"{where}.backbone_lr_mult", "must be >= 0")
+        require(self.norm_lr_mult > 0, f"{where}.norm_lr_mult", "must be > 0")
+        require(self.norm_lr_mult == 1.0 or self.layer_decay == 0, f"{where}.norm_lr_mult",
+                "works without train.layer_decay only (its groups set their own rates)")
         require(0 <= self.layer_decay <= 1, f"{where}.layer_decay", f"must be in [0, 1] (0: off), got {self.layer_decay}")
         require(self.eval_batch_size >= 0, f"{where}.eval_batch_size", "must be >= 0")
         require(self.log_every >= 1, f"{where}.log_every", "must be >= 1")

@@ -1,7 +1,8 @@
 """Optimizer parameter groups: backbone/head x decay/no-decay, and with `train.layer_decay` one
 pair per layer group. The head is what timm's `get_classifier()` returns; biases and norm
-weights get no weight decay. `train.backbone_lr_mult = 0` trains the head alone on frozen
-features, with no backbone gradients computed at all.
+weights get no weight decay; norm layers learn at `train.norm_lr_mult` times their group's rate.
+`train.backbone_lr_mult = 0` trains the head alone on frozen features, with no backbone gradients
+computed at all.
 
 Every group carries the keys the trainer reads: `part` ("backbone" or "head", for a callback's
 `lr_factor`) and `base_lr` (the rate that the schedule's factor multiplies)."""
@@ -63,11 +64,19 @@ def _groups(model: nn.Module, head: set[int], cfg: TrainConfig) -> list[tuple[li
         return [(g["params"], g["weight_decay"], g["lr_scale"])
                 for g in layer_decay_groups(model, cfg.weight_decay, cfg.layer_decay)]
     # Without layer decay: the groups in the order their first parameter appears, as they always
-    # were, so checkpoints of earlier runs still resume.
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    # were, so checkpoints of earlier runs still resume; norm_lr_mult splits the norm layers off.
+    norm = norm_parameter_ids(model) if cfg.norm_lr_mult != 1.0 else set()
+    groups: dict[tuple[bool, bool, bool], list[nn.Parameter]] = {}
     for p in model.parameters():
-        groups.setdefault((id(p) in head, p.ndim > 1), []).append(p)
-    return [(params, cfg.weight_decay if decay else 0.0, 1.0) for (_, decay), params in groups.items()]
+        groups.setdefault((id(p) in head, p.ndim > 1, id(p) in norm), []).append(p)
+    return [(params, cfg.weight_decay if decay else 0.0, cfg.norm_lr_mult if is_norm else 1.0)
+            for (_, decay, is_norm), params in groups.items()]
+
+
+def norm_parameter_ids(model: nn.Module) -> set[int]:
+    """The parameters of the model's BatchNorm, LayerNorm and GroupNorm layers."""
+    kinds = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    return {id(p) for m in model.modules() if isinstance(m, kinds) for p in m.parameters(recurse=False)}
 
 
 def effective_lr(recipe: Recipe) -> float:

@@ -6,6 +6,11 @@ airbench, 2024), whose loaders augment whole batches with no per-image Python.
 Each image's shift and flip come from the transform's own generator (resumable). Every process
 draws the parameters of the whole global batch and keeps its own rows, so N processes augment each
 image exactly as one process would.
+
+With `alternate`, flips follow airbench's scheme instead: each image has a fixed coin (chance
+`flip`, drawn from its index in the fold's training split and the seed) and is mirrored in the
+epochs where the coin XOR the epoch's parity is set, so over two epochs every image is seen both
+ways; this adds diversity over independent flips.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class CropFlipOptions:
     pad: int = 4  # the largest shift, in pixels, either way (0: no translation)
     flip: float = 0.5  # chance of a horizontal flip
     prob: float = 1.0  # chance per image of being shifted at all
+    alternate: bool = False  # flip each image in every other epoch (a fixed coin per image), not at random
 
     def validate(self, where: str) -> None:
         require(self.pad >= 0, f"{where}.pad", "must be >= 0")
@@ -50,6 +56,13 @@ class CropFlip:
     def __init__(self, opts: CropFlipOptions, seed: int, world_size: int = 1, rank: int = 0):
         self.opts, self.world_size, self.rank = opts, world_size, rank
         self.generator = torch.Generator().manual_seed(seed + 104729)
+        self.seed = seed
+
+    def coin(self, index: torch.Tensor) -> torch.Tensor:
+        """Each image's fixed coin for `alternate`: a hash of (seed, index) below `flip`."""
+        mixed = (index.to(torch.int64) * 2654435761 + self.seed * 40503 + 12345) % 4294967296
+        mixed = (mixed ^ (mixed >> 15)) * 2246822519 % 4294967296
+        return (mixed ^ (mixed >> 13)).to(torch.float64) / 4294967296 < self.opts.flip
 
     def __call__(self, batch: Batch, epoch: int) -> Batch:
         o, n, g = self.opts, batch.images.shape[0], self.generator
@@ -60,7 +73,8 @@ class CropFlip:
         mine = slice(self.rank * n, (self.rank + 1) * n)
         device = batch.images.device
         dy, dx = shift[mine, 0].to(device), shift[mine, 1].to(device)
-        return batch.with_(images=crop_flip(batch.images, dy, dx, flip[mine].to(device), o.pad))
+        flips = self.coin(batch.index.cpu()) ^ bool(epoch % 2) if o.alternate else flip[mine]
+        return batch.with_(images=crop_flip(batch.images, dy, dx, flips.to(device), o.pad))
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

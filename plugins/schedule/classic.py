@@ -4,7 +4,9 @@
 - "plateau": multiply by `factor` when the validation metric has not improved for more than
   `patience` epochs (torch's `ReduceLROnPlateau`, with an absolute `threshold`);
 - "one_cycle": cosine rise from 1/div_factor to 1 over `pct_start` of training, then cosine fall to
-  1/(div_factor * final_div_factor) (Smith and Topin, "Super-Convergence", 2018; torch's `OneCycleLR`).
+  1/(div_factor * final_div_factor) (Smith and Topin, "Super-Convergence", 2018; torch's `OneCycleLR`);
+  `anneal = "linear"` makes both phases straight lines (torch's `anneal_strategy="linear"`: the
+  triangle of the CIFAR-10 speed records).
 
 "step" and "one_cycle" are pure functions of the update index; "plateau" keeps its state in
 `state_dict`.
@@ -101,6 +103,7 @@ class OneCycleOptions:
     pct_start: float = 0.3  # share of training spent rising to the peak
     div_factor: float = 25.0  # the start is the peak / div_factor
     final_div_factor: float = 1e4  # the end is the start / final_div_factor
+    anneal: Literal["cos", "linear"] = "cos"  # the shape of both phases (torch's anneal_strategy)
 
     def validate(self, where: str) -> None:
         require(0.0 < self.pct_start < 1.0, f"{where}.pct_start", "must be in (0, 1)")
@@ -112,16 +115,21 @@ def cos_anneal(start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
 
 
+def linear_anneal(start: float, end: float, pct: float) -> float:
+    return start + (end - start) * pct
+
+
 def one_cycle(
-    update: int, total: int, pct_start: float = 0.3, div: float = 25.0, final_div: float = 1e4
+    update: int, total: int, pct_start: float = 0.3, div: float = 25.0, final_div: float = 1e4, anneal: str = "cos"
 ) -> float:
-    """torch's `OneCycleLR` factor (two phases, cosine) at `update` of `total` updates."""
+    """torch's `OneCycleLR` factor (two phases, cosine or linear) at `update` of `total` updates."""
+    shape = cos_anneal if anneal == "cos" else linear_anneal
     low, peak = 1.0 / div, float(pct_start * total) - 1.0
     end = total - 1.0
     if update <= peak:
-        return cos_anneal(low, 1.0, update / peak if peak > 0 else 1.0)
+        return shape(low, 1.0, update / peak if peak > 0 else 1.0)
     span = end - peak
-    return cos_anneal(1.0, low / final_div, min(1.0, (update - peak) / span) if span > 0 else 1.0)
+    return shape(1.0, low / final_div, min(1.0, (update - peak) / span) if span > 0 else 1.0)
 
 
 @dataclass
@@ -135,7 +143,7 @@ class OneCycle(StatelessSchedule):
 
     def factor(self, update: int) -> float:
         o = self.opts
-        return one_cycle(update, self.total, o.pct_start, o.div_factor, o.final_div_factor)
+        return one_cycle(update, self.total, o.pct_start, o.div_factor, o.final_div_factor, o.anneal)
 
 
 @hookimpl
@@ -144,5 +152,5 @@ def harness_schedulers() -> list[Component]:
         Component("step", StepDecay.from_options, StepOptions, doc="gamma every step_epochs epochs"),
         Component("plateau", ReduceOnPlateau.from_options, PlateauOptions,
                   doc="reduce when the validation metric stalls"),
-        Component("one_cycle", OneCycle.from_options, OneCycleOptions, doc="cosine one-cycle (Smith)"),
+        Component("one_cycle", OneCycle.from_options, OneCycleOptions, doc="one-cycle, cosine or linear (Smith)"),
     ]
