@@ -122,10 +122,14 @@ def test_dead_rank_ends_the_job_promptly_and_resumes(tmp_path: Path, kaggle_comp
 
 
 def test_array_store_sigkill_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path) -> None:
-    """The whole-batch path (data.array, random shifts and flips on the batch) resumes exactly too."""
+    """The whole-batch path (data.array, random shifts and flips on the batch) resumes exactly too,
+    with the CIFAR record's tricks: the airbench net (its whitening stem fitted on the first batch),
+    alternating flips, lookahead and BatchNorm shifts at their own rate."""
     recipe = _recipe(tmp_path, kaggle_comp)
     sets = [*SETS, "--set", "data.array=true", "--set", "augment.crop='resize'", "--set", "augment.hflip=0.0",
-            "--set", "data.num_workers=0", "--set", "batch_transforms.crop_flip.pad=2", "--set", "cv.only=[0]"]
+            "--set", "data.num_workers=0", "--set", "batch_transforms.crop_flip.pad=2", "--set", "cv.only=[0]",
+            "--set", "batch_transforms.crop_flip.alternate=true", "--set", "callbacks.lookahead.every=2",
+            "--set", "model.source='cifar'", "--set", "model.name='airbench'", "--set", "train.norm_lr_mult=8.0"]
     full = harness("run", str(recipe), "--out", "full", *sets, cwd=tmp_path)
     assert full.returncode == 0, full.stderr
     assert "image array built" in full.stderr
