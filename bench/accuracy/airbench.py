@@ -4,8 +4,9 @@ epochs, alternating the arms each seed: test accuracy, training seconds and imag
 
     python bench/accuracy/airbench.py --epochs 2 --seeds 0 1
 
-The harness arm is `harness run recipes/cifar10.toml` on fold 0 (40,000 training photos an epoch),
-scored on the 10,000 test photos (its holdout, TTA: identity + mirror); its training time is the
+The harness arm is `harness run recipes/cifar10.toml` on fold 0 of 50 (`cv.folds=50`: one model on
+49,000 training photos an epoch, against airbench's 49,152; 1,000 validate), scored on the 10,000
+test photos (its holdout, with the recipe's TTA views: identity, mirror and the four translated); its training time is the
 sum of log.jsonl's `epoch_seconds` (the training loops, no evaluation), and the whole run's wall
 time is kept too. The airbench arm is airbench94.py's text, taken from the git snapshot into a
 scratch folder at run time with only the edits a CPU needs (`EDITS`: cpu for cuda, float32 for
@@ -152,9 +153,10 @@ def airbench_data(photos: Path, dest: Path) -> list[str]:
 
 
 def harness_run(out: Path, epochs: int, seed: int, scratch: Path, sets: list[str]) -> dict[str, Any]:
-    """One `harness run` of fold 0: holdout accuracy, training seconds and images, wall, CPU, RSS."""
+    """One `harness run` of fold 0 of 50: holdout accuracy, training seconds and images, wall, CPU, RSS."""
     _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out),
-                          "--set", f"train.epochs={epochs}", "--set", "cv.only=[0]", "--set", f"train.seed={seed}",
+                          "--set", f"train.epochs={epochs}", "--set", "cv.folds=50", "--set", "cv.only=[0]",
+                          "--set", f"train.seed={seed}",
                           "--set", f"data.cache_dir='{scratch / 'cache'}'", *[a for s in sets for a in ("--set", s)]], ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
