@@ -44,6 +44,36 @@ def test_the_whitening_stem_whitens_the_patches_of_the_batch_it_fits() -> None:
     assert not stem.weight.requires_grad and stem.bias is not None and stem.bias.requires_grad
 
 
+def _fit_in_process(rank: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    try:
+        stem = WhiteningStem()
+        stem.train()
+        stem(_correlated_images(16, seed=rank))  # each process its own batch
+        torch.save(stem.weight.detach(), f"{out}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_processes_fit_one_stem_from_all_their_batches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Under several processes every one fits the same filters: those of all their batches together."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_fit_in_process, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path)), nprocs=2, join=True)
+    first, second = (torch.load(tmp_path / f"{r}.pt", weights_only=True) for r in (0, 1))
+    torch.testing.assert_close(first, second, atol=0, rtol=0)
+    together = WhiteningStem()
+    together.fit(torch.cat([_correlated_images(16, seed=0), _correlated_images(16, seed=1)]))
+
+    def gram(w: torch.Tensor) -> torch.Tensor:  # sum of f f^T over the filters: blind to each one's sign
+        flat = w[:12].flatten(1).double()
+        return flat.T @ flat
+
+    torch.testing.assert_close(gram(first), gram(together.weight), atol=1e-4, rtol=1e-4)
+
+
 def test_a_fitted_stem_keeps_its_filters_through_training_and_a_reload() -> None:
     torch.manual_seed(0)
     net = AirbenchNet(10)

@@ -77,7 +77,7 @@ class WhiteningStem(nn.Conv2d):
             dist.all_reduce(cov)
             cov /= dist.get_world_size()
         eigenvalues, eigenvectors = torch.linalg.eigh(cov)  # ascending; the columns are the vectors
-        filters = (eigenvectors.T / (eigenvalues + self.eps).sqrt()[:, None]).flip(0).reshape(-1, c, kh, kw)
+        filters = (eigenvectors.T / (eigenvalues.clamp_min(0) + self.eps).sqrt()[:, None]).flip(0).reshape(-1, c, kh, kw)
         self.weight.copy_(torch.cat([filters, -filters]).to(self.weight.dtype))
         self.fitted.fill_(True)  # type: ignore[operator]  # a registered buffer, not a method
 
