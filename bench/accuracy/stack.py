@@ -1,0 +1,143 @@
+"""The seeds' stack against a plain baseline on CIFAR-10, scored like Kaggle: on the Private half
+of the 10,000 test photos, mean +- sd over seeds, each arm's gain paired with the baseline's run
+of the same seed.
+
+The competition is `harness competition new cifar10 --from ../shared/data/cifar10 --link`: the
+test photos are unlabelled for the runs, their answer key split into Public and Private. Every run
+is `recipes/cifar10.toml` screened on one fold of `data.fraction` (default: 0.1, fold 0, 10 epochs,
+batch 256 at a quarter of the lr, as the recipe says for a screen), through the real CLI, and its
+submission goes through `harness submit`. Arms:
+
+- `baseline`: the recipe without label smoothing (loss.smoothing = 0);
+- `smoothing`: label smoothing 0.2 (the recipe as shipped);
+- `cutmix`: CutMix (alpha 1) on the batch;
+- `balanced`: the class-balanced sampler;
+- `js`: Jensen-Shannon distillation (alpha 0.5, T 2) from a teacher's out-of-fold soft labels;
+- `stack`: all four together.
+
+The teacher is the recipe trained for --teacher-epochs (default 20, twice the student's) on folds
+1-4 of the same fraction: their OOF predictions cover every image fold 0's student trains on.
+
+    python bench/accuracy/stack.py --seeds 0 1 2              (about 70 min on 2 cores)
+    python bench/accuracy/stack.py --seeds 0 --epochs 1 --teacher-epochs 1 --work /tmp/s   (a smoke test)
+
+A gain counts when the paired mean exceeds 2 sd of the paired differences (issue 25's rule).
+Run again with --reuse and the same --work, finished runs are read back. Appends to
+bench/results/stack.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
+
+ROOT = BENCH.parent
+RECIPE = ROOT / "recipes" / "cifar10.toml"
+DATA = ROOT.parent / "shared" / "data" / "cifar10"
+SMOOTH = ["loss.smoothing=0.2"]
+CUTMIX = ["batch_transforms.mixup_cutmix.cutmix_alpha=1.0", "batch_transforms.mixup_cutmix.mixup_alpha=0.0"]
+BALANCED = ["sampler.name='class_balanced'"]
+
+
+def js(teacher: Path, smoothing: float) -> list[str]:
+    return ["loss.name='distill'", "loss.divergence='js'", "loss.alpha=0.5", "loss.temperature=2.0",
+            f"loss.smoothing={smoothing}", "callbacks.teacher.source='soft_labels'",
+            f"callbacks.teacher.run='{teacher}'", "callbacks.teacher.tta=true"]
+
+
+def arms(teacher: Path) -> dict[str, list[str]]:
+    return {"baseline": ["loss.smoothing=0.0"], "smoothing": SMOOTH, "cutmix": ["loss.smoothing=0.0", *CUTMIX],
+            "balanced": ["loss.smoothing=0.0", *BALANCED], "js": js(teacher, 0.0),
+            "stack": [*CUTMIX, *BALANCED, *js(teacher, 0.2)]}
+
+
+def sets(pairs: list[str]) -> list[str]:
+    return [a for p in pairs for a in ("--set", p)]
+
+
+def harness(*args: object) -> float:
+    _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], ROOT)
+    return wall
+
+
+def scored(board: Path, message: str) -> tuple[float, float]:
+    table = pd.read_csv(board / "cifar10" / "leaderboard.csv")
+    row = table[table.message == message].iloc[-1]
+    return float(row.public_score), float(row.private_score)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    screen_options(ap, 0.1, ROOT / "runs" / "bench_stack", "read back finished runs in --work")
+    ap.add_argument("--teacher-epochs", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=256, help="train.batch_size of every run (the recipe's: 1024)")
+    ap.add_argument("--lr", type=float, default=0.375, help="train.lr of every run (the recipe's 1.5 x batch / 1024)")
+    ap.add_argument("--arms", nargs="+", default=None, help="a subset of the arms (baseline always runs)")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        raise SystemExit(f"no {DATA}: this benchmark needs ../shared/data/cifar10")
+    work = args.work.resolve()
+    comp, board = work / "comp", work / "board"
+    if not (comp / "train.csv").is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        harness("competition", "new", "cifar10", "--from", DATA, "--out", comp, "--board", board, "--link", "--force",
+                "--daily-limit", "0")  # a benchmark submits every run
+    common = [f"data.root='{comp}'", f"train.batch_size={args.batch}", f"train.lr={args.lr}"]
+    budget = screen_budget(args)
+    teacher = work / "teacher"
+    if not (args.reuse and (teacher / "metrics.json").is_file()):
+        wall = harness("run", RECIPE, "--out", teacher, *sets(common), *budget, *sets(
+            ["cv.only=[1,2,3,4]", f"train.epochs={args.teacher_epochs}", "train.seed=100"]))
+        print(f"teacher: {wall:.0f} s", flush=True)
+    teacher_cv = json.loads((teacher / "metrics.json").read_text())["cv_score"]
+    plan = arms(teacher)
+    names = ["baseline", *[a for a in (args.arms or plan) if a != "baseline"]]
+    rows = []
+    for seed in args.seeds:
+        for name in names:
+            out = work / f"{name}-s{seed}"
+            message = f"stack {name} s{seed} {work.name}"
+            if not (args.reuse and (out / "metrics.json").is_file()):
+                harness("run", RECIPE, "--out", out, *sets(common), *budget, *sets(plan[name]),
+                        "--set", f"train.seed={seed}")
+            if not (board / "cifar10" / "leaderboard.csv").is_file() or message not in set(
+                    pd.read_csv(board / "cifar10" / "leaderboard.csv").message):
+                harness("submit", out / "submission.csv", "--competition", "cifar10", "--board", board,
+                        "--message", message)
+            public, private = scored(board, message)
+            metrics = json.loads((out / "metrics.json").read_text())
+            rows.append({"arm": name, "seed": seed, "cv": metrics["cv_score"], "public": public, "private": private,
+                         "wall_s": round(metrics["wall_seconds"], 1)})
+            print(rows[-1], flush=True)
+    summary: dict = {"recipe": "recipes/cifar10.toml", "budget": " ".join([*sets(common[1:]), *budget]),
+                     "seeds": args.seeds, "teacher": f"{args.teacher_epochs} epochs, folds 1-4, CV {teacher_cv:.4f}",
+                     "arms": {n: plan[n] for n in names}}
+    base = {r["seed"]: r["private"] for r in rows if r["arm"] == "baseline"}
+    table = {}
+    for name in names:
+        mine = [r for r in rows if r["arm"] == name]
+        private = [r["private"] for r in mine]
+        gaps = [r["private"] - base[r["seed"]] for r in mine]
+        gap, sd = statistics.mean(gaps), spread(gaps)
+        table[name] = {"private": f"{statistics.mean(private):.4f} +- {spread(private):.4f}",
+                       "cv": f"{statistics.mean(r['cv'] for r in mine):.4f}",
+                       "gap_vs_baseline": f"{gap:+.4f} +- {sd:.4f}",
+                       "gain_counts": bool(name != "baseline" and len(gaps) > 1 and gap > 2 * sd),
+                       "wall_s": statistics.median(r["wall_s"] for r in mine)}
+        print(f"{name:10s} private {table[name]['private']}  gap {table[name]['gap_vs_baseline']}"
+              f"  counts: {table[name]['gain_counts']}", flush=True)
+    summary["table"], summary["raw"] = table, rows
+    record("stack", summary)
+
+
+if __name__ == "__main__":
+    main()
