@@ -8,6 +8,7 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,11 @@ def record(name: str, summary: dict[str, Any]) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
+def set_args(pairs: Iterable[str]) -> list[str]:
+    """`--set` before each `key=value` of `pairs`: the command-line form of recipe overrides."""
+    return [a for p in pairs for a in ("--set", p)]
+
+
 def screen_options(ap: Any, fraction: float, work: Path, reuse_help: str) -> None:
     """The options of a benchmark that screens a recipe on one fold of `data.fraction`: seeds,
     fraction, epochs, its work folder, and --reuse (keep the finished runs there)."""
@@ -86,4 +92,4 @@ def screen_options(ap: Any, fraction: float, work: Path, reuse_help: str) -> Non
 
 def screen_budget(args: Any) -> list[str]:
     """The `--set` arguments of a screen: fold 0 of `args.fraction` for `args.epochs` epochs."""
-    return ["--set", f"data.fraction={args.fraction}", "--set", "cv.only=[0]", "--set", f"train.epochs={args.epochs}"]
+    return set_args([f"data.fraction={args.fraction}", "cv.only=[0]", f"train.epochs={args.epochs}"])

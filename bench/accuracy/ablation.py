@@ -21,7 +21,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, spread  # noqa: E402
+from common import record, set_args, spread  # noqa: E402
 
 ROOT = BENCH.parent
 
@@ -42,7 +42,7 @@ def run(name: str, seed: int, data: Path, scratch: Path) -> dict[str, float]:
     sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *TRICKS[name]]
     cmd = [sys.executable, "-m", "harness", "run", str(BENCH / "recipes" / "ablation_base.toml"), "--out", str(out)]
     start = time.perf_counter()
-    res = subprocess.run(cmd + [a for s in sets for a in ("--set", s)], cwd=ROOT, capture_output=True, text=True,
+    res = subprocess.run(cmd + set_args(sets), cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if res.returncode != 0:
         raise SystemExit(f"{name} seed {seed} failed:\n{res.stderr[-3000:]}")

@@ -44,7 +44,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import RESULTS, machine, record  # noqa: E402
+from common import RESULTS, machine, record, set_args  # noqa: E402
 
 ROOT = BENCH.parent
 BARE_FINETUNE = BENCH / "baselines" / "bare_finetune.py"
@@ -148,7 +148,7 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
     sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *arm_sets(args),
             *args.overrides]
     _, wall, cpu = timed([sys.executable, "-m", "harness", "run", str(ROOT / "recipes" / recipe), "--out", str(out),
-                          *[a for s in sets for a in ("--set", s)]])
+                          *set_args(sets)])
     m = json.loads((out / "metrics.json").read_text())
     resolved = (out / "recipe.toml").read_text()  # what ran, for telling rows of an edited recipe apart
     row: dict[str, Any] = {"recipe_sha1": hashlib.sha1(resolved.encode()).hexdigest()[:12],

@@ -42,7 +42,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import last_cpu_seconds, record, spread, timed  # noqa: E402
+from common import last_cpu_seconds, record, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = Path("recipes/cifar10.toml")
@@ -157,7 +157,7 @@ def harness_run(out: Path, epochs: int, seed: int, scratch: Path, sets: list[str
     _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out),
                           "--set", f"train.epochs={epochs}", "--set", "cv.folds=50", "--set", "cv.only=[0]",
                           "--set", f"train.seed={seed}",
-                          "--set", f"data.cache_dir='{scratch / 'cache'}'", *[a for s in sets for a in ("--set", s)]], ROOT)
+                          "--set", f"data.cache_dir='{scratch / 'cache'}'", *set_args(sets)], ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
     seconds = sum(r["epoch_seconds"] for r in rows)

@@ -41,7 +41,7 @@ import pandas as pd
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, spread, timed  # noqa: E402
+from common import record, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "lite0_finetune.toml"
@@ -78,7 +78,7 @@ def harness_run(out: Path, sets: list[str]) -> dict[str, float]:
         resumed = (out / "recipe.toml").is_file()  # the run's recorded recipe: --resume takes no --set
         if not resumed:
             shutil.rmtree(out, ignore_errors=True)
-        args = ["--resume"] if resumed else [a for s in sets for a in ("--set", s)]
+        args = ["--resume"] if resumed else set_args(sets)
         timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out), *args], ROOT)
         if not resumed:
             return {"cv": json.loads((out / "metrics.json").read_text())["cv_score"], "seconds": time.perf_counter() - start}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import machine, record, timed  # noqa: E402
+from common import machine, record, set_args, timed  # noqa: E402
 
 ROOT = BENCH.parent
 BUDGET = ["--set", "cv.folds=2", "--set", "train.epochs=6"]
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[], help="a harness --set for --recipe")
     args = ap.parse_args()
     if args.recipe:
-        recipe, budget = args.recipe.resolve(), [a for s in args.sets for a in ("--set", s)]
+        recipe, budget = args.recipe.resolve(), set_args(args.sets)
     else:
         if not (args.digits / "train.csv").is_file():
             timed([sys.executable, "-m", "harness", "data", "digits", str(args.digits)], ROOT)

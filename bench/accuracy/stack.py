@@ -38,7 +38,7 @@ import pandas as pd
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
+from common import record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -60,19 +60,17 @@ def arms(teacher: Path) -> dict[str, list[str]]:
             "stack": [*CUTMIX, *BALANCED, *js(teacher, 0.2)]}
 
 
-def sets(pairs: list[str]) -> list[str]:
-    return [a for p in pairs for a in ("--set", p)]
-
-
 def harness(*args: object) -> float:
     _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], ROOT)
     return wall
 
 
-def scored(board: Path, message: str) -> tuple[float, float]:
-    table = pd.read_csv(board / "cifar10" / "leaderboard.csv")
-    row = table[table.message == message].iloc[-1]
-    return float(row.public_score), float(row.private_score)
+def scored(board: Path, message: str) -> tuple[float, float] | None:
+    """The public and private score of the submission named `message`; None before it is submitted."""
+    path = board / "cifar10" / "leaderboard.csv"
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame({"message": []})
+    rows = table[table.message == message]
+    return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))
 
 
 def main() -> None:
@@ -81,7 +79,8 @@ def main() -> None:
     ap.add_argument("--teacher-epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256, help="train.batch_size of every run (the recipe's: 1024)")
     ap.add_argument("--lr", type=float, default=0.375, help="train.lr of every run (the recipe's 1.5 x batch / 1024)")
-    ap.add_argument("--arms", nargs="+", default=None, help="a subset of the arms (baseline always runs)")
+    ap.add_argument("--arms", nargs="+", default=None, choices=list(arms(Path("teacher"))),
+                    help="a subset of the arms (baseline always runs)")
     args = ap.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"no {DATA}: this benchmark needs ../shared/data/cifar10")
@@ -95,7 +94,7 @@ def main() -> None:
     budget = screen_budget(args)
     teacher = work / "teacher"
     if not (args.reuse and (teacher / "metrics.json").is_file()):
-        wall = harness("run", RECIPE, "--out", teacher, *sets(common), *budget, *sets(
+        wall = harness("run", RECIPE, "--out", teacher, *set_args(common), *budget, *set_args(
             ["cv.only=[1,2,3,4]", f"train.epochs={args.teacher_epochs}", "train.seed=100"]))
         print(f"teacher: {wall:.0f} s", flush=True)
     teacher_cv = json.loads((teacher / "metrics.json").read_text())["cv_score"]
@@ -107,18 +106,20 @@ def main() -> None:
             out = work / f"{name}-s{seed}"
             message = f"stack {name} s{seed} {work.name}"
             if not (args.reuse and (out / "metrics.json").is_file()):
-                harness("run", RECIPE, "--out", out, *sets(common), *budget, *sets(plan[name]),
+                harness("run", RECIPE, "--out", out, *set_args(common), *budget, *set_args(plan[name]),
                         "--set", f"train.seed={seed}")
-            if not (board / "cifar10" / "leaderboard.csv").is_file() or message not in set(
-                    pd.read_csv(board / "cifar10" / "leaderboard.csv").message):
+            score = scored(board, message)
+            if score is None:
                 harness("submit", out / "submission.csv", "--competition", "cifar10", "--board", board,
                         "--message", message)
-            public, private = scored(board, message)
+                score = scored(board, message)
+            assert score is not None, f"harness submit left no row {message!r}"
+            public, private = score
             metrics = json.loads((out / "metrics.json").read_text())
             rows.append({"arm": name, "seed": seed, "cv": metrics["cv_score"], "public": public, "private": private,
                          "wall_s": round(metrics["wall_seconds"], 1)})
             print(rows[-1], flush=True)
-    summary: dict = {"recipe": "recipes/cifar10.toml", "budget": " ".join([*sets(common[1:]), *budget]),
+    summary: dict = {"recipe": "recipes/cifar10.toml", "budget": " ".join([*set_args(common[1:]), *budget]),
                      "seeds": args.seeds, "teacher": f"{args.teacher_epochs} epochs, folds 1-4, CV {teacher_cv:.4f}",
                      "arms": {n: plan[n] for n in names}}
     base = {r["seed"]: r["private"] for r in rows if r["arm"] == "baseline"}

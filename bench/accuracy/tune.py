@@ -27,7 +27,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, timed  # noqa: E402
+from common import record, set_args, timed  # noqa: E402
 
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
@@ -73,7 +73,7 @@ def main() -> None:
     args = p.parse_args()
     scratch = args.out or Path(tempfile.mkdtemp(prefix="harness-bench-tune-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    sets = [a for s in args.sets for a in ("--set", s)]
+    sets = set_args(args.sets)
     harness = [sys.executable, "-m", "harness"]
 
     _, default_wall, _ = timed([*harness, "run", str(args.default.resolve()), "--out", str(scratch / "default"), *sets], ROOT)

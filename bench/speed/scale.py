@@ -29,7 +29,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, timed  # noqa: E402
+from common import record, set_args, timed  # noqa: E402
 
 ROOT = BENCH.parent
 DATA = ROOT.parent / "shared" / "data" / "cifar10"
@@ -38,10 +38,6 @@ RECIPE = ROOT / "recipes" / "cifar10.toml"
 
 def harness(*args: str | Path, cwd: Path) -> tuple[str, float, float]:
     return timed([sys.executable, "-m", "harness", *map(str, args)], cwd, stderr_too=True)
-
-
-def sets(*pairs: str) -> list[str]:
-    return [a for p in pairs for a in ("--set", p)]
 
 
 def _epoch_seconds(run: Path) -> float:
@@ -54,15 +50,15 @@ def one_fraction(fraction: float, comp: Path, board: Path, scratch: Path, member
                  member_sets: list[str]) -> dict[str, Any]:
     where = scratch / f"f{fraction:g}"
     where.mkdir()
-    base = sets(f"data.root='{comp}'", f"data.fraction={fraction}", f"data.cache_dir='{where / 'cache'}'",
-                "train.epochs=1", f"cv.folds={folds}")
+    base = set_args([f"data.root='{comp}'", f"data.fraction={fraction}", f"data.cache_dir='{where / 'cache'}'",
+                     "train.epochs=1", f"cv.folds={folds}"])
     stages: dict[str, dict[str, float]] = {}
 
     def stage(name: str, wall: float, rss: float) -> None:
         stages[name] = {"wall_s": round(wall, 3), "peak_rss_mib": round(rss, 1)}
         print(f"  {fraction:g} {name}: {wall:.2f} s, {rss:.0f} MiB", flush=True)
 
-    out, wall, rss = harness("run", RECIPE, "--out", where / "run", *base, *sets("cv.only=[0]"), cwd=ROOT)
+    out, wall, rss = harness("run", RECIPE, "--out", where / "run", *base, *set_args(["cv.only=[0]"]), cwd=ROOT)
     metrics = json.loads((where / "run" / "metrics.json").read_text())
     run_json = json.loads((where / "run" / "run.json").read_text())
     rows = int(run_json.get("train_rows", 0)) or sum(1 for _ in open(where / "run" / "folds.csv")) - 1
@@ -78,7 +74,7 @@ def one_fraction(fraction: float, comp: Path, board: Path, scratch: Path, member
     member_dirs = []
     for m in range(members):
         run = where / f"member{m}"
-        _, wall, rss = harness("run", RECIPE, "--out", run, *base, *member_sets, *sets(f"train.seed={m}"), cwd=ROOT)
+        _, wall, rss = harness("run", RECIPE, "--out", run, *base, *member_sets, *set_args([f"train.seed={m}"]), cwd=ROOT)
         reuse.append(json.loads((run / "metrics.json").read_text())["stage_seconds"]["screen"])
         member_dirs.append(run)
         stage(f"member {m} ({folds} folds)", wall, rss)
@@ -121,7 +117,7 @@ def main() -> None:
     _, wall, rss = harness("competition", "new", "cifar10", "--from", DATA, "--out", comp, "--board", board, "--link",
                            cwd=ROOT)
     print(f"competition new (links): {wall:.2f} s, {rss:.0f} MiB", flush=True)
-    rows = [one_fraction(f, comp, board, scratch, args.members, args.folds, sets(*args.member_sets))
+    rows = [one_fraction(f, comp, board, scratch, args.members, args.folds, set_args(args.member_sets))
             for f in args.fractions]
     record("scale", {"fractions": args.fractions, "members": args.members, "folds": args.folds,
                      "member_sets": args.member_sets, "competition_new_s": round(wall, 3), "rows": rows,

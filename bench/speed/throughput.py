@@ -32,7 +32,7 @@ from harness.runtime import resolve
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, timed  # noqa: E402
+from common import record, set_args, timed  # noqa: E402
 
 ROOT = BENCH.parent
 BARE_LOOP = BENCH / "baselines" / "bare_loop.py"
@@ -116,7 +116,7 @@ def main() -> None:
               f"train.precision='{args.precision}'", *args.sets]
     if args.model:
         common += [f"model.name='{args.model}'", "model.source='timm'"]
-    extra = [a for s in common for a in ("--set", s)]
+    extra = set_args(common)
     variants = {name: [a for s in sets.split(";") for a in ("--set", s)]
                 for name, sets in (v.split("=", 1) for v in args.variant)}
     bare_args = ["--batch", str(args.batch), "--workers", str(args.workers), *(["--model", args.model] if args.model else []),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, timed  # noqa: E402
+from common import record, set_args, timed  # noqa: E402
 
 ROOT = BENCH.parent
 KEYS = ("train_img_per_s", "predict_img_per_s", "data_wait_fraction", "cv_score", "holdout_score")
@@ -28,7 +28,7 @@ def run(recipe: Path, cache: bool, scratch: Path, sets: list[str]) -> dict[str, 
     out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
     _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out),
                           "--set", f"data.cache={str(cache).lower()}", "--set", f"data.cache_dir='{scratch / 'cache'}'",
-                          *[a for s in sets for a in ("--set", s)]], ROOT)
+                          *set_args(sets)], ROOT)
     m = json.loads((out / "metrics.json").read_text())
     return {**{k: m[k] for k in KEYS if k in m}, "wall_s": wall, "peak_rss_mib": rss}
 
