@@ -48,6 +48,12 @@ def test_competition_submit_leaderboard(tmp_path: Path) -> None:
     final = _harness("leaderboard", "toy", "--final", cwd=tmp_path)
     assert final.returncode == 0 and private in final.stdout and "shake-up" in final.stdout
     assert "data:image/png;base64," in (tmp_path / "board" / "toy" / "leaderboard.html").read_text()
+    ref = _harness("leaderboard", "toy", "--final", "--reference", "a published score", "--private", "0.99",
+                   "--source", "example.org", cwd=tmp_path)
+    assert ref.returncode == 0 and "a published score" in ref.stdout and "0.99000" in ref.stdout, ref.stderr
+    assert pd.read_csv(tmp_path / "board" / "toy" / "leaderboard.csv").sha256.iloc[-1] == "external"
+    lone = _harness("leaderboard", "toy", "--private", "0.5", cwd=tmp_path)
+    assert lone.returncode == 2 and "--reference MESSAGE" in lone.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("id;label\n")
     refused = _harness("submit", "bad.csv", "--competition", "toy", cwd=tmp_path)

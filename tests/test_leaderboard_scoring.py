@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.leaderboard.board import HIDDEN, display_rows, ranked, read_rows
+from harness.leaderboard.board import HIDDEN, ROWS, append_row, display_rows, ranked, read_rows, reference_row
 from harness.leaderboard.registry import SHIPPED, find_definition
 from harness.leaderboard.submit import Receipt, submit
 from harness.plugin_manager import load_plugins
@@ -113,6 +113,26 @@ def test_final_ranking_shows_the_shake_up(tmp_path: Path) -> None:
         ("private best", 3, 1), ("both", 2, 2), ("public best", 1, 3)]
     _, cells = display_rows(final, final=True)
     assert [c[2] for c in cells] == ["+2", "0", "-2"]
+
+
+def test_a_reference_row_ranks_by_its_scores_shows_them_and_is_not_a_submission(tmp_path: Path) -> None:
+    label_competition(tmp_path, daily_limit=1)
+    path = tmp_path / "board" / "toy" / ROWS
+    append_row(path, reference_row("2014 winner", "kaggle.com", 0.5, None, NOON))  # private 3/6, public unknown
+    _submit(tmp_path, "toy", label_csv(GUESS), message="mine", now=NOON)  # public 4/6, private 2/6: the limit allows it
+    rows = read_rows(path)
+    assert [(r.message, r.external, r.public_score) for r in rows] == [("2014 winner", True, None),
+                                                                      ("mine", False, pytest.approx(4 / 6))]
+    final = ranked(rows, ACCURACY, final=True)
+    assert [(e.row.message, e.public_rank, e.private_rank) for e in final] == [("2014 winner", None, 1), ("mine", 1, 2)]
+    _, cells = display_rows(final, final=True)
+    assert cells[0][:5] == ["1", "", "", "0.50000", ""] and cells[1][:3] == ["2", "1", "-1"]
+    public = ranked(rows, ACCURACY, final=False)
+    assert [e.row.message for e in public] == ["mine", "2014 winner"]  # no public score: after every ranked row
+    _, cells = display_rows(public, final=False)
+    assert cells[0][2] == HIDDEN and cells[1][:3] == ["", "", "0.50000"]  # a reference's score is already public
+    with pytest.raises(HarnessError, match="needs a private or a public score"):
+        reference_row("nobody", "", None, None, NOON)
 
 
 def test_daily_limit(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 submission, and the ranking read from it. `leaderboard/README.md` defines every column.
 
 The private score is stored but masked in every display (`display_rows`, which both the terminal
-table and the page use) until the leaderboard is shown `final`.
+table and the page use) until the leaderboard is shown `final`. A reference row (`reference_row`:
+a score made elsewhere, such as a past winner's) has no file and shows its scores at once.
 """
 
 from __future__ import annotations
@@ -18,28 +19,33 @@ from harness.specs import MetricSpec
 
 ROWS = "leaderboard.csv"
 HIDDEN = "hidden"
+EXTERNAL = "external"  # the sha256 of a reference row: a score made elsewhere, no file scored here
 
 
 @dataclass(frozen=True)
 class Row:
     time: str  # UTC, ISO 8601 to the second: 2026-01-31T09:15:02Z
-    sha256: str  # of the submission file's bytes
+    sha256: str  # of the submission file's bytes; EXTERNAL for a reference row
     message: str
     source: str  # the run or ensemble folder the file came from, or ""
     cv_metric: str  # the metric of cv_score, from that folder's metrics.json, or ""
     cv_score: float | None
-    public_score: float
+    public_score: float | None  # None: a reference row whose public score is not known
     private_score: float | None
 
     @property
     def day(self) -> str:
         return self.time[:10]
 
+    @property
+    def external(self) -> bool:
+        return self.sha256 == EXTERNAL
+
 
 @dataclass(frozen=True)
 class Ranked:
     row: Row
-    public_rank: int
+    public_rank: int | None  # None when the row has no public score (a reference row)
     private_rank: int | None  # None when the row has no private score
 
 
@@ -67,7 +73,7 @@ def read_rows(path: Path) -> list[Row]:
             raise HarnessError(f"{path}: expected the columns {','.join(COLUMNS)}")
         try:
             return [Row(r["time"], r["sha256"], r["message"], r["source"], r["cv_metric"], _number(r["cv_score"]),
-                        float(r["public_score"]), _number(r["private_score"])) for r in reader]
+                        _number(r["public_score"]), _number(r["private_score"])) for r in reader]
         except ValueError as exc:
             raise HarnessError(f"{path}: line {reader.line_num}: {exc}") from None
 
@@ -83,8 +89,19 @@ def append_row(path: Path, row: Row) -> None:
 
 
 def used_on(rows: list[Row], now: datetime) -> int:
+    """Submissions scored on `now`'s UTC day (reference rows are not submissions)."""
     day = stamp(now)[:10]
-    return sum(r.day == day for r in rows)
+    return sum(r.day == day and not r.external for r in rows)
+
+
+def reference_row(message: str, source: str, private: float | None, public: float | None, now: datetime) -> Row:
+    """A score made elsewhere, such as a past competition's winner, ranked beside the submissions
+    as a yardstick: marked EXTERNAL, with no file and no CV score."""
+    if private is None and public is None:
+        raise HarnessError("a reference row needs a private or a public score")
+    if not message.strip():
+        raise HarnessError("a reference row needs a message saying whose score it is")
+    return Row(stamp(now), EXTERNAL, " ".join(message.split()), source, "", None, public, private)
 
 
 def _order(scores: list[float | None], times: list[str], metric: MetricSpec) -> list[int | None]:
@@ -102,19 +119,29 @@ def ranked(rows: list[Row], metric: MetricSpec, final: bool) -> list[Ranked]:
     times = [r.time for r in rows]
     public = _order([r.public_score for r in rows], times, metric)
     private = _order([r.private_score for r in rows], times, metric)
-    out = [Ranked(r, p or 0, q) for r, p, q in zip(rows, public, private, strict=True)]
-    if final:
-        return sorted(out, key=lambda x: (x.private_rank is None, x.private_rank or 0, x.public_rank))
-    return sorted(out, key=lambda x: x.public_rank)
+    out = [Ranked(r, p, q) for r, p, q in zip(rows, public, private, strict=True)]
+    first, then = ("private_rank", "public_rank") if final else ("public_rank", "private_rank")
+
+    def key(x: Ranked) -> tuple[bool, int, bool, int]:
+        a, b = getattr(x, first), getattr(x, then)
+        return a is None, a or 0, b is None, b or 0
+
+    return sorted(out, key=key)
 
 
 def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.5f}"
 
 
-def _move(places: int) -> str:
-    """Places gained from the public to the private ranking: +2, -1 or 0."""
-    return f"{places:+d}" if places else "0"
+def _move(public: int | None, private: int | None) -> str:
+    """Places gained from the public to the private ranking: +2, -1 or 0; "" without both ranks."""
+    if public is None or private is None:
+        return ""
+    return f"{public - private:+d}" if public != private else "0"
+
+
+def _rank(rank: int | None) -> str:
+    return "" if rank is None else str(rank)
 
 
 def display_rows(entries: list[Ranked], final: bool) -> tuple[list[str], list[list[str]]]:
@@ -129,9 +156,9 @@ def display_rows(entries: list[Ranked], final: bool) -> tuple[list[str], list[li
         cv = _fmt(r.cv_score) + (f" ({r.cv_metric})" if r.cv_metric and r.cv_score is not None else "")
         tail = [cv, r.message, r.source, r.time, r.sha256[:10]]
         if final:
-            move = "" if e.private_rank is None else _move(e.public_rank - e.private_rank)
-            rank = "" if e.private_rank is None else str(e.private_rank)
-            cells.append([rank, str(e.public_rank), move, _fmt(r.private_score), _fmt(r.public_score), *tail])
+            cells.append([_rank(e.private_rank), _rank(e.public_rank), _move(e.public_rank, e.private_rank),
+                          _fmt(r.private_score), _fmt(r.public_score), *tail])
         else:
-            cells.append([str(e.public_rank), _fmt(r.public_score), HIDDEN if r.private_score is not None else "", *tail])
+            private = _fmt(r.private_score) if r.external else HIDDEN if r.private_score is not None else ""
+            cells.append([_rank(e.public_rank), _fmt(r.public_score), private, *tail])
     return head, cells

@@ -85,4 +85,5 @@ def submit(submission: Path, name: str, board: Path, message: str = "", now: dat
     append_row(rows_path, row)
     rows.append(row)
     mine = next(e for e in ranked(rows, metric, final=False) if e.row is row)
+    assert mine.public_rank is not None, "a scored submission always has a public score"
     return Receipt(defn, metric, row, mine.public_rank, len(rows), used + 1, rows_path)
