@@ -6,6 +6,10 @@ competitions and appended to `leaderboard/NAME/leaderboard.csv` (`--board leader
         ensembles them (mean, hill climbing) and submits all five
     python scripts/curate_leaderboard.py hymenoptera --from runs/bench-ensemble lite0 lite1 lite2 ens-mean ens-hill_climb
         submits finished runs on the hymenoptera competition (bench/accuracy/ensemble_real.py trains them)
+    python scripts/curate_leaderboard.py cifar10 --from runs/bench_stack baseline-s0 stack-s0 teacher
+        the same for the cifar10 competition (bench/accuracy/stack.py trains them); it needs the
+        competition folder its shipped definition names: harness competition new cifar10 --from
+        ../shared/data/cifar10 --out data/cifar10-comp --link
 
 Runs are copied to, or trained in, runs/curated/NAME/ (git ignores runs/), so a row's `source`
 names a folder the command made. A member already there is reused.
@@ -79,9 +83,9 @@ def finished(competition: str, src: Path, names: list[str], messages: dict[str, 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("competition", choices=["digits", "hymenoptera"])
-    p.add_argument("names", nargs="*", help="hymenoptera: the run folders under --from to submit")
-    p.add_argument("--from", dest="src", type=Path, help="hymenoptera: the folder holding the finished runs")
+    p.add_argument("competition", choices=["digits", "hymenoptera", "cifar10"])
+    p.add_argument("names", nargs="*", help="hymenoptera, cifar10: the run folders under --from to submit")
+    p.add_argument("--from", dest="src", type=Path, help="hymenoptera, cifar10: the folder holding the finished runs")
     p.add_argument("--message", action="append", default=[], metavar="NAME=TEXT", help="the row's message for run NAME")
     args = p.parse_intermixed_args()  # the run names may follow --from
     out = ROOT / "runs" / "curated" / args.competition
@@ -89,7 +93,7 @@ def main() -> None:
         digits(out)
     else:
         if args.src is None or not args.names:
-            p.error("hymenoptera needs --from DIR and the run names to submit")
+            p.error(f"{args.competition} needs --from DIR and the run names to submit")
         finished(args.competition, args.src, args.names, dict(m.split("=", 1) for m in args.message), out)
 
 

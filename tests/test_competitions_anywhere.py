@@ -34,14 +34,14 @@ def test_the_shipped_definitions_are_package_data() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     patterns = setuptools["package-data"]["harness.leaderboard"]
     declared = {p for pattern in patterns for p in (ROOT / "harness" / "leaderboard").glob(pattern)}
-    assert declared == set(SHIPPED.glob("*/competition.toml")) and len(declared) == 2
+    assert declared == set(SHIPPED.glob("*/competition.toml")) and len(declared) == 3
 
 
 def test_list_works_outside_the_checkout(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["competition", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["digits", "hymenoptera"]
-    assert lines[0].endswith(f"(no answer key here: {FIX_DIGITS})")
+    assert [line.split()[0] for line in lines] == ["cifar10", "digits", "hymenoptera"]
+    assert lines[1].endswith(f"(no answer key here: {FIX_DIGITS})")
 
 
 def test_a_missing_answer_key_names_both_fixes(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,7 +54,7 @@ def test_a_missing_answer_key_names_both_fixes(outside: Path, capsys: pytest.Cap
 def test_an_unknown_competition_names_the_commands(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["submit", "sub.csv", "--competition", "pets"]) == 2
     err = capsys.readouterr().err
-    assert "(registered: digits, hymenoptera)" in err
+    assert "(registered: cifar10, digits, hymenoptera)" in err
     assert "make one with `harness competition new pets --from DIR`, or pass the board it was registered in " in err
 
 
