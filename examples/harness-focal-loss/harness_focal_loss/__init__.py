@@ -13,13 +13,14 @@ sample down-weighted by (1 - p_t)^gamma, so that easy, confident examples count 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.specs import BuildContext, Component, TargetLoss, target_loss
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class FocalOptions:
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float, smoothing: float = 0.0) -> torch.Tensor:
     """Batch mean of -sum_c t_c (1 - p_c)^gamma log p_c; `target` is int (N,) or soft float (N, C)."""
+    import torch.nn.functional as F  # here, not at the top: a verb that never trains loads no torch
+
     num_classes = logits.shape[-1]
     if target.ndim == 1:
         target = F.one_hot(target, num_classes).float()

@@ -12,13 +12,14 @@ of the target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
 from harness.specs import BuildContext, Component, TargetLoss, target_loss
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Poly1Options:
 
 def poly1(logits: torch.Tensor, target: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Batch mean of CE + epsilon * (1 - p_t); `target` is int (N,) or soft float (N, C)."""
+    import torch.nn.functional as F  # here, not at the top: a verb that never trains loads no torch
+
     logp = F.log_softmax(logits.float(), dim=-1)  # float32 whatever the autocast dtype
     if target.ndim == 1:
         target = F.one_hot(target, logits.shape[-1]).float()
