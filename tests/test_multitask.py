@@ -152,7 +152,7 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     assert pred["label"].tolist() == pd.read_csv(run / "submission.csv")["label"].tolist()
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         return  # the export half needs harness[export], which scripts/setup.sh installs
-    from harness.export.formats import onnx_session, run_onnx
+    from harness.export.formats import onnx_session, read_metadata, run_onnx_all
     from harness.export.model import build_exportable, load_images
     from harness.plugin_manager import load_plugins
 
@@ -160,8 +160,12 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
                  "--out", str(tmp_path / "mt.onnx"), "-q"]) == 0
     ex = build_exportable(run, load_plugins(), [0, 1], ["identity", "hflip"])
     images = load_images(sorted((root / "test").glob("*.png")), ex.transform)
-    ours = run_onnx(onnx_session(tmp_path / "mt.onnx"), images.astype(np.float32), "float32")
+    session = onnx_session(tmp_path / "mt.onnx")
+    assert [o.name for o in session.get_outputs()] == ["probs", "probs_coarse"]
+    ours, coarse = run_onnx_all(session, images.astype(np.float32), "float32")
     assert np.abs(ours - pred[["class_0", "class_1", "class_2"]].to_numpy()).max() < 1e-4
+    assert np.abs(coarse - pred[["coarse:x", "coarse:y"]].to_numpy()).max() < 1e-4  # every task, as predict gives it
+    assert json.loads(read_metadata(tmp_path / "mt.onnx")["tasks"]) == {"coarse": ["x", "y"]}
 
 
 @pytest.mark.parametrize(("sets", "message"), [

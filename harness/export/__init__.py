@@ -1,5 +1,6 @@
 """`harness export`: a finished run's fold, or its fold ensemble, as one ONNX or TorchScript file
-that takes 0-255 RGB images and returns class probabilities (`model.py`); the file formats
+that takes 0-255 RGB images and returns class probabilities, and a multi-task run's every task's
+(`model.py`); the file formats
 (`formats.py`) and int8 static quantization (`quantize.py`). Each export is checked against
 PyTorch on the way out."""
 
@@ -18,8 +19,8 @@ from harness.export.formats import (
     load_torchscript,
     onnx_session,
     require_onnx,
-    run_onnx,
-    run_torch,
+    run_onnx_all,
+    run_torch_all,
     to_onnx,
     to_torchscript,
 )
@@ -34,12 +35,15 @@ class Exported:
     path: Path
     exportable: Exportable
     checked_on: str  # what the check below ran on
-    max_abs_diff: float  # largest |p_exported - p_pytorch| over the check images and classes
-    agreement: float  # share of check images whose predicted class is the same
+    max_abs_diff: float  # largest |p_exported - p_pytorch| over the check images, classes and tasks
+    agreement: float  # share of check images whose predicted class is the same (the least of the tasks')
 
 
-def _compare(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
-    return float(np.abs(ours - theirs).max()), float((ours.argmax(1) == theirs.argmax(1)).mean())
+def _compare(ours: list[np.ndarray], theirs: list[np.ndarray]) -> tuple[float, float]:
+    if len(ours) != len(theirs):
+        raise HarnessError(f"the exported file has {len(ours)} output(s), the run's model {len(theirs)}")
+    return (max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs, strict=True)),
+            min(float((a.argmax(1) == b.argmax(1)).mean()) for a, b in zip(ours, theirs, strict=True)))
 
 
 def export_run(run_dir: Path, fmt: str, out: Path, plugins: Plugins, fold: int | None = None, int8: bool = False,
@@ -59,12 +63,12 @@ def export_run(run_dir: Path, fmt: str, out: Path, plugins: Plugins, fold: int |
     if fmt == "torchscript":
         to_torchscript(ex.module, out, size, input_dtype, meta)
         x = example_input(size, input_dtype, batch=4)
-        diff, agree = _compare(run_torch(load_torchscript(out), x.numpy()), run_torch(ex.module, x.numpy()))
+        diff, agree = _compare(run_torch_all(load_torchscript(out), x.numpy()), run_torch_all(ex.module, x.numpy()))
         return Exported(out, ex, "4 random images", diff, agree)
     if not int8:
         to_onnx(ex.module, out, size, input_dtype, meta)
         batch = example_input(size, input_dtype, batch=4).numpy()
-        diff, agree = _compare(run_onnx(onnx_session(out), batch, input_dtype), run_torch(ex.module, batch))
+        diff, agree = _compare(run_onnx_all(onnx_session(out), batch, input_dtype), run_torch_all(ex.module, batch))
         return Exported(out, ex, "4 random images", diff, agree)
     from harness.export.model import load_images
     from harness.export.quantize import calibration_paths, quantize
@@ -75,7 +79,7 @@ def export_run(run_dir: Path, fmt: str, out: Path, plugins: Plugins, fold: int |
         to_onnx(ex.module, fp32, size, input_dtype, meta)
         quantize(fp32, out, paths, ex.transform, input_dtype)
     images = load_images(paths, ex.transform)
-    diff, agree = _compare(run_onnx(onnx_session(out), images, input_dtype), run_torch(ex.module, images))
+    diff, agree = _compare(run_onnx_all(onnx_session(out), images, input_dtype), run_torch_all(ex.module, images))
     return Exported(out, ex, f"the {len(paths)} calibration images", diff, agree)
 
 

@@ -12,7 +12,7 @@ import contextlib
 import importlib.util
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,14 @@ from torch import nn
 
 from harness.errors import HarnessError
 
-INPUT, OUTPUT = "images", "probs"
+INPUT, OUTPUT = "images", "probs"  # a multi-task run's further tasks add outputs "probs_TASK"
 OPSET = 17
 INSTALL = "pip install 'harness[export]' (or: pip install onnx onnxruntime)"
+
+
+def output_names(tasks: Sequence[str] = ()) -> list[str]:
+    """The graph's outputs: the run's own task's probabilities, then each further task's."""
+    return [OUTPUT, *(f"{OUTPUT}_{t}" for t in tasks)]
 
 
 def require_onnx() -> None:
@@ -70,11 +75,12 @@ def read_metadata(path: Path) -> dict[str, str]:
 def to_onnx(module: nn.Module, path: Path, size: int, input_dtype: str, metadata: dict[str, str]) -> None:
     require_onnx()
     path.parent.mkdir(parents=True, exist_ok=True)
+    outputs = json.loads(metadata.get("outputs", "null")) or [OUTPUT]
     with quiet_tracing(), torch.no_grad():
         torch.onnx.export(
             module, (example_input(size, input_dtype),), str(path), dynamo=False, opset_version=OPSET,
-            input_names=[INPUT], output_names=[OUTPUT], do_constant_folding=True,
-            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+            input_names=[INPUT], output_names=outputs, do_constant_folding=True,
+            dynamic_axes={INPUT: {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
         )
     write_metadata(path, metadata)
 
@@ -104,10 +110,21 @@ def load_torchscript(path: Path) -> Any:
 
 
 def run_onnx(session: Any, images: np.ndarray, input_dtype: str) -> np.ndarray:
+    """The run's own task's probabilities."""
+    return run_onnx_all(session, images, input_dtype)[0]
+
+
+def run_onnx_all(session: Any, images: np.ndarray, input_dtype: str) -> list[np.ndarray]:
+    """Every output: the own task's probabilities, then each further task's."""
     x = images.astype(np.uint8 if input_dtype == "uint8" else np.float32)
-    return np.asarray(session.run([OUTPUT], {INPUT: x})[0])
+    return [np.asarray(y) for y in session.run(None, {INPUT: x})]
+
+
+def run_torch(module: nn.Module, images: np.ndarray) -> np.ndarray:
+    return run_torch_all(module, images)[0]
 
 
 @torch.no_grad()
-def run_torch(module: nn.Module, images: np.ndarray) -> np.ndarray:
-    return np.asarray(module(torch.from_numpy(np.ascontiguousarray(images))).numpy())
+def run_torch_all(module: nn.Module, images: np.ndarray) -> list[np.ndarray]:
+    out = module(torch.from_numpy(np.ascontiguousarray(images)))
+    return [np.asarray(y.numpy()) for y in (out if isinstance(out, (tuple, list)) else (out,))]

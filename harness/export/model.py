@@ -1,8 +1,10 @@
 """The module that is exported: one fold's model, or the fold ensemble, behind the run's input
 normalization, so the exported graph takes plain 0-255 RGB images (uint8 or float, NCHW, the run's
 image size) and returns softmax probabilities pooled over folds and TTA views as the run pooled
-them: their mean, or their geometric mean when the recipe's ensembler is geometric. What it
-expects of its input is written down in `Preprocessing`, which becomes the file's metadata."""
+them: their mean, or their geometric mean when the recipe's ensembler is geometric. A multi-task
+run's graph returns every task's, pooled alike: the run's own task first, then one output per
+further task. What it expects of its input is written down in `Preprocessing`, which becomes the
+file's metadata."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from torch import nn
 
 from harness.console import warn
 from harness.errors import HarnessError
+from harness.export.formats import output_names
 from harness.plugin_manager import Plugins
 from harness.predict.pooling import log_pool, pool_kind
 from harness.specs import PoolKind, SampleTransform, TTAView
@@ -26,26 +29,39 @@ from harness.specs import PoolKind, SampleTransform, TTAView
 class Normalized(nn.Module):
     """(x / 255 - mean) / std in float32, then softmax(model(view(x))) for every model and view,
     pooled: their mean, or their geometric mean renormalized (`pool = "geometric"`, as the
-    geometric ensembler computes it). Views see the normalized batch, as in `harness.predict.tta`."""
+    geometric ensembler computes it). Views see the normalized batch, as in `harness.predict.tta`.
+    With `tasks` (a multi-task run's further tasks' class counts), the models give every task's
+    logits side by side and the output is a tuple: the own task's probabilities, then each task's."""
 
     scale: torch.Tensor
     shift: torch.Tensor
 
     def __init__(self, models: Sequence[nn.Module], views: Sequence[TTAView], mean: Sequence[float],
-                 std: Sequence[float], pool: PoolKind = "mean"):
+                 std: Sequence[float], pool: PoolKind = "mean", tasks: Sequence[int] = ()):
         super().__init__()
         self.models = nn.ModuleList(models)
         self.views = list(views)
         self.pool = pool
+        self.tasks = tuple(tasks)
         std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         # x * a + b with a = 1 / (255 std) and b = -mean / std, as `ModelInput` computes it
         self.register_buffer("scale", 1.0 / (255.0 * std_t))
         self.register_buffer("shift", -mean_t / std_t)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         x = images.float() * self.scale + self.shift
-        return log_pool([m(v.apply(x)) for m in self.models for v in self.views], self.pool).exp()
+        if not self.tasks:
+            return log_pool([m(v.apply(x)) for m in self.models for v in self.views], self.pool).exp()
+        from harness.multitask.model import all_tasks
+
+        logits = []
+        for m in self.models:
+            with all_tasks(m):
+                logits += [m(v.apply(x)) for v in self.views]
+        bounds = np.cumsum([logits[0].shape[1] - sum(self.tasks), *self.tasks]).tolist()
+        return tuple(log_pool([z[:, a:b] for z in logits], self.pool).exp()
+                     for a, b in zip([0, *bounds[:-1]], bounds, strict=True))
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ class Preprocessing:
     run: str
     metric: str
     cv_score: float | None
+    tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a multi-task run's further tasks and their classes
 
     def metadata(self, input_dtype: str) -> dict[str, str]:
         """The ONNX metadata_props / TorchScript extra file: string keys and values."""
@@ -82,7 +99,8 @@ class Preprocessing:
             "normalization": "inside the graph: (x / 255 - mean) / std, per channel",
             "output": f"probs: float32 (N, {len(self.classes)}), softmax probabilities pooled by their "
                       f"{'arithmetic' if self.pool == 'mean' else 'geometric'} mean over "
-                      f"{len(self.folds)} fold(s) x {len(self.views)} TTA view(s)",
+                      f"{len(self.folds)} fold(s) x {len(self.views)} TTA view(s)"
+                      + ("; then one such output per further task, probs_TASK (see tasks)" if self.tasks else ""),
             "pool": self.pool,
             "folds": json.dumps(list(self.folds)),
             "weights": json.dumps(list(self.weights)),
@@ -90,6 +108,8 @@ class Preprocessing:
             "run": self.run,
             "metric": self.metric,
             "cv_score": "" if self.cv_score is None else repr(self.cv_score),
+            "outputs": json.dumps(output_names([name for name, _ in self.tasks])),
+            "tasks": json.dumps({name: list(classes) for name, classes in self.tasks}),
         }
 
 
@@ -163,9 +183,13 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
     manifest = run_manifest(run_dir)
     use = chosen_folds(manifest, folds)
     recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
+    from harness.multitask.build import run_tasks
+
     fms = [load_fold_model(run_dir, k, plugins, "cpu", tuple(views), recipe) for k in use]
     models = [fm.model.to(memory_format=torch.contiguous_format).float().eval() for fm in fms]
-    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std, pooling(recipe, plugins)).eval()
+    tasks = tuple(run_tasks(manifest.extra).items())
+    module = Normalized(models, fms[0].views, fms[0].inputs.mean, fms[0].inputs.std, pooling(recipe, plugins),
+                        [len(classes) for _, classes in tasks]).eval()
     transform = uint8_transform(recipe, plugins, models[0], len(manifest.classes))
     size = int(transform(torch.zeros(3, 40, 50, dtype=torch.uint8)).shape[-1])
     metrics_file = run_dir / "metrics.json"
@@ -175,6 +199,6 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
         steps=("decode to RGB (EXIF orientation applied, alpha composited on white)", *describe(transform)),
         mean=tuple(fms[0].inputs.mean), std=tuple(fms[0].inputs.std), folds=use,
         weights=tuple(fm.weights for fm in fms), views=tuple(v.name for v in fms[0].views), pool=module.pool,
-        run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv,
+        run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv, tasks=tasks,
     )
     return Exportable(module, prep, transform, recipe)
