@@ -150,6 +150,21 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     submitted = pd.read_csv(run / "tasks" / "coarse_submission.csv")
     assert pred["coarse"].tolist() == submitted["label"].tolist()
     assert pred["label"].tolist() == pd.read_csv(run / "submission.csv")["label"].tolist()
+    # An ensemble carries the task too: the members' task probabilities, combined as their own task's
+    run2 = tmp_path / "run2"
+    assert main(["run", str(recipe), "--out", str(run2), "--set", "data.extension='.png'", "--set", "data.tasks=['coarse']",
+                 "--set", "train.seed=1", "-q"]) == 0
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(run), str(run2), "--out", str(ens)]) == 0
+    for table in ("coarse_oof.csv", "coarse_test_probs.csv"):
+        members = [pd.read_csv(r / "tasks" / table).set_index("id")[["x", "y"]] for r in (run, run2)]
+        mine = pd.read_csv(ens / "tasks" / table).set_index("id")
+        assert np.abs(mine[["x", "y"]].to_numpy() - ((members[0] + members[1]) / 2).loc[mine.index].to_numpy()).max() < 1e-9
+    mine = pd.read_csv(ens / "tasks" / "coarse_oof.csv")
+    task_cv = json.loads((ens / "metrics.json").read_text())["task_scores"]["coarse"]["cv"]
+    assert task_cv == pytest.approx(float((mine[["x", "y"]].idxmax(axis=1) == mine["label"]).mean()))
+    assert (pd.read_csv(ens / "tasks" / "coarse_submission.csv")["label"]
+            == pd.read_csv(ens / "tasks" / "coarse_test_probs.csv")[["x", "y"]].idxmax(axis=1)).all()
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         return  # the export half needs harness[export], which scripts/setup.sh installs
     from harness.export.formats import onnx_session, read_metadata, run_onnx_all

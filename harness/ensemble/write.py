@@ -1,8 +1,9 @@
 """The ensemble folder, a run folder in every way later tools read: `run.json` (kind "ensemble",
 its members, the members' classes, ids and folds), `folds.csv`, `oof.csv`, `fold{k}/logits.npz`
 (one view, "ensemble", holding log-probabilities), `test_probs.csv`, `holdout.csv`,
-`submission.csv` and `metrics.json`; plus `ensemble.json` and the members' `correlation.csv` and
-`correlation.png`. So an ensemble folder feeds `harness ensemble` and `harness submit` again.
+`submission.csv` and `metrics.json`; a multi-task run's further tasks under `tasks/` (`tasks.py`);
+plus `ensemble.json` and the members' `correlation.csv` and `correlation.png`. So an ensemble
+folder feeds `harness ensemble` and `harness submit` again.
 `run.json` is written last: a folder without it is not a finished ensemble."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness.ensemble.correlation import correlation_frame, heatmap, true_class_
 from harness.ensemble.members import Member
 from harness.ensemble.pipeline import EnsembleResult
 from harness.ensemble.plan import member_oof
+from harness.ensemble.tasks import common_tasks, write_task_ensembles
 from harness.metrics import score
 from harness.outputs.manifest import RunManifest, git_commit
 from harness.outputs.tables import prob_frame, write_submission
@@ -86,6 +88,10 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         holdout.to_csv(out / "holdout.csv", index=False)
         if "test" not in r.sets:  # as a run does: the labelled holdout is what there is to submit
             write_submission(out / "submission.csv", None, pool.set_ids["holdout"], probs, classes, id_col, label_col)
+    tasks = common_tasks(pool)
+    task_scores = write_task_ensembles(out, pool, tasks, r.settings.ensembler, r.plan.weights, metric)
+    if task_scores:
+        metrics["task_scores"] = task_scores
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2) + "\n")
     corr = correlation_frame(true_class_correlation(
@@ -100,6 +106,6 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         git_commit=git_commit(), tta_views=(VIEW,), folds_trained=pool.folds,
         members=tuple(str(m.folder.resolve()) for m in pool.members),
         extra={"method": summary["method"], "sample_submission": str(sample_path.resolve()) if sample_path else "",
-               "label_column": label_col},
+               "label_column": label_col, **({"tasks": {t: list(c) for t, c in tasks.items()}} if tasks else {})},
     ).write(out)
     return metrics

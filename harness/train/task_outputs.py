@@ -1,6 +1,6 @@
 """A multi-task run's further tasks on disk, beside its own: per task, `tasks/NAME_oof.csv`
-(id, label, fold, a probability per class), `tasks/NAME_holdout.csv` and
-`tasks/NAME_submission.csv` (id, label), pooled over views and folds as the run pools its own;
+(id, label, fold, a probability per class), `tasks/NAME_holdout.csv`, `tasks/NAME_test_probs.csv`
+and `tasks/NAME_submission.csv` (id, label), pooled over views and folds as the run pools its own;
 and each task's scores (the run's metric on its labelled images), for metrics.json."""
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembl
             if set_name == "test":
                 pd.DataFrame({id_col: list(split.ids), "label": labels}).to_csv(folder / f"{task.name}_submission.csv",
                                                                                  index=False)
+                prob_frame(split.ids, probs, classes, id_col).to_csv(folder / f"{task.name}_test_probs.csv", index=False)
                 continue
             yh = task.of(split.ids)
             _labelled(prob_frame(split.ids, probs, classes, id_col), yh, classes).to_csv(
