@@ -25,7 +25,7 @@ from harness.train.pseudo import PseudoLabeller, with_pseudo
 from harness_plugins.augment.mixup_cutmix import MixupCutmix, MixupCutmixOptions
 from harness_plugins.distill.net import TeacherNet, renormalizer
 from harness_plugins.distill.pseudo import PseudoOptions, select
-from harness_plugins.distill.sources import SoftLabels, TeacherRun, check_labels, check_shared_folds
+from harness_plugins.distill.sources import SoftLabels, TeacherRun, calibrated, check_labels, check_shared_folds
 from harness_plugins.distill.teacher import Teacher, TeacherOptions
 from harness_plugins.loss.distill import DistillLoss, DistillOptions
 
@@ -219,6 +219,28 @@ def test_the_teacher_stays_frozen_in_eval_mode_and_out_of_the_students_state() -
 
 
 # -- the folds must be the student's -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scale", "sharper"), [(0.3, True), (3.0, False)])
+def test_calibration_fits_the_temperature_that_undoes_a_flat_or_overconfident_teacher(scale: float, sharper: bool) -> None:
+    """Soft labels made from well-calibrated logits z (the labels are drawn from softmax(z)),
+    flattened or sharpened as softmax(scale * z): the fitted temperature is about `scale`, which
+    gives back the calibrated probabilities; argmax (the teacher's accuracy) never moves."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 2.0, (4000, 5))
+    true = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    y = np.array([rng.choice(5, p=row) for row in true])
+    off = np.exp(scale * z) / np.exp(scale * z).sum(1, keepdims=True)
+    ids = tuple(str(i) for i in range(len(z)))
+    soft = SoftLabels(ids, off.astype(np.float32), ("t",), {0: off[:1].astype(np.float32)})
+    fixed, tau = calibrated(soft, {i: int(c) for i, c in zip(ids, y, strict=True)})
+    assert tau == pytest.approx(scale, rel=0.1)
+    assert (fixed.oof.max(1).mean() > off.max(1).mean()) == sharper
+    assert np.abs(fixed.oof - true).max() < 0.1 and np.array_equal(fixed.oof.argmax(1), off.argmax(1))
+    assert np.allclose(fixed.test[0], fixed.oof[:1], atol=1e-6)  # the test rows are rescaled alike
+    with pytest.raises(HarnessError, match="calibrate"):
+        from_dict(TeacherOptions, {"source": "run", "run": "runs/x", "calibrate": True}, "callbacks.teacher").validate(
+            "callbacks.teacher")
 
 
 def test_a_teacher_on_other_folds_is_a_clear_error() -> None:

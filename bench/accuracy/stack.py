@@ -20,6 +20,8 @@ With `--arms kl js js_pseudo`, issue 25's distillation table (the student alone 
 - `kl`: distillation as `js`, with Hinton's KL divergence (teacher || student);
 - `js_pseudo`: `js`, and the 10,000 test photos join training, soft-labelled by the teacher's fold-0
   model (the one that never saw fold 0's labels; `callbacks.teacher.pseudo.images = "test"`).
+- `js_calibrated`: `js` with the teacher's soft labels first rescaled by the temperature that fits its
+  OOF labels (`callbacks.teacher.calibrate`): the label-smoothed teacher is flat, and this sharpens it.
 
 The teacher is the recipe trained for --teacher-epochs (default 20, twice the student's) on all 5
 folds of the same fraction: the OOF predictions of folds 1-4 cover every image fold 0's student
@@ -69,7 +71,8 @@ def arms(teacher: Path) -> dict[str, list[str]]:
             "balanced": ["loss.smoothing=0.0", *BALANCED], "js": js(teacher, 0.0),
             "stack": [*CUTMIX, *BALANCED, *js(teacher, 0.2)],
             # the distillation table (--arms kl js js_pseudo): Hinton's KL, and JS with pseudo-labels
-            "kl": js(teacher, 0.0, "kl"), "js_pseudo": [*js(teacher, 0.0), "callbacks.teacher.pseudo.images='test'"]}
+            "kl": js(teacher, 0.0, "kl"), "js_pseudo": [*js(teacher, 0.0), "callbacks.teacher.pseudo.images='test'"],
+            "js_calibrated": [*js(teacher, 0.0), "callbacks.teacher.calibrate=true"]}
 
 
 def harness(*args: object) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,26 @@ def read_soft_labels(folder: Path, tta: bool) -> SoftLabels:
     return SoftLabels(pool.ids, probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test)
 
 
+def calibrated(soft: SoftLabels, label_of: Mapping[str, int]) -> tuple[SoftLabels, float]:
+    """The stored probabilities rescaled by the temperature tau that minimises the log loss of the
+    teacher's OOF on its own labels (temperature scaling, Guo et al. 2017), softmax(log p / tau),
+    and tau. A teacher trained with label smoothing is under-confident (tau < 1 sharpens it);
+    an over-confident one gets tau > 1. Its argmax, and so its accuracy, does not change."""
+    from harness.ensemble.temperature import fit_temperature, softmax_nd
+
+    y = np.array([label_of.get(i, -1) for i in soft.ids], dtype=np.int64)
+    known = y >= 0
+    if not known.any():
+        raise HarnessError("callbacks.teacher.calibrate: the teacher's oof.csv labels none of its rows")
+    log = [np.log(np.clip(soft.oof[known], 1e-12, 1.0))]
+    tau = fit_temperature(log, [1.0], y[known])
+
+    def scaled(p: np.ndarray) -> np.ndarray:
+        return softmax_nd(np.log(np.clip(p, 1e-12, 1.0)), tau).astype(np.float32)
+
+    return replace(soft, oof=scaled(soft.oof), test={k: scaled(p) for k, p in soft.test.items()}), tau
+
+
 def check_shared_folds(teacher: TeacherRun, student: Mapping[str, int], folds: int) -> None:
     """A HarnessError unless every labelled id of the student sits in the same fold of the teacher."""
     where = f"teacher run {teacher.folder}"
@@ -122,4 +142,5 @@ def check_labels(teacher: TeacherRun, ids: Sequence[str], labels: np.ndarray, nu
                            f"order differ")
 
 
-__all__ = ["TeacherRun", "SoftLabels", "read_teacher_run", "read_soft_labels", "check_shared_folds", "check_labels"]
+__all__ = ["TeacherRun", "SoftLabels", "read_teacher_run", "read_soft_labels", "calibrated", "check_shared_folds",
+           "check_labels"]

@@ -38,7 +38,7 @@ from accelerate import Accelerator
 
 from harness.config.schema import ModelConfig, Recipe
 from harness.config.typed import require
-from harness.console import warn
+from harness.console import note, warn
 from harness.data.competition import Split
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
@@ -50,6 +50,7 @@ from harness_plugins.distill.pseudo import PseudoOptions, pool_of, select
 from harness_plugins.distill.sources import (
     SoftLabels,
     TeacherRun,
+    calibrated,
     check_labels,
     check_shared_folds,
     read_soft_labels,
@@ -82,6 +83,9 @@ class TeacherOptions:
     # Pool the teacher's TTA views as its recipe's ensembler pools them (run: its recipe's views;
     # soft_labels: the stored ones; model: this recipe's tta.views and ensembler); false: the first view only.
     tta: bool = True
+    # soft_labels: rescale the stored probabilities by the temperature that fits the teacher's OOF
+    # labels best (log loss) before use: sharpens a label-smoothed, under-confident teacher.
+    calibrate: bool = False
     pseudo: PseudoOptions = field(default_factory=PseudoOptions)  # pseudo-labelling of unlabelled images
 
     def __post_init__(self) -> None:
@@ -96,6 +100,8 @@ class TeacherOptions:
                 "run folder, such as run = \"runs/lite2\"")
         require(self.source != "model" or bool(self.model.weights), f"{where}.model.weights",
                 "a model teacher needs weights for this competition's classes (ImageNet weights alone give no head)")
+        require(not self.calibrate or self.source == "soft_labels", f"{where}.calibrate",
+                "rescales stored probabilities: use it with source = \"soft_labels\"")
         require(self.source != "soft_labels" or self.pseudo.images in ("", "test"), f"{where}.pseudo.images",
                 "stored soft labels cover the test set only: pseudo-label a folder with source = \"run\" or \"model\"")
 
@@ -130,6 +136,10 @@ class Teacher(Callback):
             self.teacher_run = read_teacher_run(Path(opts.run))
         if opts.source == "soft_labels":
             self.soft = read_soft_labels(Path(opts.run), opts.tta)
+            if opts.calibrate:
+                assert self.teacher_run is not None
+                self.soft, tau = calibrated(self.soft, self.teacher_run.label_of)
+                note(f"teacher {opts.run}: soft labels calibrated at temperature {tau:.3f} (fitted on its OOF labels)")
             return
         # Building a network draws from the global RNG; the student's random stream must not
         # depend on whether, or which, teacher is loaded.
