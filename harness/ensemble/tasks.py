@@ -19,7 +19,7 @@ import pandas as pd
 from harness.console import warn
 from harness.ensemble.members import Pool
 from harness.metrics import score
-from harness.outputs.tables import prob_frame
+from harness.outputs.tables import labelled, prob_frame
 from harness.specs import Ensembler, MetricSpec
 
 # set -> the member file that holds its pooled probabilities (a run writes both; "" ids are none)
@@ -37,19 +37,17 @@ def common_tasks(pool: Pool) -> dict[str, tuple[str, ...]]:
     return shared
 
 
-def _probs(path: Path, id_col: str, ids: Sequence[str], classes: Sequence[str]) -> np.ndarray:
-    table = pd.read_csv(path, dtype={id_col: str}, keep_default_na=False).set_index(id_col)
+def _read(path: Path, id_col: str, ids: Sequence[str], classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A member's task table at `path`, rows in `ids` order: the (N, C) probabilities and each
+    row's class index (-1 where the task has no label, or the table has no label column)."""
+    table = pd.read_csv(path, dtype={id_col: str, "label": str}, keep_default_na=False).set_index(id_col)
     missing = [i for i in ids if i not in table.index]
     if missing:
         raise FileNotFoundError(f"{path} lacks {len(missing)} of the ensemble's rows, such as {missing[0]!r}")
-    return table.loc[list(ids), list(classes)].to_numpy(dtype=np.float64)
-
-
-def _labels(path: Path, id_col: str, ids: Sequence[str], classes: Sequence[str]) -> np.ndarray:
-    """Class index per row of the member table at `path`; -1 where the task has no label."""
-    table = pd.read_csv(path, dtype={id_col: str, "label": str}, keep_default_na=False).set_index(id_col)
+    rows = table.loc[list(ids)]
     index = {c: k for k, c in enumerate(classes)}
-    return np.array([index.get(v, -1) for v in table.loc[list(ids), "label"]], dtype=np.int64)
+    y = np.array([index.get(v, -1) for v in rows["label"]] if "label" in rows else [-1] * len(rows), dtype=np.int64)
+    return rows[list(classes)].to_numpy(dtype=np.float64), y
 
 
 def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]], ensembler: Ensembler,
@@ -59,11 +57,9 @@ def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]
     if tasks:
         (out / "tasks").mkdir(parents=True, exist_ok=True)
     for task, classes in tasks.items():
-        files = [m.folder / "tasks" / f"{task}_oof.csv" for m in pool.members]
-        oof = ensembler([_probs(f, id_col, pool.ids, classes) for f in files], weights)
-        y = _labels(files[0], id_col, pool.ids, classes)
-        frame = prob_frame(pool.ids, oof, classes, id_col)
-        frame.insert(1, "label", [classes[i] if i >= 0 else "" for i in y])
+        read = [_read(m.folder / "tasks" / f"{task}_oof.csv", id_col, pool.ids, classes) for m in pool.members]
+        oof, y = ensembler([p for p, _ in read], weights), read[0][1]
+        frame = labelled(prob_frame(pool.ids, oof, classes, id_col), y, classes)
         frame.insert(2, "fold", pool.fold)
         frame.to_csv(out / "tasks" / f"{task}_oof.csv", index=False)
         scores[task] = {"cv": score(metric, y[y >= 0], oof[y >= 0]) if (y >= 0).any() else float("nan")}
@@ -74,11 +70,11 @@ def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]
                 warn(f"{absent[0]} is missing (a run from before harness wrote it): the ensemble has no {set_name} "
                      f"predictions of task {task}")
                 continue
-            probs = ensembler([_probs(p, id_col, ids, classes) for p in paths], weights)
+            read = [_read(p, id_col, ids, classes) for p in paths]
+            probs, yh = ensembler([p for p, _ in read], weights), read[0][1]
             table = prob_frame(ids, probs, classes, id_col)
             if set_name == "holdout":
-                yh = _labels(paths[0], id_col, ids, classes)
-                table.insert(1, "label", [classes[i] if i >= 0 else "" for i in yh])
+                table = labelled(table, yh, classes)
                 if (yh >= 0).any():
                     scores[task]["holdout"] = score(metric, yh[yh >= 0], probs[yh >= 0])
             table.to_csv(out / "tasks" / SET_FILES[set_name].format(task=task), index=False)

@@ -59,9 +59,8 @@ class Normalized(nn.Module):
         for m in self.models:
             with all_tasks(m):
                 logits += [m(v.apply(x)) for v in self.views]
-        bounds = np.cumsum([logits[0].shape[1] - sum(self.tasks), *self.tasks]).tolist()
-        return tuple(log_pool([z[:, a:b] for z in logits], self.pool).exp()
-                     for a, b in zip([0, *bounds[:-1]], bounds, strict=True))
+        parts = [z.split([z.shape[1] - sum(self.tasks), *self.tasks], dim=1) for z in logits]  # per view: per task
+        return tuple(log_pool(list(task), self.pool).exp() for task in zip(*parts, strict=True))
 
 
 @dataclass(frozen=True)

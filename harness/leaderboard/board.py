@@ -120,10 +120,9 @@ def ranked(rows: list[Row], metric: MetricSpec, final: bool) -> list[Ranked]:
     public = _order([r.public_score for r in rows], times, metric)
     private = _order([r.private_score for r in rows], times, metric)
     out = [Ranked(r, p, q) for r, p, q in zip(rows, public, private, strict=True)]
-    first, then = ("private_rank", "public_rank") if final else ("public_rank", "private_rank")
 
-    def key(x: Ranked) -> tuple[bool, int, bool, int]:
-        a, b = getattr(x, first), getattr(x, then)
+    def key(x: Ranked) -> tuple[bool, int, bool, int]:  # the rank ranked by first, then the other; missing ranks last
+        a, b = (x.private_rank, x.public_rank) if final else (x.public_rank, x.private_rank)
         return a is None, a or 0, b is None, b or 0
 
     return sorted(out, key=key)

@@ -17,6 +17,13 @@ def prob_frame(ids: Sequence[str], probs: np.ndarray, classes: Sequence[str], id
     return df
 
 
+def labelled(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """`frame` with a `label` column after the id: each row's class name, "" where `y` is -1 (a
+    task that does not label the row)."""
+    frame.insert(1, "label", [classes[i] if i >= 0 else "" for i in y])
+    return frame
+
+
 def write_submission(
     path: Path, sample: pd.DataFrame | None, ids: Sequence[str], probs: np.ndarray, classes: Sequence[str],
     id_col: str, label_col: str,

@@ -14,14 +14,9 @@ import pandas as pd
 from harness.data.split import Competition
 from harness.metrics import score
 from harness.outputs.fold_results import FoldResult
-from harness.outputs.tables import prob_frame
+from harness.outputs.tables import labelled, prob_frame
 from harness.predict.pooling import pool_folds, pool_views
 from harness.specs import Ensembler, MetricSpec
-
-
-def _labelled(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
-    frame.insert(1, "label", [classes[i] if i >= 0 else "" for i in y])
-    return frame
 
 
 def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembler, metric: MetricSpec,
@@ -36,7 +31,7 @@ def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembl
             oof[folds == r.fold] = pool_views(ensemble, r.tasks[task.name]["oof"])
         done = ~np.isnan(oof).any(axis=1)
         y = task.of(comp.train.ids)
-        frame = _labelled(prob_frame(comp.train.ids, oof, classes, id_col), y, classes)
+        frame = labelled(prob_frame(comp.train.ids, oof, classes, id_col), y, classes)
         frame.insert(2, "fold", folds)
         frame[done].to_csv(folder / f"{task.name}_oof.csv", index=False)
         scored = done & (y >= 0)
@@ -55,7 +50,7 @@ def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembl
                 prob_frame(split.ids, probs, classes, id_col).to_csv(folder / f"{task.name}_test_probs.csv", index=False)
                 continue
             yh = task.of(split.ids)
-            _labelled(prob_frame(split.ids, probs, classes, id_col), yh, classes).to_csv(
+            labelled(prob_frame(split.ids, probs, classes, id_col), yh, classes).to_csv(
                 folder / f"{task.name}_holdout.csv", index=False)
             if (yh >= 0).any():
                 scores[task.name]["holdout"] = score(metric, yh[yh >= 0], probs[yh >= 0])
