@@ -1,13 +1,17 @@
 """The physical limit of this machine, and how much of it the CIFAR-10 recipe's training reaches.
 
     python bench/speed/flops.py --run runs/cifar10-screen      # a finished run of recipes/cifar10.toml
+    python bench/speed/flops.py --device cuda --run RUN --rate airbench94=IMG_PER_S   # on a GPU
 
 The limit: the FLOP/s of a large matmul and of a 3x3 convolution shaped like the recipe's widest
 layer (channels-last), in fp32 and in bf16 (torch's kernels, all cores, median of several repeats);
-the limit is the best of the four. The achieved:
+the limit is the best of the four. On a GPU (`--device cuda`): a 8192^3 matmul and the convolution at
+batch 1024, in fp32 (TF32 off), bf16 and fp16, timed between synchronizations. The achieved:
 the recipe network's training FLOPs per image (forward counted by torch's FlopCounterMode, backward
 taken as twice the forward) times the training images/s, both of the harness run given (its
-metrics.json) and of a bare loop (forward, backward and SGD step on random batches, nothing else).
+metrics.json), of any `--rate NAME=IMAGES_PER_S` (airbench's, say) and of a bare loop (forward,
+backward and SGD step on random batches, nothing else; bf16 autocast on a GPU, as the harness's
+`precision = "auto"` trains there).
 
 Appends one row, with the machine, to bench/results/flops.jsonl.
 """
@@ -34,28 +38,39 @@ from common import record  # noqa: E402
 ROOT = BENCH.parent
 
 
-def _rate(work: Callable[[], object], flops: float, repeats: int) -> float:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _rate(work: Callable[[], object], flops: float, repeats: int, device: str = "cpu") -> float:
     work()  # warm-up: kernel selection, allocation
     times = []
     for _ in range(repeats):
+        _sync(device)
         start = time.perf_counter()
         work()
+        _sync(device)
         times.append(time.perf_counter() - start)
     return flops / statistics.median(times)
 
 
-def limits(repeats: int) -> dict[str, float]:
-    """GFLOP/s of a 2048^3 matmul and of a 256->256 3x3 convolution on 16x16 maps (batch 256)."""
+def limits(repeats: int, device: str = "cpu") -> dict[str, float]:
+    """GFLOP/s of an n^3 matmul and of a 256->256 3x3 convolution on 16x16 maps: n 2048 and batch 256
+    on a CPU, 8192 and 1024 on a GPU (in fp16 too there; TF32 off, so fp32 is fp32)."""
     out: dict[str, float] = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        name = "fp32" if dtype == torch.float32 else "bf16"
-        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
-        out[f"matmul_{name}_gflops"] = _rate(partial(torch.matmul, a, b), 2 * 2048**3, repeats) / 1e9
+    gpu = device == "cuda"
+    n, batch = (8192, 1024) if gpu else (2048, 256)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    names = {torch.float32: "fp32", torch.bfloat16: "bf16", **({torch.float16: "fp16"} if gpu else {})}
+    for dtype, name in names.items():
+        a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
+        out[f"matmul_{name}_gflops"] = _rate(partial(torch.matmul, a, b), 2 * n**3, repeats, device) / 1e9
         # channels-last, as oneDNN prefers on a CPU and as the recipe's batches arrive (NHWC uint8, permuted)
-        x = torch.randn(256, 256, 16, 16, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        w = torch.randn(256, 256, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        out[f"conv_{name}_gflops"] = _rate(partial(F.conv2d, x, w, padding=1), 2 * 256 * 256 * 16 * 16 * 256 * 9,
-                                            repeats) / 1e9
+        x = torch.randn(batch, 256, 16, 16, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(256, 256, 3, 3, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+        out[f"conv_{name}_gflops"] = _rate(partial(F.conv2d, x, w, padding=1), 2 * batch * 256 * 16 * 16 * 256 * 9,
+                                            repeats, device) / 1e9
     return out
 
 
@@ -75,22 +90,28 @@ def forward_flops(model: torch.nn.Module, size: int) -> float:
     return counter.get_total_flops() / 64
 
 
-def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int) -> float:
-    """Training images/s of forward + backward + SGD on random batches: the loop with nothing else."""
-    model.train()
+def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str = "cpu") -> float:
+    """Training images/s of forward + backward + SGD on random batches: the loop with nothing else
+    (bf16 autocast on a GPU)."""
+    model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)  # as the array's batches
-    y = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)  # as the array's batches
+    y = torch.randint(0, 10, (batch,), device=device)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
 
-    step()
+    for _ in range(3 if device == "cuda" else 1):  # cuDNN's autotuning, on a GPU
+        step()
+    _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    _sync(device)
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -100,17 +121,23 @@ def main() -> None:
     p.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "cifar10.toml")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--rate", action="append", default=[], metavar="NAME=IMAGES_PER_S",
+                   help="another training rate to express as FLOP/s (airbench's, say)")
     args = p.parse_args()
-    limit = limits(args.repeats)
+    limit = limits(args.repeats, args.device)
     model = recipe_model(args.recipe)
     per_image = 3 * forward_flops(model, 32)  # forward + backward (about twice the forward)
-    bare = bare_train_rate(model, 32, 512, args.steps)
+    bare = bare_train_rate(model, 32, 512 if args.device == "cpu" else 1024, args.steps, args.device)
     best = max(limit.values())  # the best this machine showed, fp32 or bf16, matmul or convolution
     summary = {**{k: round(v, 1) for k, v in limit.items()}, "limit_gflops": round(best, 1),
                "train_gflop_per_image": round(per_image / 1e9, 4),
                "bare_loop_img_per_s": round(bare, 1),
                "bare_loop_gflops": round(bare * per_image / 1e9, 1),
                "bare_loop_fraction_of_limit": round(bare * per_image / 1e9 / best, 3)}
+    for name, rate in (r.split("=", 1) for r in args.rate):
+        summary.update({f"{name}_img_per_s": float(rate), f"{name}_gflops": round(float(rate) * per_image / 1e9, 1),
+                        f"{name}_fraction_of_limit": round(float(rate) * per_image / 1e9 / best, 3)})
     if args.run:
         rate = json.loads((args.run / "metrics.json").read_text())["train_img_per_s"]
         summary.update({"run": str(args.run), "harness_img_per_s": round(rate, 1),

@@ -1,0 +1,154 @@
+"""Issue 25's ensembles on the cifar10 competition, on all the data: diverse members trained on every
+fold, each submitted, then `harness ensemble` of all of them (mean, and hill climbing with its
+nested check), submitted too; all scored on Private.
+
+The members, in the order they train:
+
+- `airbench-sN`: `recipes/cifar10.toml` as shipped (the speed record's network, 10 epochs), seed N;
+- `resnet18-sN`: the same recipe with the CIFAR ResNet-18 from scratch (`model.name = "resnet18"`,
+  channels-last), SGD at 0.4 for batch 512 with momentum 0.9 and weight decay 5e-4, BatchNorm at the
+  plain rate, 15 epochs, seed N.
+
+An ensemble counts (issue 25) when its Private beats the best member's by more than 2 sd of that
+member's seed spread (the sd over the seeds of the best member's kind, so the kind needs 2 seeds).
+
+    python bench/accuracy/ensemble_cifar10.py --deadline 300        (a GPU: bench/speed/gpu.sh cifar10)
+    python bench/accuracy/ensemble_cifar10.py --fraction 0.02 --epochs 1 --folds 2 --work /tmp/e   (a smoke test)
+
+Members train in the order of --members while the deadline allows: one is skipped when the wall of
+the last member of its kind (or 3x an airbench member's, for a first ResNet-18) would overrun it,
+and a run still going at the deadline is stopped and left out. --deadline keeps --reserve seconds
+for the ensembles and the submissions. Finished runs in --work are read back. Appends the table,
+with the machine, to bench/results/ensemble_cifar10.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+from common import record, set_args, spread  # noqa: E402
+
+ROOT = BENCH.parent
+RECIPE = ROOT / "recipes" / "cifar10.toml"
+DATA = ROOT.parent / "shared" / "data" / "cifar10"
+RESNET18 = ["model.name='resnet18'", "model.channels_last=true", "train.batch_size=512", "train.lr=0.4",
+            "train.momentum=0.9", "train.weight_decay=0.0005", "train.norm_lr_mult=1.0", "train.epochs=15"]
+KINDS = {"airbench": [], "resnet18": RESNET18}
+ORDER = ["airbench-s0", "resnet18-s0", "airbench-s1", "airbench-s2", "resnet18-s1", "resnet18-s2"]
+METHODS = ("mean", "hill_climb")
+
+
+def harness(*args: object, timeout: float | None = None) -> float | None:
+    """Run the CLI from the repository root; its wall seconds, or None when it ran past `timeout`."""
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])]
+    try:
+        subprocess.run(cmd, cwd=ROOT, check=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.perf_counter() - start
+
+
+def scores(board: Path, message: str) -> tuple[float, float]:
+    import pandas as pd
+
+    table = pd.read_csv(board / "cifar10" / "leaderboard.csv")
+    row = table[table.message == message].iloc[-1]
+    return float(row.public_score), float(row.private_score)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=Path, default=DATA, help="the CIFAR-10 ImageFolder (train/, test/)")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_ensemble_cifar10")
+    ap.add_argument("--members", nargs="+", default=ORDER, help="KIND-sSEED, KIND one of " + ", ".join(KINDS))
+    ap.add_argument("--deadline", type=float, default=0, help="seconds for the whole benchmark (0: none)")
+    ap.add_argument("--reserve", type=float, default=60, help="seconds the deadline keeps for the ensembles")
+    ap.add_argument("--fraction", type=float, default=1.0, help="data.fraction of every member (a smoke test: less)")
+    ap.add_argument("--epochs", type=int, default=0, help="train.epochs of every member (0: each kind's)")
+    ap.add_argument("--folds", type=int, default=5, help="cv.folds of every member")
+    args = ap.parse_args()
+    start = time.perf_counter()
+    if not args.photos.is_dir():
+        raise SystemExit(f"no {args.photos}: this benchmark needs CIFAR-10's photos (--photos)")
+    for m in args.members:
+        kind, _, seed = m.rpartition("-s")
+        if kind not in KINDS or not seed.isdigit():
+            raise SystemExit(f"--members: {m!r} is not KIND-sSEED with KIND one of {', '.join(KINDS)}")
+    work = args.work.resolve()
+    comp, board = work / "comp", work / "board"
+    if not (comp / "train.csv").is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        harness("competition", "new", "cifar10", "--from", args.photos.resolve(), "--out", comp, "--board", board,
+                "--link", "--force", "--daily-limit", "0")  # a benchmark submits every entry
+    common = [f"data.root='{comp}'", f"data.fraction={args.fraction}", f"cv.folds={args.folds}"]
+    if args.epochs:
+        common.append(f"train.epochs={args.epochs}")
+    walls: dict[str, float] = {}
+    done: list[str] = []
+    for name in args.members:
+        kind, _, seed = name.rpartition("-s")
+        out = work / name
+        if not (out / "metrics.json").is_file():
+            left = args.deadline - (time.perf_counter() - start) - args.reserve if args.deadline else None
+            guess = walls.get(kind) or (3 * walls["airbench"] if kind == "resnet18" and "airbench" in walls else 0)
+            if left is not None and guess > left:
+                print(f"{name}: skipped, {guess:.0f} s expected and {left:.0f} s left", flush=True)
+                continue
+            wall = harness("run", RECIPE, "--out", out, *set_args([*common, *KINDS[kind], f"train.seed={seed}"]),
+                           timeout=None if left is None else max(left, 1))
+            if wall is None:
+                print(f"{name}: stopped at the deadline, left out", flush=True)
+                continue
+            walls[kind] = wall
+            print(f"{name}: {wall:.0f} s", flush=True)
+        done.append(name)
+    entries = list(done)
+    if len(done) >= 2:
+        for method in METHODS:
+            out = work / f"ens-{method}"
+            if not (out / "run.json").is_file():
+                harness("ensemble", *[work / n for n in done], "--out", out, "--method", method)
+            entries.append(out.name)
+    rows = []
+    for name in entries:
+        message = f"ensemble_cifar10 {name} {work.name}"
+        harness("submit", work / name / "submission.csv", "--competition", "cifar10", "--board", board,
+                "--message", message)
+        public, private = scores(board, message)
+        metrics = json.loads((work / name / "metrics.json").read_text())
+        row = {"entry": name, "cv": metrics.get("cv_score_in_sample", metrics["cv_score"]), "public": public,
+               "private": private, "wall_s": round(metrics["wall_seconds"], 1) if "wall_seconds" in metrics else None}
+        if name.startswith("ens-"):
+            ens = json.loads((work / name / "ensemble.json").read_text())
+            row.update(nested_cv=ens["scores"]["oof_nested"], weights={m["name"]: m["weight"] for m in ens["members"]})
+        rows.append(row)
+        print(row, flush=True)
+    summary = {"recipe": "recipes/cifar10.toml", "kinds": KINDS, "fraction": args.fraction, "folds": args.folds,
+               "epochs": args.epochs or "each kind's", "members": done, "rows": rows,
+               "skipped": [m for m in args.members if m not in done]}
+    members = [r for r in rows if not r["entry"].startswith("ens-")]
+    if members:
+        best = max(members, key=lambda r: r["private"])
+        kind = best["entry"].rpartition("-s")[0]
+        seeds = [r["private"] for r in members if r["entry"].rpartition("-s")[0] == kind]
+        sd = spread(seeds) if len(seeds) > 1 else None
+        summary.update(best_member=best["entry"], best_member_private=best["private"],
+                       best_kind_private=f"{statistics.mean(seeds):.4f} +- {spread(seeds):.4f} ({len(seeds)} seeds)")
+        for r in rows:
+            if r["entry"].startswith("ens-"):
+                r["gain_over_best_member"] = round(r["private"] - best["private"], 4)
+                r["gain_counts"] = None if sd is None else bool(r["private"] - best["private"] > 2 * sd)
+    record("ensemble_cifar10", summary)
+
+
+if __name__ == "__main__":
+    main()
