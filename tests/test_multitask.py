@@ -202,3 +202,15 @@ def test_bad_labels_stop_harness_run_before_training(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "run" / "fold0").exists()
+
+
+def test_a_member_task_table_without_the_ensembles_rows_is_one_clear_error(tmp_path: Path) -> None:
+    from harness.ensemble.tasks import _read
+    from harness.errors import HarnessError
+
+    table = tmp_path / "coarse_oof.csv"
+    pd.DataFrame({"id": ["a", "b"], "label": ["x", "y"], "x": [0.9, 0.2], "y": [0.1, 0.8]}).to_csv(table, index=False)
+    probs, y = _read(table, "id", ["b", "a"], ("x", "y"))
+    assert probs.tolist() == [[0.2, 0.8], [0.9, 0.1]] and y.tolist() == [1, 0]
+    with pytest.raises(HarnessError, match=r"coarse_oof.csv lacks 1 of the ensemble's rows, such as 'c'"):
+        _read(table, "id", ["a", "c"], ("x", "y"))

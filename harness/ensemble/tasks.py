@@ -18,6 +18,7 @@ import pandas as pd
 
 from harness.console import warn
 from harness.ensemble.members import Pool
+from harness.errors import HarnessError
 from harness.metrics import score
 from harness.outputs.tables import labelled, prob_frame
 from harness.specs import Ensembler, MetricSpec
@@ -43,7 +44,8 @@ def _read(path: Path, id_col: str, ids: Sequence[str], classes: Sequence[str]) -
     table = pd.read_csv(path, dtype={id_col: str, "label": str}, keep_default_na=False).set_index(id_col)
     missing = [i for i in ids if i not in table.index]
     if missing:
-        raise FileNotFoundError(f"{path} lacks {len(missing)} of the ensemble's rows, such as {missing[0]!r}")
+        raise HarnessError(f"{path} lacks {len(missing)} of the ensemble's rows, such as {missing[0]!r}: the members "
+                           "did not predict the same images (rerun that member on the others' data)")
     rows = table.loc[list(ids)]
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index.get(v, -1) for v in rows["label"]] if "label" in rows else [-1] * len(rows), dtype=np.int64)
