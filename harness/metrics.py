@@ -22,6 +22,15 @@ def score(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray) -> float:
     return metric(np.asarray(y_true), np.asarray(probs, dtype=np.float64))
 
 
+def score_known(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray, rows: np.ndarray | None = None) -> float:
+    """`score` over the rows with a label (`y_true` >= 0; -1 marks a row its task does not label),
+    within the boolean mask `rows` if given; NaN when no row qualifies."""
+    keep = np.asarray(y_true) >= 0
+    if rows is not None:
+        keep &= rows
+    return score(metric, np.asarray(y_true)[keep], np.asarray(probs)[keep]) if keep.any() else float("nan")
+
+
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """Probability rows for a label submission: a label metric scores them like the labels."""
     out = np.zeros((len(labels), num_classes))

@@ -19,7 +19,7 @@ import pandas as pd
 from harness.console import warn
 from harness.ensemble.members import Pool
 from harness.errors import HarnessError
-from harness.metrics import score
+from harness.metrics import score_known
 from harness.outputs.tables import labelled, prob_frame
 from harness.specs import Ensembler, MetricSpec
 
@@ -64,7 +64,7 @@ def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]
         frame = labelled(prob_frame(pool.ids, oof, classes, id_col), y, classes)
         frame.insert(2, "fold", pool.fold)
         frame.to_csv(out / "tasks" / f"{task}_oof.csv", index=False)
-        scores[task] = {"cv": score(metric, y[y >= 0], oof[y >= 0]) if (y >= 0).any() else float("nan")}
+        scores[task] = {"cv": score_known(metric, y, oof)}
         for set_name, ids in pool.set_ids.items():
             paths = [m.folder / "tasks" / SET_FILES[set_name].format(task=task) for m in pool.members]
             absent = [p for p in paths if not p.is_file()]
@@ -78,7 +78,7 @@ def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]
             if set_name == "holdout":
                 table = labelled(table, yh, classes)
                 if (yh >= 0).any():
-                    scores[task]["holdout"] = score(metric, yh[yh >= 0], probs[yh >= 0])
+                    scores[task]["holdout"] = score_known(metric, yh, probs)
             table.to_csv(out / "tasks" / SET_FILES[set_name].format(task=task), index=False)
             if set_name == "test":
                 pd.DataFrame({id_col: list(ids), "label": [classes[i] for i in probs.argmax(axis=1)]}).to_csv(

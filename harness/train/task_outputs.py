@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.data.split import Competition
-from harness.metrics import score
+from harness.metrics import score_known
 from harness.outputs.fold_results import FoldResult
 from harness.outputs.tables import labelled, prob_frame
 from harness.predict.pooling import pool_folds, pool_views
@@ -34,8 +34,7 @@ def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembl
         frame = labelled(prob_frame(comp.train.ids, oof, classes, id_col), y, classes)
         frame.insert(2, "fold", folds)
         frame[done].to_csv(folder / f"{task.name}_oof.csv", index=False)
-        scored = done & (y >= 0)
-        scores[task.name] = {"cv": score(metric, y[scored], oof[scored]) if scored.any() else float("nan")}
+        scores[task.name] = {"cv": score_known(metric, y, oof, rows=done)}
         for set_name in ("test", "holdout"):
             split = getattr(comp, set_name)
             per_fold = [pool_views(ensemble, r.tasks[task.name][set_name]) for r in results
@@ -53,5 +52,5 @@ def write_tasks(out_dir: Path, comp: Competition, id_col: str, ensemble: Ensembl
             labelled(prob_frame(split.ids, probs, classes, id_col), yh, classes).to_csv(
                 folder / f"{task.name}_holdout.csv", index=False)
             if (yh >= 0).any():
-                scores[task.name]["holdout"] = score(metric, yh[yh >= 0], probs[yh >= 0])
+                scores[task.name]["holdout"] = score_known(metric, yh, probs)
     return scores
