@@ -15,6 +15,7 @@ from harness.plugin_manager import load_plugins
 from harness.specs import Batch
 from harness.testing import context
 from harness.train.loop import train_one_epoch
+from harness.train.nonfinite import arm, skips_on_device
 from harness.train.optim import build_optimizer
 from harness.train.state import TrainState
 
@@ -125,8 +126,8 @@ def test_the_step_loop_reads_nothing_back_per_step(tmp_path: Path, monkeypatch: 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
 def test_a_nan_step_leaves_weights_and_optimizer_untouched(tmp_path: Path, optimizer: str) -> None:
-    """AdamW skips on the device (fused kernel, found_inf); SGD reads the flag at once. Both: the
-    NaN update changes nothing, is counted and logged, and keeps its slot in the schedule."""
+    """Both fused optimizers skip on the device (found_inf): the NaN update changes nothing, is
+    counted and logged, and keeps its slot in the schedule."""
     state, stats, weights, messages = _epoch(tmp_path, [f"train.optimizer='{optimizer}'"], nan_steps=(3, 4))
     assert torch.equal(weights[2], weights[3]) and torch.equal(weights[3], weights[4])
     assert not torch.equal(weights[4], weights[5]) and not torch.equal(weights[1], weights[2])
@@ -137,6 +138,37 @@ def test_a_nan_step_leaves_weights_and_optimizer_untouched(tmp_path: Path, optim
     assert all(torch.isfinite(v).all() for s in state.optimizer.state_dict()["state"].values()
                for v in s.values() if torch.is_tensor(v) and v.is_floating_point())
     assert torch.isfinite(torch.tensor(stats.loss))
+
+
+def test_sgd_skipping_its_first_step_on_the_device_then_steps_as_a_fresh_one(tmp_path: Path) -> None:
+    """Fused SGD makes its momentum buffers on its first step; skipped there (found_inf), they would
+    be left uninitialised. The harness starts them at zero, which is also what a first step puts
+    there: after a skipped first step, the next update is a fresh optimizer's first, to the bit."""
+    recipe_path = tmp_path / "r.toml"
+    recipe_path.write_text(TINY.format(root=tmp_path))
+    cfg = load_recipe(recipe_path, ["train.optimizer='sgd'", "train.momentum=0.85", "train.weight_decay=0.01"]).train
+    torch.manual_seed(0)
+    model, fresh = nn.Linear(5, 3), nn.Linear(5, 3)
+    fresh.load_state_dict(model.state_dict())
+    ours = build_optimizer(model, cfg, 0.1)
+    assert skips_on_device(ours)
+    assert all(torch.equal(ours.state[p]["momentum_buffer"], torch.zeros_like(p)) for p in model.parameters())
+    twin = dict(zip(model.parameters(), fresh.parameters(), strict=True))  # the same groups (decay on the weight only), unfused
+    reference = torch.optim.SGD([{"params": [twin[p] for p in g["params"]], "weight_decay": g["weight_decay"],
+                                  "lr": g["lr"]} for g in ours.param_groups], lr=0.1, momentum=0.85, nesterov=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = torch.full_like(p, float("nan"))
+    arm(ours, torch.ones(()), Accelerator(cpu=True))
+    ours.step()  # skipped on the device
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    grads = [torch.randn_like(p) for p in model.parameters()]
+    for p, q, g in zip(model.parameters(), fresh.parameters(), grads, strict=True):
+        p.grad, q.grad = g.clone(), g.clone()
+    arm(ours, torch.zeros(()), Accelerator(cpu=True))
+    ours.step()
+    reference.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
 
 
 class SlowData(TensorDataset):

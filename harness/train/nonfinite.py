@@ -6,7 +6,7 @@ would poison the optimizer's state for good; so the gradients are checked too, o
 with one fused norm over all of them (an overflow of their squares counts as non-finite). Under
 fp16 the GradScaler does that check itself.
 
-With a fused optimizer (AdamW, on a CPU or GPU) the skip happens on the device: the flag is
+With a fused optimizer (AdamW or SGD, on a CPU or GPU) the skip happens on the device: the flag is
 handed to the fused kernel as `found_inf`, the hook AMP's GradScaler uses, which leaves the
 weights and the optimizer state untouched. The step loop then never waits for the host; the
 flags are read where the loop syncs anyway (every `train.log_every` steps, before a checkpoint,
@@ -63,9 +63,11 @@ def _inner(optimizer: Any) -> Any:
 
 
 def skips_on_device(optimizer: Any) -> bool:
-    """True for an optimizer whose fused step honours `found_inf` (fused AdamW)."""
+    """True for an optimizer whose fused step honours `found_inf` (fused AdamW or SGD; the
+    harness's SGD starts its momentum buffers at zero, `optim.zero_momentum`, so that a skipped
+    first step leaves nothing uninitialised)."""
     inner = _inner(optimizer)
-    return isinstance(inner, torch.optim.AdamW) and all(g.get("fused") for g in inner.param_groups)
+    return isinstance(inner, (torch.optim.AdamW, torch.optim.SGD)) and all(g.get("fused") for g in inner.param_groups)
 
 
 def arm(optimizer: Any, flag: torch.Tensor, acc: Any) -> None:

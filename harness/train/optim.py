@@ -50,11 +50,23 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.opti
             if mine:
                 base = lr * scale * (cfg.backbone_lr_mult if part == "backbone" else 1.0)
                 param_groups.append({"params": mine, "weight_decay": weight_decay, "lr": base, "base_lr": base, "part": part})
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(param_groups, lr=lr, momentum=cfg.momentum, nesterov=True)
     # Fused: one kernel for all parameters, and it can skip a non-finite step on the device
     # (harness/train/nonfinite.py), so the step loop needs no host sync.
+    if cfg.optimizer == "sgd":
+        sgd = torch.optim.SGD(param_groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, fused=True)
+        zero_momentum(sgd)
+        return sgd
     return torch.optim.AdamW(param_groups, lr=lr, fused=True)
+
+
+def zero_momentum(sgd: torch.optim.SGD) -> None:
+    """Start every momentum buffer at zero. Fused SGD would make them on its first step, as
+    torch.empty, and a first step skipped on the device (found_inf) would leave them uninitialised.
+    From zero, the first step's buffer is the gradient, as without them: the same numbers."""
+    for group in sgd.param_groups:
+        if group["momentum"]:
+            for p in group["params"]:
+                sgd.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
 def _groups(model: nn.Module, head: set[int], cfg: TrainConfig) -> list[tuple[list[nn.Parameter], float, float]]:
