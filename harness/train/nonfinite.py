@@ -10,7 +10,7 @@ With a fused optimizer (AdamW or SGD, on a CPU or GPU) the skip happens on the d
 handed to the fused kernel as `found_inf`, the hook AMP's GradScaler uses, which leaves the
 weights and the optimizer state untouched. The step loop then never waits for the host; the
 flags are read where the loop syncs anyway (every `train.log_every` steps, before a checkpoint,
-at the end of the epoch). Other optimizers read the flags every step and skip the step.
+at the end of the epoch). An unfused optimizer reads the flags every step and skips the step.
 Either way a skipped update keeps its slot in the schedule, as with GradScaler.
 """
 
