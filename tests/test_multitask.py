@@ -150,6 +150,19 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     submitted = pd.read_csv(run / "tasks" / "coarse_submission.csv")
     assert pred["coarse"].tolist() == submitted["label"].tolist()
     assert pred["label"].tolist() == pd.read_csv(run / "submission.csv")["label"].tolist()
+    # A gate turns an image away from every task: predict --reject keeps the task columns
+    assert main(["gate", str(run), "--by", "max_softmax", "--recall", "0.5"]) == 0
+    gated_args = ["predict", str(run), str(root / "test"), "--reject", "--out", str(tmp_path / "gated.csv"), "-q"]
+    assert main(gated_args) == 0
+    gate = json.loads((run / "gate.json").read_text())  # a threshold inside the test images' scores: both cases
+    gate["threshold"] = float(pd.read_csv(tmp_path / "gated.csv")["gate_score"].median())
+    (run / "gate.json").write_text(json.dumps(gate))
+    assert main(gated_args) == 0
+    gated = pd.read_csv(tmp_path / "gated.csv")
+    turned = (gated["label"] == "unknown").to_numpy()
+    assert turned.any() and not turned.all()
+    assert (gated["coarse"][turned] == "unknown").all() and (gated["coarse"][~turned] == pred["coarse"][~turned]).all()
+    assert np.abs(gated[["coarse:x", "coarse:y"]].to_numpy() - pred[["coarse:x", "coarse:y"]].to_numpy()).max() < 1e-9
     # An ensemble carries the task too: the members' task probabilities, combined as their own task's
     run2 = tmp_path / "run2"
     assert main(["run", str(recipe), "--out", str(run2), "--set", "data.extension='.png'", "--set", "data.tasks=['coarse']",

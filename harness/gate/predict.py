@@ -16,7 +16,7 @@ from harness.gate.scores import fold_mean, known_probability, main_score
 from harness.outputs.manifest import read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
-from harness.predict.folds import Prediction, predict_run
+from harness.predict.folds import Prediction, add_task_columns, predict_run
 
 
 def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
@@ -24,7 +24,8 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
                   ) -> tuple[pd.DataFrame, Gate]:
     """id, label (the gate's unknown label where it turns the image away), gate_score, and the
     main run's probabilities per class (empty for an image a gate run turned away: never
-    predicted). `folds` and `views` choose the main run's; a gate run predicts with all of its."""
+    predicted); then a multi-task run's further tasks, as `Prediction.frame` writes them. `folds`
+    and `views` choose the main run's; a gate run predicts with all of its."""
     gate = read_gate(run_dir)
     main: Prediction | None
     if gate.run:
@@ -36,17 +37,22 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
         main = predict_run(run_dir, split.subset(keep), plugins, folds, views, advance) if len(keep) else None
         classes = read_manifest(run_dir).classes
         probs = np.full((len(split), len(classes)), np.nan)
+        tasks: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
         if main is not None:
             probs[keep] = main.probs
+            for task, (task_classes, task_probs) in main.tasks.items():
+                tasks[task] = (task_classes, np.full((len(split), len(task_classes)), np.nan))
+                tasks[task][1][keep] = task_probs
     else:
         main = predict_run(run_dir, split, plugins, folds, views, advance, keep_logits=True)
         assert main.logits is not None
         classes = main.classes
         scores = fold_mean(main_score(gate.by), main.logits, classes)
         accepted = gate.accepts(scores)
-        probs = main.probs
+        probs, tasks = main.probs, main.tasks
     frame = prob_frame(split.ids, probs, classes, "id")
     top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
     frame.insert(1, "label", [classes[i] if ok else gate.unknown_label for i, ok in zip(top, accepted, strict=True)])
     frame.insert(2, "gate_score", scores)
+    add_task_columns(frame, tasks, accepted, gate.unknown_label)  # a multi-task run's further tasks, gated alike
     return frame, gate

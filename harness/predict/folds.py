@@ -42,11 +42,21 @@ class Prediction:
         of a multi-task run, its label (column TASK) and its probabilities (TASK:CLASS)."""
         df = prob_frame(self.ids, self.probs, self.classes, "id")
         df.insert(1, "label", [self.classes[i] for i in self.probs.argmax(axis=1)])
-        for task, (classes, probs) in self.tasks.items():
-            df[task] = [classes[i] for i in probs.argmax(axis=1)]
-            for k, c in enumerate(classes):
-                df[f"{task}:{c}"] = probs[:, k]
+        add_task_columns(df, self.tasks)
         return df
+
+
+def add_task_columns(df: pd.DataFrame, tasks: dict[str, tuple[tuple[str, ...], np.ndarray]],
+                     accepted: np.ndarray | None = None, unknown_label: str = "") -> None:
+    """For each further task (classes, probs with a row per row of `df`): its label (column TASK)
+    and its probabilities (TASK:CLASS). Where `accepted` is False (a gate turned the image away)
+    the label is `unknown_label`; a row never predicted has NaN probabilities."""
+    for task, (classes, probs) in tasks.items():
+        top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
+        ok = np.ones(len(df), dtype=bool) if accepted is None else accepted
+        df[task] = [classes[i] if keep else unknown_label for i, keep in zip(top, ok, strict=True)]
+        for k, c in enumerate(classes):
+            df[f"{task}:{c}"] = probs[:, k]
 
 
 def run_manifest(run_dir: Path) -> RunManifest:
