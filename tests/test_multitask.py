@@ -194,6 +194,9 @@ def test_a_multitask_run_predicts_and_exports_every_fold_as_it_ran(tmp_path: Pat
     assert np.abs(ours - pred[["class_0", "class_1", "class_2"]].to_numpy()).max() < 1e-4
     assert np.abs(coarse - pred[["coarse:x", "coarse:y"]].to_numpy()).max() < 1e-4  # every task, as predict gives it
     assert json.loads(read_metadata(tmp_path / "mt.onnx")["tasks"]) == {"coarse": ["x", "y"]}
+    # the gate attached above is not in the graph: the file says so and carries its settings
+    meta = read_metadata(tmp_path / "mt.onnx")
+    assert json.loads(meta["gate"]) == json.loads((run / "gate.json").read_text()) and meta["gate_applied"].startswith("no")
 
 
 @pytest.mark.parametrize(("sets", "message"), [

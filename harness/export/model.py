@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class Preprocessing:
     metric: str
     cv_score: float | None
     tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a multi-task run's further tasks and their classes
+    gate: str = ""  # the run's gate.json, when one is attached: the graph does not apply it
 
     def metadata(self, input_dtype: str) -> dict[str, str]:
         """The ONNX metadata_props / TorchScript extra file: string keys and values."""
@@ -109,6 +110,8 @@ class Preprocessing:
             "cv_score": "" if self.cv_score is None else repr(self.cv_score),
             "outputs": json.dumps(output_names([name for name, _ in self.tasks])),
             "tasks": json.dumps({name: list(classes) for name, classes in self.tasks}),
+            **({"gate": self.gate, "gate_applied": "no: the outputs are the main model's; turn away an image "
+                "whose gate score is below the threshold, as harness predict --reject does"} if self.gate else {}),
         }
 
 
@@ -198,6 +201,19 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
         steps=("decode to RGB (EXIF orientation applied, alpha composited on white)", *describe(transform)),
         mean=tuple(fms[0].inputs.mean), std=tuple(fms[0].inputs.std), folds=use,
         weights=tuple(fm.weights for fm in fms), views=tuple(v.name for v in fms[0].views), pool=module.pool,
-        run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv, tasks=tasks,
+        run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv, tasks=tasks, gate=attached_gate(run_dir),
     )
     return Exportable(module, prep, transform, recipe)
+
+
+def attached_gate(run_dir: Path) -> str:
+    """The run's gate as JSON ("" without one), with a warning: the exported graph is the main
+    model alone, so whoever serves it applies the gate from the file's metadata."""
+    from harness.gate.attach import GATE_FILE, read_gate
+
+    if not (run_dir / GATE_FILE).is_file():
+        return ""
+    gate = read_gate(run_dir)
+    warn(f"{run_dir} has a gate ({gate.by if not gate.run else 'the gate run ' + gate.run}, threshold "
+         f"{gate.threshold:.4g}): the exported graph does not apply it; its settings are in the metadata's 'gate'")
+    return json.dumps(asdict(gate))
