@@ -16,7 +16,7 @@ from harness.gate.scores import fold_mean, known_probability, main_score
 from harness.outputs.manifest import read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
-from harness.predict.folds import Prediction, add_task_columns, predict_run
+from harness.predict.folds import Prediction, add_task_columns, labels_of, predict_run
 
 
 def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
@@ -41,8 +41,9 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
         if main is not None:
             probs[keep] = main.probs
             for task, (task_classes, task_probs) in main.tasks.items():
-                tasks[task] = (task_classes, np.full((len(split), len(task_classes)), np.nan))
-                tasks[task][1][keep] = task_probs
+                full = np.full((len(split), len(task_classes)), np.nan)
+                full[keep] = task_probs
+                tasks[task] = (task_classes, full)
     else:
         main = predict_run(run_dir, split, plugins, folds, views, advance, keep_logits=True)
         assert main.logits is not None
@@ -51,8 +52,7 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
         accepted = gate.accepts(scores)
         probs, tasks = main.probs, main.tasks
     frame = prob_frame(split.ids, probs, classes, "id")
-    top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
-    frame.insert(1, "label", [classes[i] if ok else gate.unknown_label for i, ok in zip(top, accepted, strict=True)])
+    frame.insert(1, "label", labels_of(probs, classes, accepted, gate.unknown_label))
     frame.insert(2, "gate_score", scores)
     add_task_columns(frame, tasks, accepted, gate.unknown_label)  # a multi-task run's further tasks, gated alike
     return frame, gate

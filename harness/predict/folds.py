@@ -41,20 +41,26 @@ class Prediction:
         """id, the predicted label, one probability column per class; then, for each further task
         of a multi-task run, its label (column TASK) and its probabilities (TASK:CLASS)."""
         df = prob_frame(self.ids, self.probs, self.classes, "id")
-        df.insert(1, "label", [self.classes[i] for i in self.probs.argmax(axis=1)])
+        df.insert(1, "label", labels_of(self.probs, self.classes))
         add_task_columns(df, self.tasks)
         return df
 
 
+def labels_of(probs: np.ndarray, classes: Sequence[str], accepted: np.ndarray | None = None,
+              unknown_label: str = "") -> list[str]:
+    """Each row's most probable class; `unknown_label` where `accepted` is False (a gate turned
+    the image away, and its probabilities may be NaN: never predicted)."""
+    top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
+    ok = np.ones(len(top), dtype=bool) if accepted is None else accepted
+    return [classes[i] if keep else unknown_label for i, keep in zip(top, ok, strict=True)]
+
+
 def add_task_columns(df: pd.DataFrame, tasks: dict[str, tuple[tuple[str, ...], np.ndarray]],
                      accepted: np.ndarray | None = None, unknown_label: str = "") -> None:
-    """For each further task (classes, probs with a row per row of `df`): its label (column TASK)
-    and its probabilities (TASK:CLASS). Where `accepted` is False (a gate turned the image away)
-    the label is `unknown_label`; a row never predicted has NaN probabilities."""
+    """For each further task (classes, probs with a row per row of `df`): its label (column TASK,
+    `labels_of`) and its probabilities (TASK:CLASS)."""
     for task, (classes, probs) in tasks.items():
-        top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
-        ok = np.ones(len(df), dtype=bool) if accepted is None else accepted
-        df[task] = [classes[i] if keep else unknown_label for i, keep in zip(top, ok, strict=True)]
+        df[task] = labels_of(probs, classes, accepted, unknown_label)
         for k, c in enumerate(classes):
             df[f"{task}:{c}"] = probs[:, k]
 
