@@ -93,3 +93,14 @@ def screen_options(ap: Any, fraction: float, work: Path, reuse_help: str) -> Non
 def screen_budget(args: Any) -> list[str]:
     """The `--set` arguments of a screen: fold 0 of `args.fraction` for `args.epochs` epochs."""
     return set_args([f"data.fraction={args.fraction}", "cv.only=[0]", f"train.epochs={args.epochs}"])
+
+
+def leaderboard_scores(board: Path, competition: str, message: str) -> tuple[float, float] | None:
+    """The public and private score of the last submission named `message` on `board`'s
+    `competition`; None before it is submitted."""
+    import pandas as pd
+
+    path = board / competition / "leaderboard.csv"
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame({"message": []})
+    rows = table[table.message == message]
+    return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))

@@ -94,6 +94,7 @@ GPU_EDITS: list[tuple[str, str, str, int]] = [
     ("the training loops' cuda-event time, apart", _TRAIN_STOP,
      _TRAIN_STOP + " " * 8 + "train_seconds += 1e-3 * starter.elapsed_time(ender)\n", 1),
 ]
+EDITS_FOR = {"cpu": EDITS, "cuda": GPU_EDITS}
 
 
 def airbench_source(repo: Path) -> tuple[str, str]:
@@ -110,7 +111,7 @@ def airbench_source(repo: Path) -> tuple[str, str]:
 def edit(text: str, device: str = "cpu") -> str:
     """The text with `EDITS` (a CPU) or `GPU_EDITS` applied, each checked to match as often as expected."""
     assert "torch.compile" not in text, "the uncompiled airbench94 was expected"
-    for what, old, new, times in EDITS if device == "cpu" else GPU_EDITS:
+    for what, old, new, times in EDITS_FOR[device]:
         found = text.count(old)
         assert found == times, f"airbench edit '{what}': {found} matches, expected {times}"
         text = text.replace(old, new)
@@ -263,7 +264,7 @@ def main() -> None:
     h, a = means["harness"], means["airbench"]
     summary = {
         "device": args.device, "airbench_commit": commit, "airbench_file": AIRBENCH_FILE,
-        "airbench_edits": [e[0] for e in (EDITS if args.device == "cpu" else GPU_EDITS)],
+        "airbench_edits": [e[0] for e in EDITS_FOR[args.device]],
         "airbench_runs_per_process": airbench_runs,
         "recipe": str(RECIPE), "epochs": args.epochs, "seeds": args.seeds, "limit": args.limit,
         "train_images_per_epoch": {"harness": "fold 0 (4/5 of the training set)", "airbench": "all of it, batch 1024, drop_last"},

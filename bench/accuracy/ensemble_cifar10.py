@@ -34,7 +34,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, set_args, spread  # noqa: E402
+from common import leaderboard_scores, record, set_args, spread  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -57,12 +57,10 @@ def harness(*args: object, timeout: float | None = None) -> float | None:
     return time.perf_counter() - start
 
 
-def scores(board: Path, message: str) -> tuple[float, float]:
-    import pandas as pd
-
-    table = pd.read_csv(board / "cifar10" / "leaderboard.csv")
-    row = table[table.message == message].iloc[-1]
-    return float(row.public_score), float(row.private_score)
+def kind_of(member: str) -> tuple[str, str]:
+    """(KIND, SEED) of a member named KIND-sSEED."""
+    kind, _, seed = member.rpartition("-s")
+    return kind, seed
 
 
 def main() -> None:
@@ -80,7 +78,7 @@ def main() -> None:
     if not args.photos.is_dir():
         raise SystemExit(f"no {args.photos}: this benchmark needs CIFAR-10's photos (--photos)")
     for m in args.members:
-        kind, _, seed = m.rpartition("-s")
+        kind, seed = kind_of(m)
         if kind not in KINDS or not seed.isdigit():
             raise SystemExit(f"--members: {m!r} is not KIND-sSEED with KIND one of {', '.join(KINDS)}")
     work = args.work.resolve()
@@ -95,7 +93,7 @@ def main() -> None:
     walls: dict[str, float] = {}
     done: list[str] = []
     for name in args.members:
-        kind, _, seed = name.rpartition("-s")
+        kind, seed = kind_of(name)
         out = work / name
         if not (out / "metrics.json").is_file():
             left = args.deadline - (time.perf_counter() - start) - args.reserve if args.deadline else None
@@ -123,7 +121,9 @@ def main() -> None:
         message = f"ensemble_cifar10 {name} {work.name}"
         harness("submit", work / name / "submission.csv", "--competition", "cifar10", "--board", board,
                 "--message", message)
-        public, private = scores(board, message)
+        score = leaderboard_scores(board, "cifar10", message)
+        assert score is not None, f"harness submit left no row {message!r}"
+        public, private = score
         metrics = json.loads((work / name / "metrics.json").read_text())
         row = {"entry": name, "cv": metrics.get("cv_score_in_sample", metrics["cv_score"]), "public": public,
                "private": private, "wall_s": round(metrics["wall_seconds"], 1) if "wall_seconds" in metrics else None}
@@ -138,8 +138,8 @@ def main() -> None:
     members = [r for r in rows if not r["entry"].startswith("ens-")]
     if members:
         best = max(members, key=lambda r: r["private"])
-        kind = best["entry"].rpartition("-s")[0]
-        seeds = [r["private"] for r in members if r["entry"].rpartition("-s")[0] == kind]
+        kind = kind_of(best["entry"])[0]
+        seeds = [r["private"] for r in members if kind_of(r["entry"])[0] == kind]
         sd = spread(seeds) if len(seeds) > 1 else None
         summary.update(best_member=best["entry"], best_member_private=best["private"],
                        best_kind_private=f"{statistics.mean(seeds):.4f} +- {spread(seeds):.4f} ({len(seeds)} seeds)")

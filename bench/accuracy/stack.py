@@ -45,11 +45,9 @@ import statistics
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
+from common import leaderboard_scores, record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -78,14 +76,6 @@ def arms(teacher: Path) -> dict[str, list[str]]:
 def harness(*args: object) -> float:
     _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], ROOT)
     return wall
-
-
-def scored(board: Path, message: str) -> tuple[float, float] | None:
-    """The public and private score of the submission named `message`; None before it is submitted."""
-    path = board / "cifar10" / "leaderboard.csv"
-    table = pd.read_csv(path) if path.is_file() else pd.DataFrame({"message": []})
-    rows = table[table.message == message]
-    return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))
 
 
 def main() -> None:
@@ -123,11 +113,11 @@ def main() -> None:
             if not (args.reuse and (out / "metrics.json").is_file()):
                 harness("run", RECIPE, "--out", out, *set_args(common), *budget, *set_args(plan[name]),
                         "--set", f"train.seed={seed}")
-            score = scored(board, message)
+            score = leaderboard_scores(board, "cifar10", message)
             if score is None:
                 harness("submit", out / "submission.csv", "--competition", "cifar10", "--board", board,
                         "--message", message)
-                score = scored(board, message)
+                score = leaderboard_scores(board, "cifar10", message)
             assert score is not None, f"harness submit left no row {message!r}"
             public, private = score
             metrics = json.loads((out / "metrics.json").read_text())
