@@ -159,6 +159,9 @@ def test_a_gate_run_turns_away_the_same_images_in_the_submission_and_in_predict(
         else:  # the gate run's turned-away images never reached the main model
             assert pred.loc[turned, ["class_0", "class_1", "class_2"]].isna().all().all()
             assert not pred.loc[~turned, ["class_0", "class_1", "class_2"]].isna().any().any()
+    # An ensemble of gate runs holds no models to score new images: refused when attached, not at predict
+    assert main(["ensemble", str(tmp_path / "gate"), "--out", str(tmp_path / "gate_ens")]) == 0
+    assert main(["gate", str(main_dir), "--by", str(tmp_path / "gate_ens")]) == 2
 
 
 def test_an_ensemble_is_gated_by_its_pooled_confidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

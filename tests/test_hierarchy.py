@@ -15,9 +15,9 @@ from harness.cli import main
 from harness.config.schema import DataConfig
 from harness.data.competition import load_competition
 from harness.errors import HarnessError
-from harness.hierarchy.combine import RunProbs, expand, route, view_leaf_run
+from harness.hierarchy.combine import RunProbs, expand, level_accuracy, route, view_leaf_run
 from harness.hierarchy.tree import read_hierarchy
-from harness.testing import make_imagefolder
+from harness.testing import make_imagefolder, make_kaggle_competition
 
 from .conftest import TINY
 
@@ -108,7 +108,8 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(TINY.format(root=root) + '\n[tta]\nviews = ["identity", "hflip"]\n')
     base = [str(recipe), "--set", f"data.hierarchy='{tree}'", "-q"]
-    runs = {"leaf": [], "trunk": ["--set", "data.level=1"], "g0": ["--set", "data.branch='g0'"],
+    runs = {"leaf": ["--set", "ensemble.name='geometric'"], "trunk": ["--set", "data.level=1"],
+            "g0": ["--set", "data.branch='g0'"],
             "g1": ["--set", "data.branch='g1'"]}
     for name, sets in runs.items():
         assert main(["run", *base, *sets, "--out", str(tmp_path / name)]) == 0
@@ -119,6 +120,11 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
     assert levels["holdout"]["leaf"] == pytest.approx(holdout)
     assert "Accuracy at every level of the hierarchy" in (tmp_path / "leaf" / "report.html").read_text()
     assert main(["hierarchy", str(tmp_path / "leaf")]) == 0
+    from harness.ensemble.run_probs import read_run_probs  # the run's own pooling (geometric), as it wrote them
+
+    written = pd.read_csv(tmp_path / "leaf" / "holdout.csv").set_index("id")
+    read = read_run_probs(tmp_path / "leaf").probs["holdout"].loc[written.index]
+    assert np.abs(read.to_numpy() - written[list(read.columns)].to_numpy()).max() < 1e-6
     assert json.loads((tmp_path / "leaf" / "hierarchy" / "levels.json").read_text())["accuracy"] == levels
 
     out = tmp_path / "routed"
@@ -135,6 +141,41 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
     assert (table.loc[~right_trunk, "leaf"] == "").all()  # misrouted: no branch holds the image
     sub = pd.read_csv(out / "submission.csv")
     assert sub["label"].tolist() == table["level_1"].tolist() and len(sub) == 12
+    # New images routed the same way: harness predict through the trunk to its branches
+    pred_csv = tmp_path / "routed.csv"
+    assert main(["predict", str(tmp_path / "trunk"), str(root / "val"), "--branch", str(tmp_path / "g0"), "--branch",
+                 str(tmp_path / "g1"), "--out", str(pred_csv), "-q"]) == 0
+    pred = pd.read_csv(pred_csv, keep_default_na=False).assign(id=lambda f: "val/" + f["id"]).set_index("id")
+    mine = table.set_index("id").loc[pred.index]
+    assert pred["level_1"].tolist() == mine["level_1"].tolist()  # the trunk's pick, as routed above
+    held = mine["leaf"] != ""  # where the routed branch held the image, the same leaf
+    assert held.any() and pred.loc[held.to_numpy(), "label"].tolist() == mine.loc[held, "leaf"].tolist()
+    assert (pred["label"].map({f"class_{k}": f"g{k // 2}" for k in range(4)}) == pred["level_1"]).all()
+    assert main(["predict", str(tmp_path / "trunk"), str(root / "val"), "--branch", str(tmp_path / "g0"),
+                 "--out", str(pred_csv)]) == 2  # a trunk node without its branch: one clear line
+    # Ensembles of trunk runs route to ensembles of branch runs as the runs do
+    for name in ("trunk", "g0", "g1"):
+        assert main(["ensemble", str(tmp_path / name), "--out", str(tmp_path / f"ens_{name}")]) == 0
+    assert main(["hierarchy", str(tmp_path / "ens_trunk"), "--branch", str(tmp_path / "ens_g0"), "--branch",
+                 str(tmp_path / "ens_g1"), "--level", "1", "--out", str(tmp_path / "ens_routed")]) == 0
+    ens_routed = json.loads((tmp_path / "ens_routed" / "levels.json").read_text())["accuracy"]
+    assert ens_routed.keys() == routed_sets.keys()
+    for s, per_level in routed_sets.items():
+        assert ens_routed[s] == pytest.approx(per_level)
+
+
+def test_the_three_level_toy_is_the_tree_file_as_folders(tmp_path: Path) -> None:
+    from harness.hierarchy.folders import load_tree
+    from harness.testing import TREE_TOY, make_tree_toy
+
+    root = make_tree_toy(tmp_path / "toy", per_class=2, val_per_class=1, size=8)
+    comp = load_competition(DataConfig(root=str(root), hierarchy="folders"))
+    tree = load_tree("folders", root, "train", comp.classes)
+    assert comp.classes == LEAVES == tuple(TREE_TOY) and tree.depth == 3
+    assert tree.parent == read_hierarchy(_file(tmp_path, TOY), LEAVES).parent
+    assert len(comp.train) == 10 and comp.holdout is not None and len(comp.holdout) == 5
+    trunk = load_competition(DataConfig(root=str(root), hierarchy="folders", level=1))
+    assert trunk.classes == ("A", "B") and trunk.train.labels.tolist() == [0] * 6 + [1] * 4
 
 
 def _nested(root: Path, layout: dict[str, str]) -> Path:
@@ -184,3 +225,81 @@ def test_an_ensemble_is_read_at_every_level_with_the_file_given(tmp_path: Path) 
     parent = {"a": "X", "b": "X", "c": "Y"}
     assert scores["level_1"] == pytest.approx(float((leaf.map(parent) == oof["label"].map(parent)).mean()))
     assert set(pd.read_csv(ens / "hierarchy" / "submission.csv")["label"]) <= {"X", "Y"}
+
+
+def test_level_labels_follow_the_top_leaf_whatever_a_level_head_says(tmp_path: Path) -> None:
+    from harness.hierarchy.levels import level_scores, levels_extra, run_levels, tree_levels
+    from harness.outputs.labels import add_label_columns, labels_of, task_labels
+
+    tree = read_hierarchy(_file(tmp_path, TOY), LEAVES)
+    levels = tree_levels(tree)
+    back = run_levels({"levels": json.loads(json.dumps(levels_extra(levels)))})  # run.json round trip
+    assert back.keys() == levels.keys() and all(back[k][0] == v[0] and (back[k][1] == v[1]).all()
+                                                for k, v in levels.items())
+    rng = np.random.default_rng(1)
+    leaf, head = rng.dirichlet(np.ones(5), 300), rng.dirichlet(np.ones(2), 300)  # a level head of its own mind
+    top = [LEAVES[i] for i in leaf.argmax(axis=1)]
+    followed = task_labels("level_1", ("A", "B"), head, levels, leaf)
+    assert followed == [tree.path(x)[0] for x in top]  # a leaf implies its parents
+    assert followed != labels_of(head, ("A", "B"))  # the head alone would have disagreed somewhere
+    assert task_labels("coarse", ("A", "B"), head, levels, leaf) == labels_of(head, ("A", "B"))  # not a level
+    accepted = np.arange(300) % 3 > 0
+    df = pd.DataFrame({"label": labels_of(leaf, LEAVES, accepted, "unknown")})
+    add_label_columns(df, leaf, {"level_1": (("A", "B"), head)}, levels, accepted, "unknown")
+    for _, row in df.iterrows():
+        if row["label"] == "unknown":
+            assert row["level_1"] == row["level_2"] == "unknown"
+        else:
+            path = tree.path(row["label"])
+            assert row["level_1"] == path[0] and row["level_2"] == (path[1] if len(path) > 2 else row["label"])
+    assert list(df.columns) == ["label", "level_1", "level_2", "level_1:A", "level_1:B"]
+    y = rng.integers(0, 5, 300)
+    y[:10] = -1  # unlabelled rows are left out
+    scores = level_scores(levels, y, leaf)
+    truth = pd.Series([LEAVES[i] for i in y[10:]])
+    expected = level_accuracy(tree, expand(tree, pd.Series(top[10:])), truth)
+    assert scores == pytest.approx(expected)
+    with pytest.raises(HarnessError, match="the run's files disagree"):
+        task_labels("level_1", ("B", "A"), head, levels, leaf)
+
+
+@pytest.mark.slow
+def test_a_run_with_level_heads_labels_every_level_off_its_leaf(tmp_path: Path) -> None:
+    import importlib.util
+
+    root = make_kaggle_competition(tmp_path / "comp")
+    tree = _file(tmp_path, "child,parent\nclass_0,x\nclass_1,y\nclass_2,y\n")
+    parent = {"class_0": "x", "class_1": "y", "class_2": "y"}
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=root) + '\n[tta]\nviews = ["identity", "hflip"]\n')
+    runs = [tmp_path / f"run{seed}" for seed in (0, 1)]
+    for seed, run in enumerate(runs):
+        assert main(["run", str(recipe), "--out", str(run), "--set", "data.extension='.png'", "--set",
+                     f"data.hierarchy='{tree}'", "--set", "data.tasks=['level_1']", "--set", f"train.seed={seed}",
+                     "-q"]) == 0
+    run = runs[0]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["level_accuracy"]["oof"]) == {"level_1", "leaf"} and "level_1" in metrics["task_scores"]
+    assert metrics["level_accuracy"]["oof"]["leaf"] == pytest.approx(metrics["cv_score"])
+    sub = pd.read_csv(run / "submission.csv")
+    level_sub = pd.read_csv(run / "tasks" / "level_1_submission.csv")
+    assert level_sub["label"].tolist() == sub["label"].map(parent).tolist()
+    pred_csv = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(root / "test"), "--out", str(pred_csv), "-q"]) == 0
+    pred = pd.read_csv(pred_csv)
+    assert pred["level_1"].tolist() == pred["label"].map(parent).tolist() == level_sub["label"].tolist()
+    assert {"level_1:x", "level_1:y"} <= set(pred.columns)  # the head's own probabilities stay
+    ens = tmp_path / "ens"
+    assert main(["ensemble", *map(str, runs), "--out", str(ens)]) == 0
+    ens_metrics = json.loads((ens / "metrics.json").read_text())
+    assert ens_metrics["level_accuracy"]["oof"]["leaf"] == pytest.approx(ens_metrics["cv_score"])
+    ens_sub = pd.read_csv(ens / "submission.csv")
+    assert (pd.read_csv(ens / "tasks" / "level_1_submission.csv")["label"].tolist()
+            == ens_sub["label"].map(parent).tolist())
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return  # the export half needs harness[export], which scripts/setup.sh installs
+    from harness.export.formats import read_metadata
+
+    assert main(["export", str(run), "--out", str(tmp_path / "h.onnx"), "-q"]) == 0
+    meta = read_metadata(tmp_path / "h.onnx")
+    assert json.loads(meta["levels"]) == {"level_1": {"nodes": ["x", "y"], "of_leaf": [0, 1, 1]}}

@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from harness.errors import HarnessError
-
 HELP = "predictions at every level of a label hierarchy: a leaf run, or a trunk run routed to branch runs"
 EXAMPLES = """examples:
   harness hierarchy runs/cifar10_leaves                      # a run with data.hierarchy set
@@ -35,37 +33,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functools import partial
-
     import pandas as pd
 
-    from harness.config.recipe import run_recipe_section
     from harness.ensemble.run_probs import read_run_probs
     from harness.hierarchy.combine import level_accuracy, route, view_leaf_run
-    from harness.hierarchy.folders import load_tree
     from harness.outputs.manifest import read_manifest
+    from harness.outputs.run_hierarchy import branch_runs, hierarchy_file, routed_leaves, run_tree
 
-    data = run_recipe_section(args.run_dir, "data")  # {} for an ensemble folder: the hierarchy comes from --file
-    file = str(args.file or data.get("hierarchy", ""))
-    if not file:
-        raise HarnessError(f"{args.run_dir} names no data.hierarchy (a recipe without it, or an ensemble folder): "
-                           "give the CSV with --file")
-    tree_of = partial(load_tree, file, Path(data.get("root", ".")), data.get("train_dir", "train"))
+    file = hierarchy_file(args.run_dir, args.file)
     manifest = read_manifest(args.run_dir)
     main = read_run_probs(args.run_dir)
     if args.branch:
-        if data.get("level", 0) != 1:
-            raise HarnessError(f"{args.run_dir} is not a trunk run (data.level = 1), so it routes to no branch")
-        branches = {}
-        for b in args.branch:
-            node = run_recipe_section(b, "data").get("branch", "")
-            if not node:
-                raise HarnessError(f"--branch {b}: its recipe sets no data.branch")
-            if node in branches:
-                raise HarnessError(f"--branch {b}: a second branch run for {node!r}")
-            branches[node] = read_run_probs(b)
-        leaves = [c for n in main.classes if n in branches for c in branches[n].classes]
-        tree = tree_of(tuple(leaves))
+        branches = {node: read_run_probs(b) for node, b in branch_runs(args.run_dir, args.branch, main.classes).items()}
+        tree = run_tree(args.run_dir, file, routed_leaves(main.classes, {n: r.classes for n, r in branches.items()}))
         predicted = route(tree, main, branches)
         # an image's leaf is in the OOF or holdout of its own branch, the only run that holds it
         truth: dict[str, pd.Series] = {}
@@ -74,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             if held and s in predicted:
                 truth[s] = pd.concat(held)
     else:
-        tree = tree_of(manifest.classes)
+        tree = run_tree(args.run_dir, file, manifest.classes)
         predicted = view_leaf_run(tree, main)
         truth = dict(main.labels)
     tree.check_level(args.level, "--level")

@@ -14,11 +14,15 @@ EXAMPLES = """examples:
   harness predict runs/lite0_finetune photos/ --folds 0,1 --tta identity --out preds.csv
   harness predict runs/digits a.png b.png --out preds.csv
   harness predict runs/cifar10 photos/ --reject --out preds.csv   # after `harness gate runs/cifar10 ...`
+  harness predict runs/trunk photos/ --branch runs/vehicle --branch runs/animal --out preds.csv
 The CSV has id (the path relative to the folder given), label (the predicted class) and one
 probability column per class: the folds' average of the TTA views ensembled as the run did.
 With --reject, the run's gate (gate.json) sees each image first: label is its unknown label for
 an image it turns away, gate_score is the gate's score, and a gate run's turned-away images are
-never shown to the main run (their probabilities are left empty)."""
+never shown to the main run (their probabilities are left empty).
+With --branch, RUN_DIR is a trunk run (data.level = 1) and each image goes on to the branch run of
+the node the trunk picks: label is that branch's leaf, level_K its node at every level, then the
+trunk's probabilities (level_1:NODE) and the branch's per leaf (empty for the other branches')."""
 
 
 def _names(text: str) -> list[str]:
@@ -43,6 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="TTA views, e.g. identity,hflip (default: the run's views)")
     p.add_argument("--reject", action="store_true",
                    help="turn away unknown images with the run's gate (attach one with `harness gate`)")
+    p.add_argument("--branch", type=Path, action="append", default=[], metavar="RUN",
+                   help="route through RUN_DIR as a trunk run to this branch run (data.branch = NODE), one per node")
+    p.add_argument("--file", type=Path, default=None,
+                   help="with --branch: the hierarchy CSV (default: the trunk's data.hierarchy)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +68,17 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--out {args.out} is a folder; give a CSV file name")
     manifest = run_manifest(args.run_dir)  # the clear errors first, before any image is read
     folds = chosen_folds(manifest, args.folds)
+    branches: dict[str, Path] = {}
+    if args.branch:
+        from harness.outputs.run_hierarchy import branch_runs, hierarchy_file
+
+        if args.reject or args.folds or args.tta:
+            raise HarnessError("--branch predicts with every fold and view of each run, without a gate: drop "
+                               "--reject, --folds and --tta (or predict each run on its own)")
+        hierarchy = hierarchy_file(args.run_dir, args.file)
+        branches = branch_runs(args.run_dir, args.branch, manifest.classes)
+        for b in branches.values():
+            run_manifest(b)
     gate = None
     if args.reject:
         from harness.gate.attach import read_gate
@@ -74,7 +93,13 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not (console.is_terminal and main)) as bar:
-        if gate is None:
+        if branches:
+            from harness.predict.routed import predict_routed
+
+            task = bar.add_task("predict", total=None)
+            frame = predict_routed(args.run_dir, branches, hierarchy, split, plugins, lambda n: bar.advance(task, n))
+            done = f"routed by the trunk to {len(branches)} branch runs"
+        elif gate is None:
             task = bar.add_task("predict", total=len(split) * len(folds))
             pred = predict_run(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
             frame, done = pred.frame(), f"folds {', '.join(map(str, pred.folds))}, views {', '.join(pred.views)}"

@@ -10,7 +10,7 @@ such a score is as in-sample as the own task's `cv_score_in_sample`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,9 @@ import pandas as pd
 from harness.console import warn
 from harness.ensemble.members import Pool
 from harness.errors import HarnessError
+from harness.hierarchy.levels import Levels
 from harness.metrics import score_known
+from harness.outputs.labels import task_labels
 from harness.outputs.tables import labelled, prob_frame
 from harness.specs import Ensembler, MetricSpec
 
@@ -53,8 +55,12 @@ def _read(path: Path, id_col: str, ids: Sequence[str], classes: Sequence[str]) -
 
 
 def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]], ensembler: Ensembler,
-                         weights: Sequence[float] | None, metric: MetricSpec) -> dict[str, dict[str, float]]:
-    """Write `out/tasks/` for each of `tasks` (`common_tasks`); their scores, as a run's `task_scores`."""
+                         weights: Sequence[float] | None, metric: MetricSpec, levels: Levels | None = None,
+                         leaf_probs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
+    """Write `out/tasks/` for each of `tasks` (`common_tasks`); their scores, as a run's `task_scores`.
+    Each task's submission is of the set the ensemble submits (the test set, else the holdout); a
+    task that is a level of the members' hierarchy submits the level of the ensemble's top leaf
+    (`leaf_probs`, its own probabilities per set), as a run does."""
     id_col, scores = pool.manifest.id_column, {}
     if tasks:
         (out / "tasks").mkdir(parents=True, exist_ok=True)
@@ -80,7 +86,8 @@ def write_task_ensembles(out: Path, pool: Pool, tasks: dict[str, tuple[str, ...]
                 if (yh >= 0).any():
                     scores[task]["holdout"] = score_known(metric, yh, probs)
             table.to_csv(out / "tasks" / SET_FILES[set_name].format(task=task), index=False)
-            if set_name == "test":
-                pd.DataFrame({id_col: list(ids), "label": [classes[i] for i in probs.argmax(axis=1)]}).to_csv(
-                    out / "tasks" / f"{task}_submission.csv", index=False)
+            if set_name == "test" or "test" not in pool.set_ids:
+                labels = task_labels(task, classes, probs, levels or {}, (leaf_probs or {}).get(set_name))
+                pd.DataFrame({id_col: list(ids), "label": labels}).to_csv(out / "tasks" / f"{task}_submission.csv",
+                                                                          index=False)
     return scores

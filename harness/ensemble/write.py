@@ -21,8 +21,10 @@ from harness.ensemble.members import Member
 from harness.ensemble.pipeline import EnsembleResult
 from harness.ensemble.plan import member_oof
 from harness.ensemble.tasks import common_tasks, write_task_ensembles
+from harness.hierarchy.levels import level_scores, levels_extra, run_levels, same_levels
 from harness.metrics import score
 from harness.outputs.manifest import RunManifest, git_commit
+from harness.outputs.run_hierarchy import shared_settings
 from harness.outputs.tables import prob_frame, write_submission
 
 VIEW = "ensemble"
@@ -74,22 +76,29 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
     # Scores only; the metric, folds and members are run.json's (below).
     metrics: dict[str, Any] = {"cv_score": score(metric, pool.y, oof), "cv_score_in_sample": summary["scores"]["oof_in_sample"],
                                "members": [m.name for m in pool.members]}
+    levels = same_levels([run_levels(m.manifest.extra) for m in pool.members])  # a hierarchy's, read off the top leaf
+    if levels:
+        metrics["level_accuracy"] = {"oof": level_scores(levels, pool.y, oof)}
+    finals = {s: r.final(s) for s in r.sets}  # set -> the ensemble's probabilities
     if "test" in r.sets:
-        probs = r.final("test")
+        probs = finals["test"]
         prob_frame(pool.set_ids["test"], probs, classes, id_col).to_csv(out / "test_probs.csv", index=False)
         sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False) if sample_path else None
         write_submission(out / "submission.csv", sample, pool.set_ids["test"], probs, classes, id_col, label_col)
     if "holdout" in r.sets:
-        probs = r.final("holdout")
+        probs = finals["holdout"]
         holdout = prob_frame(pool.set_ids["holdout"], probs, classes, id_col)
         if pool.holdout_y is not None:
             holdout.insert(1, "label", [classes[i] for i in pool.holdout_y])
             metrics["holdout_score"] = summary["scores"]["holdout"]
+            if levels:
+                metrics["level_accuracy"]["holdout"] = level_scores(levels, pool.holdout_y, probs)
         holdout.to_csv(out / "holdout.csv", index=False)
         if "test" not in r.sets:  # as a run does: the labelled holdout is what there is to submit
             write_submission(out / "submission.csv", None, pool.set_ids["holdout"], probs, classes, id_col, label_col)
     tasks = common_tasks(pool)
-    task_scores = write_task_ensembles(out, pool, tasks, r.settings.ensembler, r.plan.weights, metric)
+    task_scores = write_task_ensembles(out, pool, tasks, r.settings.ensembler, r.plan.weights, metric, levels,
+                                       finals)
     if task_scores:
         metrics["task_scores"] = task_scores
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -106,6 +115,8 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         git_commit=git_commit(), tta_views=(VIEW,), folds_trained=pool.folds,
         members=tuple(str(m.folder.resolve()) for m in pool.members),
         extra={"method": summary["method"], "sample_submission": str(sample_path.resolve()) if sample_path else "",
-               "label_column": label_col, **({"tasks": {t: list(c) for t, c in tasks.items()}} if tasks else {})},
+               "label_column": label_col, **({"tasks": {t: list(c) for t, c in tasks.items()}} if tasks else {}),
+               **({"levels": levels_extra(levels)} if levels else {}),
+               **({"hierarchy": hier} if (hier := shared_settings(m.folder for m in pool.members)) else {})},
     ).write(out)
     return metrics

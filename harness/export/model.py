@@ -81,6 +81,7 @@ class Preprocessing:
     cv_score: float | None
     tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a multi-task run's further tasks and their classes
     gate: str = ""  # the run's gate.json, when one is attached: the graph does not apply it
+    levels: str = ""  # the run's hierarchy levels (run.json's extra["levels"]) as JSON, when it has a hierarchy
 
     def metadata(self, input_dtype: str) -> dict[str, str]:
         """The ONNX metadata_props / TorchScript extra file: string keys and values."""
@@ -112,6 +113,9 @@ class Preprocessing:
             "tasks": json.dumps({name: list(classes) for name, classes in self.tasks}),
             **({"gate": self.gate, "gate_applied": "no: the outputs are the main model's; turn away an image "
                 "whose gate score is below the threshold, as harness predict --reject does"} if self.gate else {}),
+            **({"levels": self.levels, "levels_rule": "an image's label at level_K is nodes[of_leaf[top class]]: the "
+                "node above its top leaf, so that a leaf implies its parents (a level task's own output aside)"}
+               if self.levels else {}),
         }
 
 
@@ -202,6 +206,7 @@ def build_exportable(run_dir: Path, plugins: Plugins, folds: Sequence[int], view
         mean=tuple(fms[0].inputs.mean), std=tuple(fms[0].inputs.std), folds=use,
         weights=tuple(fm.weights for fm in fms), views=tuple(v.name for v in fms[0].views), pool=module.pool,
         run=str(run_dir.resolve()), metric=manifest.metric, cv_score=cv, tasks=tasks, gate=attached_gate(run_dir),
+        levels=json.dumps(manifest.extra["levels"]) if manifest.extra.get("levels") else "",
     )
     return Exportable(module, prep, transform, recipe)
 

@@ -87,6 +87,9 @@ def score_source(main_dir: Path, by: str) -> tuple[Scored, str]:
         if gate.classes != GATE_CLASSES:
             raise HarnessError(f"--by {by}: a gate run has the classes {list(GATE_CLASSES)} (a run with data.outliers "
                                f"set); this one has {list(gate.classes)}")
+        if gate.kind != "run":
+            raise HarnessError(f"--by {by}: an {gate.kind} folder holds no models, and `harness predict --reject` must "
+                               "score new images with the gate: give one gate run's folder")
         pool, fn, source = load_pool([gate_dir]), known_probability, str(gate_dir.resolve())
         main = read_manifest(main_dir)
         for set_name in ("test", "holdout"):

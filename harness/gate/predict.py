@@ -13,10 +13,12 @@ import pandas as pd
 from harness.data.competition import Split
 from harness.gate.attach import Gate, read_gate
 from harness.gate.scores import fold_mean, known_probability, main_score
+from harness.hierarchy.levels import run_levels
+from harness.outputs.labels import Tasks, add_label_columns, labels_of
 from harness.outputs.manifest import read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
-from harness.predict.folds import Prediction, add_task_columns, labels_of, predict_run
+from harness.predict.folds import Prediction, predict_run
 
 
 def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
@@ -35,9 +37,10 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
         accepted = gate.accepts(scores)
         keep = np.flatnonzero(accepted)
         main = predict_run(run_dir, split.subset(keep), plugins, folds, views, advance) if len(keep) else None
-        classes = read_manifest(run_dir).classes
+        manifest = read_manifest(run_dir)
+        classes, levels = manifest.classes, run_levels(manifest.extra)
         probs = np.full((len(split), len(classes)), np.nan)
-        tasks: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        tasks: Tasks = {}
         if main is not None:
             probs[keep] = main.probs
             for task, (task_classes, task_probs) in main.tasks.items():
@@ -47,12 +50,12 @@ def predict_gated(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence
     else:
         main = predict_run(run_dir, split, plugins, folds, views, advance, keep_logits=True)
         assert main.logits is not None
-        classes = main.classes
+        classes, levels = main.classes, main.levels
         scores = fold_mean(main_score(gate.by), main.logits, classes)
         accepted = gate.accepts(scores)
         probs, tasks = main.probs, main.tasks
     frame = prob_frame(split.ids, probs, classes, "id")
     frame.insert(1, "label", labels_of(probs, classes, accepted, gate.unknown_label))
     frame.insert(2, "gate_score", scores)
-    add_task_columns(frame, tasks, accepted, gate.unknown_label)  # a multi-task run's further tasks, gated alike
+    add_label_columns(frame, probs, tasks, levels, accepted, gate.unknown_label)  # levels and further tasks, gated alike
     return frame, gate

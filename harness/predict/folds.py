@@ -15,6 +15,8 @@ import pandas as pd
 
 from harness.data.competition import Split
 from harness.errors import HarnessError
+from harness.hierarchy.levels import Levels, run_levels
+from harness.outputs.labels import Tasks, add_label_columns, labels_of
 from harness.outputs.manifest import RunManifest, read_manifest
 from harness.outputs.tables import prob_frame
 from harness.plugin_manager import Plugins
@@ -35,34 +37,17 @@ class Prediction:
     folds: tuple[int, ...]
     views: tuple[str, ...]
     logits: np.ndarray | None = None  # (folds, views, n, C): every fold's every view, for a gate's score
-    tasks: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)  # further task -> (classes, probs)
+    tasks: Tasks = field(default_factory=dict)  # further task -> (classes, probs)
+    levels: Levels = field(default_factory=dict)  # the run's hierarchy levels, if it has one
 
     def frame(self) -> pd.DataFrame:
-        """id, the predicted label, one probability column per class; then, for each further task
-        of a multi-task run, its label (column TASK) and its probabilities (TASK:CLASS)."""
+        """id, the predicted label, one probability column per class; then each level of the
+        run's hierarchy (column level_K) and, for each further task of a multi-task run, its label
+        (column TASK) and its probabilities (TASK:CLASS): `add_label_columns`."""
         df = prob_frame(self.ids, self.probs, self.classes, "id")
         df.insert(1, "label", labels_of(self.probs, self.classes))
-        add_task_columns(df, self.tasks)
+        add_label_columns(df, self.probs, self.tasks, self.levels)
         return df
-
-
-def labels_of(probs: np.ndarray, classes: Sequence[str], accepted: np.ndarray | None = None,
-              unknown_label: str = "") -> list[str]:
-    """Each row's most probable class; `unknown_label` where `accepted` is False (a gate turned
-    the image away, and its probabilities may be NaN: never predicted)."""
-    top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
-    ok = np.ones(len(top), dtype=bool) if accepted is None else accepted
-    return [classes[i] if keep else unknown_label for i, keep in zip(top, ok, strict=True)]
-
-
-def add_task_columns(df: pd.DataFrame, tasks: dict[str, tuple[tuple[str, ...], np.ndarray]],
-                     accepted: np.ndarray | None = None, unknown_label: str = "") -> None:
-    """For each further task (classes, probs with a row per row of `df`): its label (column TASK,
-    `labels_of`) and its probabilities (TASK:CLASS)."""
-    for task, (classes, probs) in tasks.items():
-        df[task] = labels_of(probs, classes, accepted, unknown_label)
-        for k, c in enumerate(classes):
-            df[f"{task}:{c}"] = probs[:, k]
 
 
 def run_manifest(run_dir: Path) -> RunManifest:
@@ -144,4 +129,5 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
             stack.append(np.stack([np.asarray(x, dtype=np.float32) for x in logits.values()]))
     return Prediction(split.ids, pool_folds(ensemble, per_fold), manifest.classes, use, view_names,
                       np.stack(stack) if stack else None,
-                      {t: (task_classes[t], pool_folds(ensemble, p)) for t, p in per_task.items()})
+                      {t: (task_classes[t], pool_folds(ensemble, p)) for t, p in per_task.items()},
+                      run_levels(manifest.extra))

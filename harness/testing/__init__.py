@@ -26,13 +26,14 @@ functions is an entry point (or is imported by one).
 `build_component(kind, name, options)` builds any component as a run would; `train_state()` is a
 real `TrainState` for driving a callback (a temporary `run_dir`; `rank=1` for the view of a process
 that is not the main one); `make_kaggle_competition` and `make_imagefolder` write small, real image
-competitions (learnable colour patterns) for end-to-end tests. `harness plugin new NAME --kind KIND`
+competitions (learnable colour patterns) for end-to-end tests; `make_tree_toy` a three-level
+label tree (`TREE_TOY`) as ImageFolder nesting. `harness plugin new NAME --kind KIND`
 writes a package that starts from all of this, its code a labelled example to replace.
 """
 
 from harness.testing import contracts
 from harness.testing.contracts import *  # noqa: F403 - every contract class and helper it lists in __all__
-from harness.testing.data import make_imagefolder, make_kaggle_competition
+from harness.testing.data import TREE_TOY, make_imagefolder, make_kaggle_competition, make_tree_toy
 from harness.testing.state import train_state
 
-__all__ = [*contracts.__all__, "make_imagefolder", "make_kaggle_competition", "train_state"]
+__all__ = [*contracts.__all__, "TREE_TOY", "make_imagefolder", "make_kaggle_competition", "make_tree_toy", "train_state"]

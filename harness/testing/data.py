@@ -61,3 +61,37 @@ def make_imagefolder(root: Path, classes: int = 2, per_class: int = 8, val_per_c
             for j in range(n):
                 _image(c, size, rng).save(folder / f"{split}{c}_{j:03d}.jpg", quality=95)
     return root
+
+
+# A three-level label tree with leaves at two depths, as ImageFolder nesting (data.hierarchy = "folders"):
+# A -> {A1 -> {a, b}, A2 -> {c}}, B -> {d, e}
+TREE_TOY = {"a": ("A", "A1"), "b": ("A", "A1"), "c": ("A", "A2"), "d": ("B",), "e": ("B",)}
+
+
+def _tree_image(leaf: str, size: int, noise: float, rng: np.random.Generator) -> Image.Image:
+    """Near neighbours look alike: the trunk node sets the colour, the level-2 node (or, under B,
+    the leaf) the stripes' direction, and siblings differ only by a faint shift of green."""
+    nodes = TREE_TOY[leaf]
+    arr = np.tile(np.array((190, 70, 70) if nodes[0] == "A" else (70, 70, 190), dtype=np.float64), (size, size, 1))
+    stripes = (np.arange(size) // max(1, size // 4)) % 2 == 0
+    if nodes[-1] in ("A1", "d"):
+        arr[stripes, :] *= 0.6
+    else:
+        arr[:, stripes] *= 0.6
+    arr[..., 1] += 22.0 * (leaf in ("b", "e"))
+    arr += rng.normal(0, noise, arr.shape)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def make_tree_toy(root: Path, per_class: int = 8, val_per_class: int = 4, size: int = 24, noise: float = 12.0,
+                  seed: int = 0) -> Path:
+    """train/NODE/.../LEAF/*.jpg with a labelled val/ holdout nested alike: the three-level tree
+    `TREE_TOY` (leaves a to e) as folder nesting. `noise` (the pixels' sd) sets how hard siblings are to tell apart."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", per_class), ("val", val_per_class)):
+        for leaf, nodes in TREE_TOY.items():
+            folder = root.joinpath(split, *nodes, leaf)
+            folder.mkdir(parents=True, exist_ok=True)
+            for j in range(n):
+                _tree_image(leaf, size, noise, rng).save(folder / f"{split}_{leaf}_{j:03d}.jpg", quality=95)
+    return root

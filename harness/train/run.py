@@ -22,6 +22,7 @@ from harness.console import warn
 from harness.data.competition import Competition, Split, load_competition
 from harness.data.folds import assign_folds, folds_hash
 from harness.errors import HarnessError
+from harness.hierarchy.levels import Levels, level_scores, levels_extra, tree_levels
 from harness.metrics import cross_entropy, score, softmax
 from harness.outputs.epoch_log import LOG
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
@@ -142,9 +143,10 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
                 break
     metrics: dict[str, Any] = {}
     if main and discarded is None:
-        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, started, stages, acc)
+        levels = _leaf_levels(recipe, comp)
+        metrics = _write_run(out_dir, comp, recipe, plugins, pooler, folds, results, started, stages, acc, levels)
         _manifest(comp, recipe, plugins.metric(recipe.cv.metric), folds, source, results, acc.num_processes,
-                  per_process).write(out_dir)
+                  per_process, levels).write(out_dir)
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
         acc.log(trackers.run_scalars(metrics))
@@ -159,7 +161,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
 
 
 def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugins, ensemble: Ensembler, folds: np.ndarray,
-               results: list[FoldResult], started: float, stages: dict[str, float], acc: Any) -> dict[str, Any]:
+               results: list[FoldResult], started: float, stages: dict[str, float], acc: Any,
+               levels: Levels) -> dict[str, Any]:
     writing = time.perf_counter()
     classes, id_col, metric = comp.classes, recipe.data.id_column, plugins.metric(recipe.cv.metric)
     assert comp.train.labels is not None
@@ -208,9 +211,11 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     if comp.tasks:  # each further task's tables and scores (multi-task heads)
         from harness.train.task_outputs import write_tasks
 
-        metrics["task_scores"] = write_tasks(out_dir, comp, id_col, ensemble, metric, folds, results)
-    if recipe.data.hierarchy and not (recipe.data.level or recipe.data.branch):  # a leaf run: every level's score
-        metrics["level_accuracy"] = _level_accuracy(recipe, comp, y, oof[done], pooled.get("holdout"))
+        metrics["task_scores"] = write_tasks(out_dir, comp, id_col, ensemble, metric, folds, results, levels, pooled)
+    if levels:  # a leaf run of a hierarchy: every level's score, each level read off the top leaf
+        metrics["level_accuracy"] = {"oof": level_scores(levels, y, oof[done])}
+        if "holdout" in pooled and comp.holdout is not None and comp.holdout.labels is not None:
+            metrics["level_accuracy"]["holdout"] = level_scores(levels, comp.holdout.labels, pooled["holdout"])
     rates = [x for r in results for x in r.train_img_per_s]
     waits = [h["data_wait_fraction"] for r in results for h in r.history if "data_wait_fraction" in h]
     metrics.update({
@@ -234,20 +239,17 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     return metrics
 
 
-def _level_accuracy(recipe: Recipe, comp: Competition, y: np.ndarray, oof: np.ndarray,
-                    holdout: np.ndarray | None) -> dict[str, dict[str, float]]:
-    from harness.hierarchy.combine import leaf_run_accuracy
+def _leaf_levels(recipe: Recipe, comp: Competition) -> Levels:
+    """A leaf run's hierarchy levels (`harness.hierarchy.levels`); {} for a run without one, or at one level or branch."""
+    if not recipe.data.hierarchy or recipe.data.level or recipe.data.branch:
+        return {}
     from harness.hierarchy.folders import load_tree
 
-    tree = load_tree(recipe.data.hierarchy, comp.root, recipe.data.train_dir, comp.classes)
-    out = {"oof": leaf_run_accuracy(tree, y, oof)}
-    if holdout is not None and comp.holdout is not None and comp.holdout.labels is not None:
-        out["holdout"] = leaf_run_accuracy(tree, comp.holdout.labels, holdout)
-    return out
+    return tree_levels(load_tree(recipe.data.hierarchy, comp.root, recipe.data.train_dir, comp.classes))
 
 
 def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.ndarray, source: str,
-              results: list[FoldResult], processes: int, per_process: int) -> RunManifest:
+              results: list[FoldResult], processes: int, per_process: int, levels: Levels) -> RunManifest:
     from harness import __version__
 
     cfg = recipe.train
@@ -260,7 +262,8 @@ def _manifest(comp: Competition, recipe: Recipe, metric: MetricSpec, folds: np.n
         harness_version=__version__, git_commit=git_commit(), processes=processes, global_batch=cfg.batch_size,
         per_process_batch=per_process, grad_accum=cfg.grad_accum, lr=effective_lr(recipe),
         tta_views=tuple(results[0].oof) if results else (), folds_trained=tuple(r.fold for r in results),
-        extra={"versions": _versions(), **({"tasks": {t.name: list(t.classes) for t in comp.tasks}} if comp.tasks else {})},
+        extra={"versions": _versions(), **({"tasks": {t.name: list(t.classes) for t in comp.tasks}} if comp.tasks else {}),
+               **({"levels": levels_extra(levels)} if levels else {})},
     )
 
 

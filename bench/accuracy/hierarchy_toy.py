@@ -1,0 +1,103 @@
+"""The three-level toy that the tests build (`harness.testing.make_tree_toy`: A -> {A1 -> {a, b},
+A2 -> {c}}, B -> {d, e}, as ImageFolder nesting), at a noise that makes siblings hard to tell
+apart: one flat 5-way head against a trunk run (data.level = 1) routed to two branch runs
+(data.branch = A, B) by `harness hierarchy`, accuracy at every level of the holdout, over seeds.
+
+Per seed, four runs through the real CLI (the arms alternate within the seed): the flat leaf run
+(every level read off its leaf in metrics.json), the trunk, and the two branches.
+
+    python bench/accuracy/hierarchy_toy.py --seeds 0 1 2 [--per-class 200 --noise 60 --epochs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+from common import record, spread, timed  # noqa: E402
+
+ROOT = BENCH.parent
+RECIPE = """[data]
+root = "{root}"
+hierarchy = "folders"
+image_size = {size}
+num_workers = 0
+
+[model]
+name = "test_resnet"
+
+[train]
+epochs = {epochs}
+batch_size = 64
+lr = 0.003
+
+[cv]
+folds = 5
+only = [0]
+
+[augment]
+crop = "resize"
+"""
+ARMS = {"leaf": [], "trunk": ["--set", "data.level=1"], "A": ["--set", "data.branch='A'"],
+        "B": ["--set", "data.branch='B'"]}
+
+
+def harness(*args: str) -> None:
+    timed([sys.executable, "-m", "harness", *args], ROOT)
+
+
+def one_seed(seed: int, recipe: Path, work: Path) -> dict:
+    walls = {}
+    for name, sets in ARMS.items():
+        out = work / f"{name}-s{seed}"
+        harness("run", str(recipe), "--out", str(out), *sets, "--set", f"train.seed={seed}", "-q")
+        walls[name] = json.loads((out / "metrics.json").read_text())["wall_seconds"]
+    flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
+    routed_dir = work / f"routed-s{seed}"
+    harness("hierarchy", str(work / f"trunk-s{seed}"), "--branch", str(work / f"A-s{seed}"),
+            "--branch", str(work / f"B-s{seed}"), "--out", str(routed_dir))
+    routed = json.loads((routed_dir / "levels.json").read_text())["accuracy"]["holdout"]
+    row = {"seed": seed, **{f"flat_{k}": v for k, v in flat.items()}, **{f"routed_{k}": v for k, v in routed.items()},
+           "wall_s": {k: round(v, 1) for k, v in walls.items()}}
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--per-class", type=int, default=200, help="training photos per leaf (the holdout has as many)")
+    ap.add_argument("--noise", type=float, default=60.0, help="the pixels' noise sd: how hard siblings are to tell apart")
+    ap.add_argument("--size", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=8)
+    args = ap.parse_args()
+    from harness.testing import make_tree_toy
+
+    work = Path(tempfile.mkdtemp(prefix="harness-tree-toy-"))
+    root = make_tree_toy(work / "toy", args.per_class, args.per_class, args.size, args.noise)
+    recipe = work / "toy.toml"
+    recipe.write_text(RECIPE.format(root=root, size=args.size, epochs=args.epochs))
+    rows = [one_seed(s, recipe, work) for s in args.seeds]
+    summary: dict = {"seeds": args.seeds, "per_class": args.per_class, "noise": args.noise, "size": args.size,
+                     "epochs": args.epochs, "recipe": RECIPE.format(root="TOY", size=args.size, epochs=args.epochs)}
+    for key in ("leaf", "level_2", "level_1"):
+        for arm in ("flat", "routed"):
+            xs = [r[f"{arm}_{key}"] for r in rows]
+            summary[f"{arm}_{key}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+        gap = [r[f"routed_{key}"] - r[f"flat_{key}"] for r in rows]
+        summary[f"routed_minus_flat_{key}"] = f"{statistics.mean(gap):+.4f} +- {spread(gap):.4f}"
+    summary["wall_s_flat"] = statistics.median(r["wall_s"]["leaf"] for r in rows)
+    summary["wall_s_trunk_plus_branches"] = statistics.median(
+        r["wall_s"]["trunk"] + r["wall_s"]["A"] + r["wall_s"]["B"] for r in rows)
+    summary["raw"] = rows
+    record("hierarchy_toy", summary)
+
+
+if __name__ == "__main__":
+    main()
