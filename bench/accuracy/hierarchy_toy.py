@@ -6,7 +6,7 @@ apart: one flat 5-way head against a trunk run (data.level = 1) routed to two br
 Per seed, four runs through the real CLI (the arms alternate within the seed): the flat leaf run
 (every level read off its leaf in metrics.json), the trunk, and the two branches.
 
-    python bench/accuracy/hierarchy_toy.py --seeds 0 1 2 [--per-class 200 --noise 60 --epochs 8]
+    python bench/accuracy/hierarchy_toy.py --seeds 0 1 2 [--per-class 200 --noise 40 --gap 3 --epochs 8]
 """
 
 from __future__ import annotations
@@ -73,18 +73,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--per-class", type=int, default=200, help="training photos per leaf (the holdout has as many)")
-    ap.add_argument("--noise", type=float, default=60.0, help="the pixels' noise sd: how hard siblings are to tell apart")
+    ap.add_argument("--noise", type=float, default=40.0, help="the pixels' noise sd")
+    ap.add_argument("--gap", type=float, default=3.0, help="siblings' difference in green: against --noise, how hard "
+                    "they are to tell apart")
     ap.add_argument("--size", type=int, default=24)
     ap.add_argument("--epochs", type=int, default=8)
     args = ap.parse_args()
     from harness.testing import make_tree_toy
 
     work = Path(tempfile.mkdtemp(prefix="harness-tree-toy-"))
-    root = make_tree_toy(work / "toy", args.per_class, args.per_class, args.size, args.noise)
+    root = make_tree_toy(work / "toy", args.per_class, args.per_class, args.size, args.noise, args.gap)
     recipe = work / "toy.toml"
     recipe.write_text(RECIPE.format(root=root, size=args.size, epochs=args.epochs))
     rows = [one_seed(s, recipe, work) for s in args.seeds]
-    summary: dict = {"seeds": args.seeds, "per_class": args.per_class, "noise": args.noise, "size": args.size,
+    summary: dict = {"seeds": args.seeds, "per_class": args.per_class, "noise": args.noise, "gap": args.gap, "size": args.size,
                      "epochs": args.epochs, "recipe": RECIPE.format(root="TOY", size=args.size, epochs=args.epochs)}
     for key in ("leaf", "level_2", "level_1"):
         for arm in ("flat", "routed"):

@@ -68,30 +68,31 @@ def make_imagefolder(root: Path, classes: int = 2, per_class: int = 8, val_per_c
 TREE_TOY = {"a": ("A", "A1"), "b": ("A", "A1"), "c": ("A", "A2"), "d": ("B",), "e": ("B",)}
 
 
-def _tree_image(leaf: str, size: int, noise: float, rng: np.random.Generator) -> Image.Image:
-    """Near neighbours look alike: the trunk node sets the colour, the level-2 node (or, under B,
-    the leaf) the stripes' direction, and siblings differ only by a faint shift of green."""
+def _tree_image(leaf: str, size: int, noise: float, gap: float, rng: np.random.Generator) -> Image.Image:
+    """Near neighbours look alike: the trunk node sets the colour, the level-2 node the stripes'
+    direction under A (B's two leaves share theirs), and siblings differ only by a shift of green."""
     nodes = TREE_TOY[leaf]
     arr = np.tile(np.array((190, 70, 70) if nodes[0] == "A" else (70, 70, 190), dtype=np.float64), (size, size, 1))
     stripes = (np.arange(size) // max(1, size // 4)) % 2 == 0
-    if nodes[-1] in ("A1", "d"):
+    if nodes[-1] == "A1":
         arr[stripes, :] *= 0.6
     else:
         arr[:, stripes] *= 0.6
-    arr[..., 1] += 22.0 * (leaf in ("b", "e"))
+    arr[..., 1] += gap * (leaf in ("b", "e"))
     arr += rng.normal(0, noise, arr.shape)
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
 def make_tree_toy(root: Path, per_class: int = 8, val_per_class: int = 4, size: int = 24, noise: float = 12.0,
-                  seed: int = 0) -> Path:
+                  gap: float = 22.0, seed: int = 0) -> Path:
     """train/NODE/.../LEAF/*.jpg with a labelled val/ holdout nested alike: the three-level tree
-    `TREE_TOY` (leaves a to e) as folder nesting. `noise` (the pixels' sd) sets how hard siblings are to tell apart."""
+    `TREE_TOY` (leaves a to e) as folder nesting. Siblings differ by `gap` in green against the
+    pixels' noise sd `noise`: the ratio sets how hard they are to tell apart."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", per_class), ("val", val_per_class)):
         for leaf, nodes in TREE_TOY.items():
             folder = root.joinpath(split, *nodes, leaf)
             folder.mkdir(parents=True, exist_ok=True)
             for j in range(n):
-                _tree_image(leaf, size, noise, rng).save(folder / f"{split}_{leaf}_{j:03d}.jpg", quality=95)
+                _tree_image(leaf, size, noise, gap, rng).save(folder / f"{split}_{leaf}_{j:03d}.jpg", quality=95)
     return root
