@@ -104,3 +104,32 @@ def leaderboard_scores(board: Path, competition: str, message: str) -> tuple[flo
     table = pd.read_csv(path) if path.is_file() else pd.DataFrame({"message": []})
     rows = table[table.message == message]
     return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))
+
+
+def run_arms(recipe: Path, work: Path, seed: int, arms: dict[str, list[str]], budget: list[str], cwd: Path,
+             reuse: bool = False) -> dict[str, float]:
+    """`harness run RECIPE` once per arm (its `--set` arguments) for `seed`, into WORK/ARM-sSEED
+    (kept where finished, with `reuse`); each run's own `wall_seconds`."""
+    import sys
+
+    walls = {}
+    for name, sets in arms.items():
+        out = work / f"{name}-s{seed}"
+        if not (reuse and (out / "metrics.json").is_file()):
+            timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out), *budget, *sets,
+                   "--set", f"train.seed={seed}", "-q"], cwd)
+        walls[name] = json.loads((out / "metrics.json").read_text())["wall_seconds"]
+    return walls
+
+
+def flat_and_routed(work: Path, seed: int, branches: Iterable[str], cwd: Path) -> tuple[dict[str, float],
+                                                                                         dict[str, float]]:
+    """Holdout accuracy at every level of the leaf run WORK/leaf-sSEED (its metrics.json), and of
+    WORK/trunk-sSEED routed to the branch runs WORK/NODE-sSEED by `harness hierarchy`."""
+    import sys
+
+    flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
+    out = work / f"routed-s{seed}"
+    args = [a for node in branches for a in ("--branch", str(work / f"{node}-s{seed}"))]
+    timed([sys.executable, "-m", "harness", "hierarchy", str(work / f"trunk-s{seed}"), *args, "--out", str(out)], cwd)
+    return flat, json.loads((out / "levels.json").read_text())["accuracy"]["holdout"]

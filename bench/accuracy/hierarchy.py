@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
+from common import flat_and_routed, record, run_arms, screen_budget, screen_options, spread  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10_hierarchy.toml"
@@ -34,22 +34,9 @@ ARMS = {"leaf": [], "trunk": ["--set", "data.level=1"], "vehicle": ["--set", "da
         "mt_shared": ["--set", "data.tasks=['level_1']", "--set", "model.task_bn=false"]}
 
 
-def harness(*args: str) -> None:
-    timed([sys.executable, "-m", "harness", *args], ROOT)
-
-
 def one_seed(seed: int, work: Path, budget: list[str], reuse: bool) -> dict:
-    walls = {}  # each run's own wall_seconds (metrics.json: from its start to its files written)
-    for name, sets in ARMS.items():
-        out = work / f"{name}-s{seed}"
-        if not (reuse and (out / "metrics.json").is_file()):
-            harness("run", str(RECIPE), "--out", str(out), *budget, *sets, "--set", f"train.seed={seed}", "-q")
-        walls[name] = json.loads((out / "metrics.json").read_text())["wall_seconds"]
-    flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
-    out = work / f"routed-s{seed}"
-    harness("hierarchy", str(work / f"trunk-s{seed}"), "--branch", str(work / f"vehicle-s{seed}"),
-            "--branch", str(work / f"animal-s{seed}"), "--out", str(out))
-    routed = json.loads((out / "levels.json").read_text())["accuracy"]["holdout"]
+    walls = run_arms(RECIPE, work, seed, ARMS, budget, ROOT, reuse)  # each run's own wall_seconds
+    flat, routed = flat_and_routed(work, seed, ("vehicle", "animal"), ROOT)
     row = {"seed": seed, "flat_leaf": flat["leaf"], "flat_trunk": flat["level_1"], "routed_leaf": routed["leaf"],
            "routed_trunk": routed["level_1"], "wall_s": {k: round(v, 1) for k, v in walls.items()}}
     trunk = json.loads((work / f"trunk-s{seed}" / "metrics.json").read_text())["holdout_score"]
@@ -57,6 +44,7 @@ def one_seed(seed: int, work: Path, budget: list[str], reuse: bool) -> dict:
     for arm in ("mt_bn", "mt_shared"):
         m = json.loads((work / f"{arm}-s{seed}" / "metrics.json").read_text())
         row[f"{arm}_fine"], row[f"{arm}_trunk"] = m["holdout_score"], m["task_scores"]["level_1"]["holdout"]
+        row[f"{arm}_trunk_of_leaf"] = m["level_accuracy"]["holdout"]["level_1"]  # the trunk its labels give
     print(row, flush=True)
     return row
 

@@ -12,7 +12,6 @@ Per seed, four runs through the real CLI (the arms alternate within the seed): t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, spread, timed  # noqa: E402
+from common import flat_and_routed, record, run_arms, spread  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = """[data]
@@ -48,21 +47,9 @@ ARMS = {"leaf": [], "trunk": ["--set", "data.level=1"], "A": ["--set", "data.bra
         "B": ["--set", "data.branch='B'"]}
 
 
-def harness(*args: str) -> None:
-    timed([sys.executable, "-m", "harness", *args], ROOT)
-
-
 def one_seed(seed: int, recipe: Path, work: Path) -> dict:
-    walls = {}
-    for name, sets in ARMS.items():
-        out = work / f"{name}-s{seed}"
-        harness("run", str(recipe), "--out", str(out), *sets, "--set", f"train.seed={seed}", "-q")
-        walls[name] = json.loads((out / "metrics.json").read_text())["wall_seconds"]
-    flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
-    routed_dir = work / f"routed-s{seed}"
-    harness("hierarchy", str(work / f"trunk-s{seed}"), "--branch", str(work / f"A-s{seed}"),
-            "--branch", str(work / f"B-s{seed}"), "--out", str(routed_dir))
-    routed = json.loads((routed_dir / "levels.json").read_text())["accuracy"]["holdout"]
+    walls = run_arms(recipe, work, seed, ARMS, [], ROOT)
+    flat, routed = flat_and_routed(work, seed, ("A", "B"), ROOT)
     row = {"seed": seed, **{f"flat_{k}": v for k, v in flat.items()}, **{f"routed_{k}": v for k, v in routed.items()},
            "wall_s": {k: round(v, 1) for k, v in walls.items()}}
     print(row, flush=True)
