@@ -31,6 +31,27 @@ def score_known(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray, rows:
     return score(metric, np.asarray(y_true)[keep], np.asarray(probs)[keep]) if keep.any() else float("nan")
 
 
+def bootstrap_se(metric: MetricSpec, y_true: np.ndarray, probs: np.ndarray, rounds: int = 100, seed: int = 0) -> float:
+    """The standard error of `score` from its spread over `rounds` resamples of the rows (with
+    replacement, seeded): how far the score could move on another draw of as many images. A
+    resample the metric cannot score (one class left, for a ranking metric: an error or NaN) is
+    skipped; NaN with fewer than 2 rows or 2 scored resamples."""
+    y, p = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
+    if len(y) < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(rounds):
+        rows = rng.integers(0, len(y), len(y))
+        try:
+            value = metric(y[rows], p[rows])
+        except ValueError:
+            continue
+        if np.isfinite(value):
+            values.append(value)
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """Probability rows for a label submission: a label metric scores them like the labels."""
     out = np.zeros((len(labels), num_classes))

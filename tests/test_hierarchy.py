@@ -132,6 +132,8 @@ def test_leaf_run_and_trunk_with_branches_score_every_level(tmp_path: Path) -> N
                  str(tmp_path / "g1"), "--level", "1", "--out", str(out)]) == 0
     routed_sets = json.loads((out / "levels.json").read_text())["accuracy"]
     assert set(routed_sets) == {"oof", "holdout"} and routed_sets["oof"]["level_1"] >= routed_sets["oof"]["leaf"]
+    routed_metrics = json.loads((out / "metrics.json").read_text())
+    assert routed_metrics["level_accuracy"] == routed_sets and len(routed_metrics["routed_from"]) == 3
     routed = routed_sets["holdout"]
     trunk = json.loads((tmp_path / "trunk" / "metrics.json").read_text())["holdout_score"]
     assert routed["level_1"] == pytest.approx(trunk)  # routing keeps the trunk's pick

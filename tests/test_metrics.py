@@ -91,3 +91,23 @@ def test_accuracy_is_sklearns_on_random_blends() -> None:
         y = rng.integers(0, classes, rows)
         probs = rng.integers(0, 3, (rows, classes)).astype(float)  # many tied rows: argmax takes the first
         assert get_metric("accuracy")(y, probs) == accuracy_score(y, probs.argmax(1))
+
+
+def test_bootstrap_se_is_the_binomial_standard_error_for_accuracy() -> None:
+    from harness.metrics import bootstrap_se, get_metric
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 3, n)
+    probs = np.full((n, 3), 0.1)
+    right = rng.random(n) < 0.8
+    probs[np.arange(n), np.where(right, y, (y + 1) % 3)] = 0.8  # accuracy 0.8 (about)
+    acc = float(right.mean())
+    expected = np.sqrt(acc * (1 - acc) / n)
+    se = bootstrap_se(get_metric("accuracy"), y, probs, rounds=2000)
+    assert se == pytest.approx(expected, rel=0.1)  # 2,000 resamples: the bootstrap's own error is about 2%
+    assert bootstrap_se(get_metric("accuracy"), y, probs) == bootstrap_se(get_metric("accuracy"), y, probs)  # seeded
+    assert np.isnan(bootstrap_se(get_metric("accuracy"), y[:1], probs[:1]))
+    two = np.array([0, 1, 1])  # roc_auc cannot score a resample with one class: those are skipped, not fatal
+    se_auc = bootstrap_se(get_metric("roc_auc"), two, np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]))
+    assert se_auc == 0.0  # every resample it can score separates the classes perfectly

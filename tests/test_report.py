@@ -80,7 +80,7 @@ def test_run_writes_its_report(tiny_run: Path) -> None:
     assert text.count('src="data:image/png;base64,') >= 3  # curves, confusion matrix, reliability
     assert "ema weights" in text and "OOF, no TTA" in text and "OOF, with TTA" in text
     assert 'src="data:image/jpeg;base64,' in text  # the mistakes' thumbnails
-    for fact in ("train.csv", "torch", "timm", "data-wait fraction", "class_0"):
+    for fact in ("train.csv", "torch", "timm", "data-wait fraction", "class_0", "(standard error)"):
         assert fact in text, fact
 
 

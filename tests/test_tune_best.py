@@ -8,7 +8,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from harness.tune.best import LOSS_ATTR, best_trial
+from harness.tune.best import LOSS_ATTR, SE_ATTR, best_trial, within_one_se
 
 
 def _study(direction: str, trials: list[tuple[float | None, float | None]]) -> optuna.Study:
@@ -33,3 +33,15 @@ def _study(direction: str, trials: list[tuple[float | None, float | None]]) -> o
 def test_ties_go_to_the_lowest_oof_log_loss(direction: str, trials: list[tuple[float | None, float | None]],
                                            number: int) -> None:
     assert best_trial(_study(direction, trials)).number == number
+
+
+def test_the_trials_within_one_standard_error_of_the_best_are_named() -> None:
+    study = optuna.create_study(direction="maximize")
+    lr = FloatDistribution(1e-4, 1e-2)
+    for k, value in enumerate([0.90, 0.94, 0.93, 0.925, 0.80]):
+        study.add_trial(create_trial(value=value, params={"lr": 1e-3 * (k + 1)}, distributions={"lr": lr},
+                                     user_attrs={SE_ATTR: 0.02, LOSS_ATTR: 0.3}))
+    best = best_trial(study)
+    assert best.number == 1 and within_one_se(study, best) == [2, 3]  # 0.93 and 0.925 lie within 0.02 of 0.94
+    plain = _study("maximize", [(0.9, 0.3), (0.94, 0.2)])  # a trial without an SE names none
+    assert within_one_se(plain, best_trial(plain)) == []

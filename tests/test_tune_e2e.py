@@ -82,6 +82,10 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
     assert trials.baseline[0] and trials["train.lr"][0] == 0.004 and trials.state[0] == "COMPLETE"
     metrics = json.loads((folder / "trials/0000/metrics.json").read_text())
     assert trials.cv_log_loss[0] == pytest.approx(metrics["cv_log_loss"])  # the tie-breaker, recorded per trial
+    assert trials.cv_score_se[0] == pytest.approx(metrics["cv_score_se"]) and trials.cv_rows[0] == metrics["cv_rows"]
+    assert 0 < metrics["cv_score_se"] < 0.5 and metrics["cv_rows"] > 0
+    summary = json.loads((folder / "summary.json").read_text())["best"]
+    assert summary["se"] == pytest.approx(trials.cv_score_se[trials.number == summary["number"]].item())
     pruned = trials[trials.state == "PRUNED"]
     assert len(pruned) >= 1 and (pruned.pruned_epoch == 1).all() and (pruned["train.lr"] > 1).all()
     for name in ("best.toml", "optimization_history.png", "parallel_coordinate.png", "summary.json", "study.db"):

@@ -16,7 +16,8 @@ A trunk run has data.level = 1; a branch run data.branch = NODE (the leaves unde
 its images alone); all name the same data.hierarchy, a CSV of child,parent rows:
   harness run recipes/cifar10_hierarchy.toml --set data.level=1 --out runs/trunk
   harness run recipes/cifar10_hierarchy.toml --set data.branch=vehicle --out runs/vehicle
-Writes OUT/levels.json (accuracy per level, OOF and holdout), OUT/SET_levels.csv (every level's
+Writes OUT/levels.json (accuracy per level, OOF and holdout; also OUT/metrics.json's
+level_accuracy, as a leaf run writes it), OUT/SET_levels.csv (every level's
 label per image) and OUT/submission.csv (id, label at --level; default: the leaves).
 OUT defaults to RUN/hierarchy."""
 
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     scores = {s: level_accuracy(tree, predicted[s], y) for s, y in truth.items() if s in predicted}
     (out / "levels.json").write_text(json.dumps({"hierarchy": file, "accuracy": scores}, indent=1) + "\n")
+    routed = {"routed_from": [str(p.resolve()) for p in (args.run_dir, *args.branch)]} if args.branch else {}
+    (out / "metrics.json").write_text(json.dumps({"level_accuracy": scores, **routed}, indent=1) + "\n")
     for s, table in predicted.items():
         frame = table.rename_axis(manifest.id_column).reset_index()
         if s in truth:

@@ -186,6 +186,8 @@ def render(run: RunFolder, metric: MetricSpec) -> str:
     data = run.recipe.get("data", {})
     mistakes = confident_mistakes(run.oof, run.classes, data)
     headline = f"CV {_e(man.metric)} <b>{_num(m.get('cv_score'))}</b>"
+    if m.get("cv_score_se") is not None:  # how far another draw of as many OOF rows could move it
+        headline += f" &plusmn; {_num(m['cv_score_se'])} (standard error)"
     if "holdout_score" in m:
         headline += f", holdout <b>{_num(m['holdout_score'])}</b>"
     headline += f"; {len(y)} OOF images, {len(run.classes)} classes, {len(run.folds)} fold(s)"

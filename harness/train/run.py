@@ -23,7 +23,7 @@ from harness.data.competition import Competition, Split, load_competition
 from harness.data.folds import assign_folds, folds_hash
 from harness.errors import HarnessError
 from harness.hierarchy.levels import Levels, level_scores, levels_extra, tree_levels
-from harness.metrics import cross_entropy, score, softmax
+from harness.metrics import bootstrap_se, cross_entropy, score, softmax
 from harness.outputs.epoch_log import LOG
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
 from harness.outputs.manifest import RunManifest, git_commit, id_set
@@ -185,6 +185,8 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
         "cv_score": score(metric, y, oof[done]),
         "cv_score_no_tta": score(metric, y, oof_plain[done]),
         "cv_log_loss": cross_entropy(y, oof[done]),  # of the OOF probabilities, whatever cv.metric is
+        # how much the CV could move on another draw of as many rows: tuning reads it to tell ties from gains
+        "cv_score_se": _finite(bootstrap_se(metric, y, oof[done])), "cv_rows": int(done.sum()),
         "fold_scores": {str(r.fold): r.score for r in results},
         "fold_best_weights": {str(r.fold): r.best_weights for r in results},
         "stopped": {str(r.fold): r.stop_reason for r in results if r.stop_reason},
@@ -237,6 +239,10 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     if history:
         learning_curves(history, metric.name, out_dir / "learning_curve.png")
     return metrics
+
+
+def _finite(x: float) -> float | None:
+    return x if np.isfinite(x) else None  # JSON has no NaN
 
 
 def _leaf_levels(recipe: Recipe, comp: Competition) -> Levels:

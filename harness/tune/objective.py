@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
-from harness.tune.best import LOSS_ATTR
+from harness.tune.best import LOSS_ATTR, ROWS_ATTR, SE_ATTR
 from harness.tune.pruner import OptunaPruning, Pruned
 from harness.tune.recipes import TuneRecipe
 from harness.tune.storage import Heartbeat, Store
@@ -137,8 +137,9 @@ class TrialRunner:
             trial.set_user_attr("pruned_fold", pruned.fold)
             trial.set_user_attr("pruned_epoch", pruned.epoch)
             raise optuna.TrialPruned(f"fold {pruned.fold} epoch {pruned.epoch}")
-        if LOSS_ATTR in metrics:  # metrics.json's key, recorded under the same name; it breaks ties between trials
-            trial.set_user_attr(LOSS_ATTR, float(metrics[LOSS_ATTR]))
+        for attr in (LOSS_ATTR, SE_ATTR, ROWS_ATTR):  # metrics.json's keys, recorded under the same names: the log
+            if metrics.get(attr) is not None:    # loss breaks ties between trials, the SE and rows tell ties from gains
+                trial.set_user_attr(attr, float(metrics[attr]))
         return float(metrics["cv_score"])
 
     def run(self, number: int, values: Mapping[str, Any], out: Path, trial: optuna.Trial | None) -> tuple[dict[str, Any], Pruned]:

@@ -1,7 +1,8 @@
 """What a tuning leaves in its folder:
 
-- `trials.csv`: one row per trial: number, state, value, cv_log_loss (of its OOF probabilities,
-  which breaks ties for the best trial), duration_s, where a pruned trial stopped
+- `trials.csv`: one row per trial: number, state, value, cv_score_se (the value's standard error,
+  a bootstrap over its OOF rows), cv_rows (how many OOF rows scored it), cv_log_loss (of its OOF
+  probabilities, which breaks ties for the best trial), duration_s, where a pruned trial stopped
   (pruned_fold, pruned_epoch counted from 1, pruned_step as reported to Optuna), baseline (the
   recipe's own values), worker, folder (the trial's run), error,
   then one column per searched recipe key;
@@ -26,7 +27,7 @@ import pandas as pd
 
 from harness.config.recipe import recipe_text
 from harness.config.schema import Recipe
-from harness.tune.best import LOSS_ATTR
+from harness.tune.best import LOSS_ATTR, ROWS_ATTR, SE_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -46,15 +47,16 @@ def trials_frame(trials: Sequence[FrozenTrial], keys: Sequence[str]) -> pd.DataF
             continue  # a placeholder that never ran
         a = t.user_attrs
         rows.append({
-            "number": t.number, "state": t.state.name, "value": t.value, LOSS_ATTR: a.get(LOSS_ATTR),
+            "number": t.number, "state": t.state.name, "value": t.value, SE_ATTR: a.get(SE_ATTR),
+            ROWS_ATTR: a.get(ROWS_ATTR), LOSS_ATTR: a.get(LOSS_ATTR),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration is not None else None,
             "pruned_fold": a.get("pruned_fold"), "pruned_epoch": a.get("pruned_epoch"), "pruned_step": a.get("pruned_step"),
             "baseline": bool(a.get("baseline")), "worker": a.get("worker", ""), "folder": a.get("folder", ""),
             "error": a.get("error", ""),
             **{k: t.params.get(k) for k in keys},
         })
-    columns = ["number", "state", "value", LOSS_ATTR, "duration_s", "pruned_fold", "pruned_epoch", "pruned_step",
-               "baseline", "worker", "folder", "error", *keys]
+    columns = ["number", "state", "value", SE_ATTR, ROWS_ATTR, LOSS_ATTR, "duration_s", "pruned_fold", "pruned_epoch",
+               "pruned_step", "baseline", "worker", "folder", "error", *keys]
     return pd.DataFrame(rows, columns=columns)
 
 

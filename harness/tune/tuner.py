@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from harness.console import warn
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins, load_plugins
-from harness.tune.best import best_trial
+from harness.tune.best import ROWS_ATTR, SE_ATTR, best_trial, within_one_se
 from harness.tune.objective import Ranks, TrialRunner
 from harness.tune.outputs import write_best, write_plots, write_summary, write_trials
 from harness.tune.progress import TrialProgress
@@ -190,12 +191,23 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
     best = best_trial(study)  # ties go to the lowest OOF log loss
     plugins = load_plugins()
     header = [f"Tuned by `harness tune {spec.path.name}`: trial {best.number} of study {name!r} ({url}),",
-              f"cv {metric} {best.value:.4f} on the trial settings {shortcuts} (0 / []: the recipe's).",
+              f"cv {metric} {best.value:.4f}"
+              + (f" +- {best.user_attrs[SE_ATTR]:.4f} (SE)" if best.user_attrs.get(SE_ATTR) is not None else "")
+              + f" on the trial settings {shortcuts} (0 / []: the recipe's).",
               f"Searched: {', '.join(f'{k} = {best.params[k]!r}' for k in keys)}."]
     write_best(spec.tuned_recipe(best.params, plugins), header, folder / "best.toml")
-    summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
+    se, rows, close = best.user_attrs.get(SE_ATTR), best.user_attrs.get(ROWS_ATTR), within_one_se(study, best)
+    summary["best"] = {"number": best.number, "value": best.value, "se": se, "rows": rows, "params": best.params,
+                       "within_one_se": close}
+    shown = f" ± {se:.4f} (SE over {int(rows or 0)} OOF rows)" if se is not None else ""
     say(f"{tally.finished} trials ({tally.complete} complete, {tally.pruned} pruned, {tally.failed} failed) in "
-        f"{summary['wall_seconds']:.0f} s; best cv {metric} {best.value:.4f} (trial {best.number}) -> {folder / 'best.toml'}")
+        f"{summary['wall_seconds']:.0f} s; best cv {metric} {best.value:.4f}{shown} (trial {best.number}) -> "
+        f"{folder / 'best.toml'}")
+    if close:
+        warn(f"{len(close)} other trial(s) score within one standard error of the best ({', '.join(map(str, close[:8]))}"
+             f"{', ...' if len(close) > 8 else ''}): on {int(rows or 0)} OOF rows the study cannot tell them apart, so "
+             "the best is a tie as much as a win; give each trial more validation rows (a larger tune.fraction, "
+             "more tune.folds) before trusting it")
     if opts.refit:
         out = _fresh(folder / "refit")
         runner.ranks.send("refit", best.params, str(out))
