@@ -110,7 +110,7 @@ def _component(plugins: Plugins, kind: str, name: str, key: str) -> Any:
         raise HarnessError(f"{key}: {exc}") from exc
 
 
-def _select(
+def select_component(
     plugins: Plugins, kind: str, name: str, options: Mapping[str, Any], where: str, key: str
 ) -> Selected:
     component = _component(plugins, kind, name, key)
@@ -130,7 +130,7 @@ def _enabled(plugins: Plugins, section: str, kind: str, tables: Any) -> tuple[Se
         if not isinstance(enabled, bool):
             raise HarnessError(f"{where}.enabled: expected bool, got {enabled!r}")
         if enabled:
-            chosen.append(_select(plugins, kind, name, opts, where, where))
+            chosen.append(select_component(plugins, kind, name, opts, where, where))
     return tuple(chosen)
 
 
@@ -162,7 +162,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
         name = opts.pop("name", default)
         if not isinstance(name, str):
             raise HarnessError(f"{section}.name: expected str, got {name!r}")
-        selected[section] = _select(plugins, kind, name, opts, section, f"{section}.name")
+        selected[section] = select_component(plugins, kind, name, opts, section, f"{section}.name")
     _check_run_pool(plugins, selected["ensemble"])
     tta_raw = dict(data.get("tta", {}))
     tta = from_dict(TTAConfig, {"views": tta_raw.pop("views", ["identity"])}, "tta")
@@ -172,7 +172,7 @@ def build_recipe(data: Mapping[str, Any], plugins: Plugins) -> Recipe:
         if not isinstance(value, Mapping):
             raise HarnessError(f"'tta.{key}' must be a table")
     tta_options = tuple(
-        _select(plugins, "tta_views", v, tta_raw.get(v, {}), f"tta.{v}", "tta.views") for v in tta.views
+        select_component(plugins, "tta_views", v, tta_raw.get(v, {}), f"tta.{v}", "tta.views") for v in tta.views
     )
     return Recipe(
         **core,

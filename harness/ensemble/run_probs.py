@@ -17,18 +17,18 @@ from harness.specs import Ensembler
 
 def run_pooler(run_dir: Path) -> Ensembler | None:
     """The run's `[ensemble]` (None for an ensemble folder, which has no recipe: the mean)."""
-    from harness.config.recipe import run_recipe_section
+    from harness.config.recipe import run_recipe_section, select_component
 
     section = run_recipe_section(run_dir, "ensemble")
     if not section:
         return None
-    from harness.config.typed import from_dict
     from harness.plugin_manager import load_plugins
 
     options = dict(section)  # recipe.toml's [ensemble]: its name and options side by side
     name = str(options.pop("name", "mean"))
     plugins = load_plugins(only=("ensemblers",))
-    return plugins.ensembler(name, from_dict(plugins.get("ensemblers", name).options, options, "ensemble"))
+    chosen = select_component(plugins, "ensemblers", name, options, "ensemble", "ensemble.name")  # as a recipe selects it
+    return plugins.ensembler(chosen.name, chosen.options)
 
 
 def read_run_probs(run_dir: Path) -> RunProbs:

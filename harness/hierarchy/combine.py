@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
@@ -86,10 +85,3 @@ def level_accuracy(tree: Hierarchy, predicted: pd.DataFrame, truth: pd.Series) -
     rows = predicted.loc[truth.index]
     want = expand(tree, truth)
     return {name: float((rows[name] == want[name]).mean()) for name in level_names(tree)}
-
-
-def leaf_run_accuracy(tree: Hierarchy, y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    """Per-level accuracy of a leaf run's probabilities (rows of class indices `y`), as
-    `harness run` writes it to metrics.json."""
-    pred = pd.Series([tree.leaves[i] for i in np.asarray(probs).argmax(axis=1)])
-    return level_accuracy(tree, expand(tree, pred), pd.Series([tree.leaves[i] for i in y]))

@@ -44,13 +44,19 @@ def top_leaf(probs: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(probs, dtype=np.float64), nan=-1.0).argmax(axis=1)
 
 
+def names_at(names: Sequence[str], index: np.ndarray, accepted: np.ndarray | None = None,
+             unknown_label: str = "") -> list[str]:
+    """`names[i]` for each row's index `i`; `unknown_label` where `accepted` is False (a gate
+    turned the image away)."""
+    ok = np.ones(len(index), dtype=bool) if accepted is None else np.asarray(accepted, dtype=bool)
+    return [names[i] if keep else unknown_label for i, keep in zip(index, ok, strict=True)]
+
+
 def level_labels(levels: Levels, leaf_probs: np.ndarray, accepted: np.ndarray | None = None,
                  unknown_label: str = "") -> dict[str, list[str]]:
     """Each level's label of each row: its top leaf's node there (`unknown_label` where `accepted` is False)."""
     top = top_leaf(leaf_probs)
-    ok = np.ones(len(top), dtype=bool) if accepted is None else np.asarray(accepted, dtype=bool)
-    return {name: [nodes[i] if keep else unknown_label for i, keep in zip(of_leaf[top], ok, strict=True)]
-            for name, (nodes, of_leaf) in levels.items()}
+    return {name: names_at(nodes, of_leaf[top], accepted, unknown_label) for name, (nodes, of_leaf) in levels.items()}
 
 
 def level_scores(levels: Levels, y: np.ndarray, leaf_probs: np.ndarray) -> dict[str, float]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.hierarchy.levels import Levels, level_labels
+from harness.hierarchy.levels import Levels, level_labels, names_at, top_leaf
 
 Tasks = dict[str, tuple[tuple[str, ...], np.ndarray]]  # further task -> (its classes, probs with a row per image)
 
@@ -20,9 +20,7 @@ def labels_of(probs: np.ndarray, classes: Sequence[str], accepted: np.ndarray | 
               unknown_label: str = "") -> list[str]:
     """Each row's most probable class; `unknown_label` where `accepted` is False (a gate turned
     the image away, and its probabilities may be NaN: never predicted)."""
-    top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
-    ok = np.ones(len(top), dtype=bool) if accepted is None else accepted
-    return [classes[i] if keep else unknown_label for i, keep in zip(top, ok, strict=True)]
+    return names_at(classes, top_leaf(probs), accepted, unknown_label)
 
 
 def task_labels(task: str, classes: Sequence[str], probs: np.ndarray, levels: Levels, leaf_probs: np.ndarray | None,
