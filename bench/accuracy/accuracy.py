@@ -6,6 +6,7 @@
     python bench/accuracy/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
     python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
+    python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble   # and their mean
 
 Every labelled holdout split is scored: hymenoptera val/; clothing val/ and test/ (test/ is
 distributed differently from train/). Accuracy, balanced accuracy and macro F1 from the fold
@@ -23,6 +24,12 @@ with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune with EfficientNet-Lite1 at 240 px and Lite2 at 260 px). The arms run in a rotating
 order over sets and seeds, so a busy machine slows each alike. Appends every run and the
 summary, with the machine, to bench/results/accuracy.jsonl; prints a markdown table.
+
+`--ensemble` adds an `ensemble` row per set and seed: `harness ensemble` (the plain mean, through
+the CLI) of that seed's harness arms, which share their folds (the same cv.seed). It scores val/
+from the ensemble's holdout.csv; a second split (clothing test/) is the mean of the members' own
+probabilities on it, the pooling that `harness ensemble` applies, checked against the CLI's
+holdout.csv on val/ to 1e-6.
 """
 
 from __future__ import annotations
@@ -126,20 +133,26 @@ def fold_ensemble(run_dir: Path, split: Any, folds: Sequence[int], sets: Sequenc
     return pool_run(ensemble, logits)
 
 
-def predict_labelled(run_dir: Path, folder: Path) -> dict[str, float]:
-    """The run's fold ensemble on a labelled ImageFolder split that the run did not predict itself."""
+def predict_labelled(run_dir: Path, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The run's fold ensemble on a labelled ImageFolder split that the run did not predict itself:
+    (labels, probabilities)."""
     classes, folds = run_classes(run_dir)
     split = labelled_split(folder, classes)
-    return scores(split.labels, fold_ensemble(run_dir, split, folds))
+    return split.labels, fold_ensemble(run_dir, split, folds)
 
 
-def holdout_scores(run_dir: Path) -> dict[str, float]:
+def holdout_probs(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of a run's or an ensemble's holdout.csv."""
     import pandas as pd
 
     frame = pd.read_csv(run_dir / "holdout.csv")
     classes = list(frame.columns[2:])
-    y = np.array([classes.index(str(c)) for c in frame["label"]])
-    return scores(y, frame[classes].to_numpy())
+    return np.array([classes.index(str(c)) for c in frame["label"]]), frame[classes].to_numpy()
+
+
+# Per (set, seed): each harness arm's run folder and its (labels, probabilities) on every split,
+# for the --ensemble row. Kept in memory only.
+MEMBERS: dict[tuple[str, int], dict[str, tuple[Path, float, dict[str, tuple[np.ndarray, np.ndarray]]]]] = {}
 
 
 def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -155,14 +168,41 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
                            "recipe_file_sha1": hashlib.sha1((ROOT / "recipes" / recipe).read_bytes()).hexdigest()[:12],
                            "sets": sets,
                            "run_wall_s": wall, "cpu_s": cpu, "cv": m["cv_score"], "train_img_per_s": m["train_img_per_s"],
-                           "predict_img_per_s": m["predict_img_per_s"], "splits": {"val": holdout_scores(out)}}
+                           "predict_img_per_s": m["predict_img_per_s"]}
+    probs = {"val": holdout_probs(out)}
     extra = 0.0
     for split in SPLITS[data.name][1:]:
         start = time.perf_counter()
-        row["splits"][split] = predict_labelled(out, data / split)
+        probs[split] = predict_labelled(out, data / split)
         extra += time.perf_counter() - start
+    row["splits"] = {split: scores(*yp) for split, yp in probs.items()}
     row["wall_s"] = wall + extra
+    MEMBERS.setdefault((data.name, seed), {})[arm] = (out, row["wall_s"], probs)
     return row
+
+
+def run_ensemble(set_name: str, seed: int, scratch: Path) -> dict[str, Any] | None:
+    """`harness ensemble` (mean) of the seed's harness arms: val/ from its holdout.csv, any other
+    split from the mean of the members' probabilities (checked against the CLI on val/)."""
+    members = MEMBERS.get((set_name, seed), {})
+    if len(members) < 2:
+        return None
+    out = scratch / f"ensemble-{set_name}-{seed}"
+    dirs = [str(d) for d, _, _ in members.values()]
+    _, wall, cpu = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", "mean"])
+    y, cli = holdout_probs(out)
+    mine = np.mean([p["val"][1] for _, _, p in members.values()], axis=0)
+    gap = float(np.abs(cli - mine).max())
+    if gap > 1e-6:
+        raise SystemExit(f"{out}: the CLI's holdout probabilities differ from the members' mean by {gap:.2g}")
+    splits = {"val": scores(y, cli)}
+    for split in SPLITS[set_name][1:]:
+        ys = [p[split][0] for _, _, p in members.values()]
+        splits[split] = scores(ys[0], np.mean([p[split][1] for _, _, p in members.values()], axis=0))
+    cv = json.loads((out / "metrics.json").read_text())["cv_score"]
+    # Its wall: the members' runs and the ensembling, what a user waits for from nothing.
+    return {"members": list(members), "ensemble_dir": str(out), "cv": cv, "splits": splits,
+            "wall_s": wall + sum(w for _, w, _ in members.values()), "cpu_s": cpu, "ensemble_wall_s": wall}
 
 
 def run_bare(data: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -242,16 +282,32 @@ def verdict(results: dict[str, dict[str, list[dict[str, Any]]]], arm: str = "fin
     return out
 
 
+# The photo-set targets of issue 25 (mean accuracy over seeds).
+TARGETS = {("clothing", "val"): 0.93, ("clothing", "test"): 0.95, ("hymenoptera", "val"): 0.96}
+
+
+def target_checks(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """Each harness arm's mean accuracy against the photo-set targets."""
+    out = []
+    for (set_name, split), goal in TARGETS.items():
+        for arm, rows in results.get(set_name, {}).items():
+            if rows and arm != "bare":
+                mean = statistics.mean(r["splits"][split]["accuracy"] for r in rows)
+                out.append(f"{set_name} {split}: {arm} {mean:.4f} (target {goal}) -> {'met' if mean >= goal else 'missed'}")
+    return out
+
+
 def report(args: argparse.Namespace) -> None:
     """The table over every recorded run since a time, of the chosen sets and arms: seeds of
     several invocations together (each row names the recipe text it ran)."""
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in args.arms} for s in args.sets}
+    names = [*args.arms, *(["ensemble"] if args.ensemble else [])]
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in names} for s in args.sets}
     for line in (RESULTS / "accuracy_runs.jsonl").read_text().splitlines():
         row = json.loads(line)
         if row["when"] >= args.report_since and row["set"] in results and row["arm"] in results[row["set"]]:
             results[row["set"]][row["arm"]].append(row)
     md = table(results)
-    print(cpu_name() + "\n\n" + md + "\n\n" + "\n".join(verdict(results)))
+    print(cpu_name() + "\n\n" + md + "\n\n" + "\n".join(verdict(results) + target_checks(results)))
 
 
 def main() -> None:
@@ -267,6 +323,8 @@ def main() -> None:
     p.add_argument("--two-level-mult", type=float, default=0.7, help="the two_level arm's train.backbone_lr_mult")
     p.add_argument("--scale-min", type=float, default=0.25, help="finetune.toml's augment.scale_min (fixed_size arm)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")
+    p.add_argument("--ensemble", action="store_true",
+                   help="add each seed's `harness ensemble` (mean) of its harness arms as an `ensemble` row")
     p.add_argument("--scratch", type=Path, default=None)
     p.add_argument("--report-since", default="", metavar="'YYYY-MM-DD HH:MM'",
                    help="run nothing: the table of the runs in results/accuracy_runs.jsonl finished since then")
@@ -281,15 +339,21 @@ def main() -> None:
     for set_name in args.sets:
         fill[set_name] = fill_cache(args.data / set_name, scratch, sizes)
         print(f"cache filled for {set_name} in {fill[set_name]:.0f} s", flush=True)
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in args.arms} for s in args.sets}
+    names = [*args.arms, *(["ensemble"] if args.ensemble else [])]
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in names} for s in args.sets}
     turn = 0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for set_name in args.sets:
             order = args.arms[turn % len(args.arms):] + args.arms[: turn % len(args.arms)]
             turn += 1
-            for arm in order:
+            for arm in [*order, *(["ensemble"] if args.ensemble else [])]:
                 data = args.data / set_name
-                row = run_bare(data, seed, args) if arm == "bare" else run_harness(arm, data, seed, scratch, args)
+                if arm == "ensemble":
+                    row = run_ensemble(set_name, seed, scratch)
+                    if row is None:
+                        continue
+                else:
+                    row = run_bare(data, seed, args) if arm == "bare" else run_harness(arm, data, seed, scratch, args)
                 row.update(arm=arm, set=set_name, seed=seed)
                 results[set_name][arm].append(row)
                 print(json.dumps(row), flush=True)
@@ -298,7 +362,7 @@ def main() -> None:
                                          **row}) + "\n")
     md = table(results)
     print("\n" + cpu_name() + "\n\n" + md + "\n")
-    checks = verdict(results)
+    checks = verdict(results) + target_checks(results)
     print("\n".join(checks))
     record("accuracy", {"cpu": cpu_name(), "seeds": args.seeds, "arms": args.arms, "sets": args.sets,
                         "overrides": args.overrides, "two_level_mult": args.two_level_mult,
