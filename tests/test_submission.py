@@ -32,10 +32,9 @@ def test_missing_prediction_is_an_error(tmp_path: Path) -> None:
         write_submission(tmp_path / "s.csv", sample, ["x", "y"], PROBS, CLASSES, "id", "label")
 
 
-def test_a_labelled_holdout_never_overwrites_the_test_submission(tmp_path: Path, kaggle_comp: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A competition with both an unlabelled test set and a labelled holdout: the submission is the
-    test set's, in the sample submission's order; the holdout is scored and written apart."""
+def _run_with_holdout(tmp_path: Path, kaggle_comp: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                      predict: bool = True, sets: tuple[str, ...] = ()) -> Path:
+    """One fold of the tiny Kaggle competition, given a labelled holdout of three training images."""
     from dataclasses import replace
 
     from harness.config.recipe import load_recipe
@@ -56,9 +55,32 @@ def test_a_labelled_holdout_never_overwrites_the_test_submission(tmp_path: Path,
     monkeypatch.setattr(run_module, "load_competition", with_holdout)
     plugins = load_plugins()
     recipe = load_recipe(write_recipe(tmp_path / "r.toml", TINY.format(root=kaggle_comp)),
-                         ["train.epochs=1", "cv.only=[0]"], plugins)
-    run_module.run_experiment(recipe, tmp_path / "run", plugins)
-    sub = pd.read_csv(tmp_path / "run" / "submission.csv", dtype=str)
+                         ["train.epochs=1", "cv.only=[0]", *sets], plugins)
+    run_module.run_experiment(recipe, tmp_path / name, plugins, predict=predict)
+    return tmp_path / name
+
+
+def test_a_labelled_holdout_never_overwrites_the_test_submission(tmp_path: Path, kaggle_comp: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A competition with both an unlabelled test set and a labelled holdout: the submission is the
+    test set's, in the sample submission's order; the holdout is scored and written apart."""
+    run = _run_with_holdout(tmp_path, kaggle_comp, monkeypatch, "run")
+    sub = pd.read_csv(run / "submission.csv", dtype=str)
     sample = pd.read_csv(kaggle_comp / "sample_submission.csv", dtype=str)
     assert list(sub.id) == list(sample.id)
-    assert list(pd.read_csv(tmp_path / "run" / "holdout.csv", dtype=str).id) == ["h0", "h1", "h2"]
+    assert list(pd.read_csv(run / "holdout.csv", dtype=str).id) == ["h0", "h1", "h2"]
+
+
+def test_a_trial_run_scores_its_oof_alone(tmp_path: Path, kaggle_comp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tuning trial's run (predict=False, train.checkpoints=false): the same OOF and CV as the
+    full run, and no test or holdout predictions, submission, report or checkpoints."""
+    import json
+
+    full = _run_with_holdout(tmp_path, kaggle_comp, monkeypatch, "full")
+    lean = _run_with_holdout(tmp_path, kaggle_comp, monkeypatch, "lean", predict=False, sets=("train.checkpoints=false",))
+    assert list(full.glob("fold0/checkpoints/step-*")) and not (lean / "fold0" / "checkpoints").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(lean / "oof.csv"), pd.read_csv(full / "oof.csv"))
+    m_full, m_lean = (json.loads((r / "metrics.json").read_text()) for r in (full, lean))
+    assert m_lean["cv_score"] == m_full["cv_score"] and "holdout_score" in m_full and "holdout_score" not in m_lean
+    for name in ("submission.csv", "holdout.csv", "report.html"):
+        assert (full / name).is_file() and not (lean / name).exists(), name

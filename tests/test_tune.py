@@ -119,8 +119,10 @@ def test_trial_shortcuts_apply_to_trials_only(tmp_path: Path) -> None:
     trial = spec.trial_recipe({"train.lr": 0.005, "train.epochs": 4}, 6, plugins)
     assert trial.cv.only == (0,) and trial.data.fraction == 0.5 and trial.train.lr == 0.005
     assert [c.name for c in trial.callbacks] == ["optuna_pruner"] and trial.callbacks[0].options.stride == 6
+    assert not trial.train.checkpoints  # a trial never resumes
     tuned = spec.tuned_recipe({"train.lr": 0.005, "train.epochs": 4}, load_plugins())
     assert tuned.cv.only == () and tuned.data.fraction == 1.0 and tuned.train.epochs == 4 and tuned.callbacks == ()
+    assert tuned.train.checkpoints
     assert tuned.data.root == str((Path.cwd() / "data").resolve())  # relative paths as `harness run` reads them
 
 

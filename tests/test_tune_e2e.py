@@ -92,6 +92,10 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
         assert (folder / name).is_file(), name
     assert (folder / "trials/0000/metrics.json").is_file()
     assert "epoch 1/2" in (folder / "trials/0000/train.log").read_text()  # the trial's log, not the console
+    # a trial scores its OOF alone ([tune] predict = false): no test predictions, no report
+    assert (folder / "trials/0000/oof.csv").is_file()
+    for name in ("submission.csv", "report.html", "fold0/checkpoints"):
+        assert not (folder / "trials/0000" / name).exists(), name
 
     again = harness("tune", str(recipe), "--out", "tune", "--trials", "3", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -103,11 +107,13 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
 
     best = tomllib.loads((folder / "best.toml").read_text())
     assert "tune" not in best and best["cv"]["only"] == [] and best["train"]["epochs"] == 12  # the full recipe
+    assert best["train"]["checkpoints"]
     assert "optuna_pruner" not in best["callbacks"] and best["data"]["fraction"] == 1.0
     run = harness("run", str(folder / "best.toml"), "--out", "best", "--set", "train.epochs=1", "--set",
                   "data.fraction=0.3", "--set", "cv.only=[0]", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "best" / "run.json").read_text())["folds_trained"] == [0]
+    assert (tmp_path / "best" / "submission.csv").is_file()  # the tuned recipe predicts as any run does
 
 
 def _free_port() -> int:

@@ -146,6 +146,9 @@ class TrainConfig:
     log_every: int = 25  # steps between reads of the loss on the host (progress, non-finite checks)
     max_nonfinite: int = 5  # stop after this many non-finite losses in a row
     checkpoint_every: int = 100  # optimizer updates between mid-epoch checkpoints (0: epoch ends only)
+    # Checkpoints at all (`--resume` continues from the newest). A tuning trial sets it false: a trial
+    # never resumes (a dead worker's trial runs again from its start), so its saves were pure cost.
+    checkpoints: bool = True
     # Experiment trackers through Accelerate, besides log.jsonl and metrics.json (which stay the
     # record): ["tensorboard"] writes RUN_DIR/tensorboard/ and needs the tensorboard package.
     log_with: tuple[Literal["tensorboard"], ...] = ()

@@ -190,13 +190,15 @@ class FoldRun:
 
     def checkpoint(self, epoch: int, step: int) -> None:
         settle(self.state, self.say)  # no unread non-finite flags behind a checkpoint
+        if not self.cfg.checkpoints:
+            return
         self.checkpoints.save(self.state.update, self.state.unwrapped, self.optimizer, self.saved.state_dict(epoch, step))
 
     def after_update(self, epoch: int, step: int) -> None:
         """After each optimizer update: the test suite's crash point, and `train.checkpoint_every`."""
         maybe_die(self.state.update, self.acc.process_index, self.fold)
         every = self.cfg.checkpoint_every
-        if every and self.state.update % every == 0 and step < self.batches_per_epoch:
+        if every and self.cfg.checkpoints and self.state.update % every == 0 and step < self.batches_per_epoch:
             self.checkpoint(epoch, step)
 
     def on_step(self, images: int, loss: float | None) -> None:

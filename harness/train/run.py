@@ -74,9 +74,10 @@ def _bf16_note(recipe: Recipe, plugins: Plugins, num_classes: int, acc: Any, say
 
 
 def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool = False,
-                   keep_process_group: bool = False) -> RunSummary:
+                   keep_process_group: bool = False, predict: bool = True) -> RunSummary:
     """Train every fold; with `resume`, finished folds are read back and the others continue from
-    their newest valid checkpoint."""
+    their newest valid checkpoint. Without `predict` (a tuning trial) the run scores its OOF alone:
+    no test or holdout predictions, no submission, no report.html."""
     started = time.perf_counter()
     if recipe.train.keep_freed_memory:
         keep_freed_memory()
@@ -109,7 +110,7 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
             f"{f' x {cfg.grad_accum} accumulated' if cfg.grad_accum > 1 else ''}, lr {effective_lr(recipe):.3g}"
         )
         _bf16_note(recipe, plugins, comp.num_classes, acc, log.message)
-    predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None}
+    predict_sets = {k: v for k, v in (("test", comp.test), ("holdout", comp.holdout)) if v is not None and predict}
     run_folds = recipe.cv.only or tuple(range(recipe.cv.folds))
     fold_of = dict(zip(comp.train.ids, folds.tolist(), strict=True))
     results: list[FoldResult] = []
@@ -150,7 +151,8 @@ def run_experiment(recipe: Recipe, out_dir: Path, plugins: Plugins, resume: bool
         log.message(f"cv {recipe.cv.metric} {metrics['cv_score']:.4f}" + (
             f", holdout {metrics['holdout_score']:.4f}" if "holdout_score" in metrics else "") + f" -> {out_dir}")
         acc.log(trackers.run_scalars(metrics))
-        report_after_run(out_dir, plugins, log.message)  # report.html; a failure to render only warns
+        if predict:
+            report_after_run(out_dir, plugins, log.message)  # report.html; a failure to render only warns
     acc.wait_for_everyone()
     if keep_process_group:  # more runs follow in these processes (tuning trials): only the trackers end
         for tracker in acc.trackers:

@@ -157,7 +157,8 @@ class TrialRunner:
             log = output_to(out / "train.log")  # type: ignore[assignment]
         try:
             with log:
-                summary = run_experiment(recipe, out, plugins, keep_process_group=True)
+                summary = run_experiment(recipe, out, plugins, keep_process_group=True,
+                                         predict=self.tune.settings.predict)
         except HarnessError as exc:
             self.failures_in_a_row += 1
             self.last_error = f"trial {number}: {exc}"

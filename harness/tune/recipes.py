@@ -84,10 +84,11 @@ class TuneRecipe:
         return self.path.stem
 
     def shortcuts(self) -> dict[str, Any]:
-        """What makes a trial cheaper than the real run."""
+        """What makes a trial cheaper than the real run: the [tune] shortcuts, and no checkpoints (a
+        trial never resumes)."""
         s = self.settings
         values = {"cv.only": list(s.folds), "train.epochs": s.epochs, "data.fraction": s.fraction}
-        return with_values({}, {k: v for k, v in values.items() if v})
+        return with_values({}, {"train.checkpoints": False, **{k: v for k, v in values.items() if v}})
 
     def trial_data(self, values: Mapping[str, Any], stride: int = 0) -> dict[str, Any]:
         data = merge(with_values(self.data, values), self.shortcuts())

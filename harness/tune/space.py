@@ -49,6 +49,9 @@ class TuneSettings:
     warmup_epochs: int = 1  # median pruner: epochs (Optuna steps) reported before a trial can be pruned
     seed: int = -1  # the sampler's seed (worker k adds k); -1: unseeded
     baseline: bool = True  # a new study's first trial is the recipe's own values (those inside the space)
+    # trials predict the test and holdout sets and render report.html, as a run does; off, a trial
+    # writes its OOF and scores alone, which is all the search reads (the refit predicts in full)
+    predict: bool = False
 
     def validate(self, where: str) -> None:
         require(self.trials >= 1, f"{where}.trials", "must be >= 1")
