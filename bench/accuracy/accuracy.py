@@ -7,6 +7,8 @@
     python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble   # and their mean
+    python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble mean hill_climb \
+        --rescore --scratch DIR      # train nothing: ensembles of the finished runs in DIR
 
 Every labelled holdout split is scored: hymenoptera val/; clothing val/ and test/ (test/ is
 distributed differently from train/). Accuracy, balanced accuracy and macro F1 from the fold
@@ -25,11 +27,12 @@ with a slower backbone, train.backbone_lr_mult), `fixed_size`
 order over sets and seeds, so a busy machine slows each alike. Appends every run and the
 summary, with the machine, to bench/results/accuracy.jsonl; prints a markdown table.
 
-`--ensemble` adds an `ensemble` row per set and seed: `harness ensemble` (the plain mean, through
-the CLI) of that seed's harness arms, which share their folds (the same cv.seed). It scores val/
-from the ensemble's holdout.csv; a second split (clothing test/) is the mean of the members' own
-probabilities on it, the pooling that `harness ensemble` applies, checked against the CLI's
-holdout.csv on val/ to 1e-6.
+`--ensemble [METHOD ...]` adds a row per set, seed and method (`ensemble` for the plain mean,
+`ensemble_hill_climb`, ...): `harness ensemble` through the CLI, of that seed's harness arms, which
+share their folds (the same cv.seed). It scores val/ from the ensemble's holdout.csv; a second
+split (clothing test/) is the members' own probabilities on it weighted as ensemble.json says,
+checked against the CLI's holdout.csv on val/ to 1e-5. `--rescore` trains nothing and makes these
+rows from the finished runs in `--scratch`.
 """
 
 from __future__ import annotations
@@ -181,28 +184,55 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
     return row
 
 
-def run_ensemble(set_name: str, seed: int, scratch: Path) -> dict[str, Any] | None:
-    """`harness ensemble` (mean) of the seed's harness arms: val/ from its holdout.csv, any other
-    split from the mean of the members' probabilities (checked against the CLI on val/)."""
+def ensemble_arm(method: str) -> str:
+    return "ensemble" if method == "mean" else f"ensemble_{method}"
+
+
+def run_ensemble(set_name: str, seed: int, scratch: Path, method: str = "mean") -> dict[str, Any] | None:
+    """`harness ensemble --method METHOD` of the seed's harness arms: val/ from its holdout.csv, any
+    other split from the members' probabilities weighted as ensemble.json says (checked against the
+    CLI's holdout.csv on val/)."""
     members = MEMBERS.get((set_name, seed), {})
     if len(members) < 2:
         return None
-    out = scratch / f"ensemble-{set_name}-{seed}"
+    out = scratch / f"{ensemble_arm(method)}-{set_name}-{seed}"
     dirs = [str(d) for d, _, _ in members.values()]
-    _, wall, cpu = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", "mean"])
+    _, wall, cpu = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", method])
+    plan = json.loads((out / "ensemble.json").read_text())
+    weights = np.array([m["weight"] for m in plan["members"]], dtype=float)
+    if plan["temperature"] != 1.0 or plan["power"] != 1.0 or len(weights) != len(members):
+        raise SystemExit(f"{out}: only plain weighted means of the members are rescored here")
+    weights /= weights.sum()
+
+    def pooled(split: str) -> np.ndarray:
+        return np.tensordot(weights, np.stack([p[split][1] for _, _, p in members.values()]), axes=1)
+
     y, cli = holdout_probs(out)
-    mine = np.mean([p["val"][1] for _, _, p in members.values()], axis=0)
-    gap = float(np.abs(cli - mine).max())
-    if gap > 1e-6:
-        raise SystemExit(f"{out}: the CLI's holdout probabilities differ from the members' mean by {gap:.2g}")
+    gap = float(np.abs(cli - pooled("val")).max())
+    if gap > 1e-5:  # ensemble.json rounds its weights to 6 places
+        raise SystemExit(f"{out}: the CLI's holdout probabilities differ from the members' weighted mean by {gap:.2g}")
     splits = {"val": scores(y, cli)}
     for split in SPLITS[set_name][1:]:
-        ys = [p[split][0] for _, _, p in members.values()]
-        splits[split] = scores(ys[0], np.mean([p[split][1] for _, _, p in members.values()], axis=0))
+        splits[split] = scores(next(iter(members.values()))[2][split][0], pooled(split))
     cv = json.loads((out / "metrics.json").read_text())["cv_score"]
     # Its wall: the members' runs and the ensembling, what a user waits for from nothing.
-    return {"members": list(members), "ensemble_dir": str(out), "cv": cv, "splits": splits,
+    return {"members": list(members), "weights": dict(zip(members, weights.round(4).tolist(), strict=True)),
+            "ensemble_dir": str(out), "cv": cv, "cv_nested": plan["scores"].get("oof_nested"), "splits": splits,
             "wall_s": wall + sum(w for _, w, _ in members.values()), "cpu_s": cpu, "ensemble_wall_s": wall}
+
+
+def reload_members(data: Path, seed: int, scratch: Path, arms: Sequence[str]) -> None:
+    """MEMBERS of a finished invocation (--rescore): each arm's run folder in `scratch`, its val/
+    from holdout.csv and any other split predicted again."""
+    for arm in arms:
+        out = scratch / f"{arm}-{data.name}-{seed}"
+        if arm == "bare" or not (out / "metrics.json").is_file():
+            continue
+        probs = {"val": holdout_probs(out)}
+        for split in SPLITS[data.name][1:]:
+            probs[split] = predict_labelled(out, data / split)
+        wall = json.loads((out / "metrics.json").read_text())["wall_seconds"]
+        MEMBERS.setdefault((data.name, seed), {})[arm] = (out, wall, probs)
 
 
 def run_bare(data: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -300,7 +330,7 @@ def target_checks(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[s
 def report(args: argparse.Namespace) -> None:
     """The table over every recorded run since a time, of the chosen sets and arms: seeds of
     several invocations together (each row names the recipe text it ran)."""
-    names = [*args.arms, *(["ensemble"] if args.ensemble else [])]
+    names = [*args.arms, *(ensemble_arm(m) for m in args.ensemble)]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in names} for s in args.sets}
     for line in (RESULTS / "accuracy_runs.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -323,35 +353,45 @@ def main() -> None:
     p.add_argument("--two-level-mult", type=float, default=0.7, help="the two_level arm's train.backbone_lr_mult")
     p.add_argument("--scale-min", type=float, default=0.25, help="finetune.toml's augment.scale_min (fixed_size arm)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")
-    p.add_argument("--ensemble", action="store_true",
-                   help="add each seed's `harness ensemble` (mean) of its harness arms as an `ensemble` row")
+    p.add_argument("--ensemble", nargs="*", default=None, metavar="METHOD",
+                   help="add each seed's `harness ensemble` of its harness arms, one row a method "
+                        "(`ensemble` for mean, the default; `ensemble_hill_climb`, ...)")
+    p.add_argument("--rescore", action="store_true",
+                   help="train nothing: the --ensemble rows from the arms' finished runs in --scratch")
     p.add_argument("--scratch", type=Path, default=None)
     p.add_argument("--report-since", default="", metavar="'YYYY-MM-DD HH:MM'",
                    help="run nothing: the table of the runs in results/accuracy_runs.jsonl finished since then")
     args = p.parse_args()
+    args.ensemble = [] if args.ensemble is None else (args.ensemble or ["mean"])
     if args.report_since:
         return report(args)
+    if args.rescore and (args.scratch is None or not args.ensemble):
+        p.error("--rescore needs --scratch (the finished invocation's) and --ensemble")
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="harness-accuracy-"))
     scratch.mkdir(parents=True, exist_ok=True)
     progress = RESULTS / "accuracy_runs.jsonl"
     fill = {}
     sizes = {cache_side(arm, args) for arm in args.arms if arm != "bare"}
-    for set_name in args.sets:
+    for set_name in args.sets if not args.rescore else ():
         fill[set_name] = fill_cache(args.data / set_name, scratch, sizes)
         print(f"cache filled for {set_name} in {fill[set_name]:.0f} s", flush=True)
-    names = [*args.arms, *(["ensemble"] if args.ensemble else [])]
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in names} for s in args.sets}
+    ensembles = [ensemble_arm(m) for m in args.ensemble]
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {s: {a: [] for a in [*args.arms, *ensembles]}
+                                                           for s in args.sets}
     turn = 0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for set_name in args.sets:
             order = args.arms[turn % len(args.arms):] + args.arms[: turn % len(args.arms)]
             turn += 1
-            for arm in [*order, *(["ensemble"] if args.ensemble else [])]:
-                data = args.data / set_name
-                if arm == "ensemble":
-                    row = run_ensemble(set_name, seed, scratch)
+            data = args.data / set_name
+            if args.rescore:
+                reload_members(data, seed, scratch, args.arms)
+            for arm in [*([] if args.rescore else order), *ensembles]:
+                if arm in ensembles:
+                    row = run_ensemble(set_name, seed, scratch, args.ensemble[ensembles.index(arm)])
                     if row is None:
                         continue
+                    row["rescored"] = args.rescore
                 else:
                     row = run_bare(data, seed, args) if arm == "bare" else run_harness(arm, data, seed, scratch, args)
                 row.update(arm=arm, set=set_name, seed=seed)
