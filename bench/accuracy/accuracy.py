@@ -153,6 +153,12 @@ def holdout_probs(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([classes.index(str(c)) for c in frame["label"]]), frame[classes].to_numpy()
 
 
+def split_probs(run_dir: Path, data: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(labels, probabilities) of a run on every labelled split of its set: val/ from its
+    holdout.csv, any other split predicted from the run folder."""
+    return {"val": holdout_probs(run_dir), **{s: predict_labelled(run_dir, data / s) for s in SPLITS[data.name][1:]}}
+
+
 # Per (set, seed): each harness arm's run folder and its (labels, probabilities) on every split,
 # for the --ensemble row. Kept in memory only.
 MEMBERS: dict[tuple[str, int], dict[str, tuple[Path, float, dict[str, tuple[np.ndarray, np.ndarray]]]]] = {}
@@ -172,12 +178,9 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
                            "sets": sets,
                            "run_wall_s": wall, "cpu_s": cpu, "cv": m["cv_score"], "train_img_per_s": m["train_img_per_s"],
                            "predict_img_per_s": m["predict_img_per_s"]}
-    probs = {"val": holdout_probs(out)}
-    extra = 0.0
-    for split in SPLITS[data.name][1:]:
-        start = time.perf_counter()
-        probs[split] = predict_labelled(out, data / split)
-        extra += time.perf_counter() - start
+    start = time.perf_counter()
+    probs = split_probs(out, data)
+    extra = time.perf_counter() - start
     row["splits"] = {split: scores(*yp) for split, yp in probs.items()}
     row["wall_s"] = wall + extra
     MEMBERS.setdefault((data.name, seed), {})[arm] = (out, row["wall_s"], probs)
@@ -228,9 +231,7 @@ def reload_members(data: Path, seed: int, scratch: Path, arms: Sequence[str]) ->
         out = scratch / f"{arm}-{data.name}-{seed}"
         if arm == "bare" or not (out / "metrics.json").is_file():
             continue
-        probs = {"val": holdout_probs(out)}
-        for split in SPLITS[data.name][1:]:
-            probs[split] = predict_labelled(out, data / split)
+        probs = split_probs(out, data)
         wall = json.loads((out / "metrics.json").read_text())["wall_seconds"]
         MEMBERS.setdefault((data.name, seed), {})[arm] = (out, wall, probs)
 
