@@ -24,9 +24,9 @@ from harness.data.competition import Split
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # accuracy.py beside this script, whoever runs it
-from accuracy import fold_ensemble, labelled_split, run_classes  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # labelled.py beside this script, whoever runs it
 from common import record  # noqa: E402
+from labelled import fold_ensemble, labelled_split, run_classes  # noqa: E402
 
 
 def fold_splits(run: Path) -> dict[int, Split]:
