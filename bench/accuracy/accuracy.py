@@ -263,7 +263,7 @@ def main() -> None:
                 reload_members(data, seed, scratch, args.arms)
             for arm in [*([] if args.rescore else order), *ensembles]:
                 if arm in ensembles:
-                    row = run_ensemble(set_name, seed, scratch, args.ensemble[ensembles.index(arm)])
+                    row = run_ensemble(set_name, seed, scratch, args.ensemble[ensembles.index(arm)], args.rescore)
                     if row is None:
                         continue
                     row["rescored"] = args.rescore
@@ -272,7 +272,7 @@ def main() -> None:
                 keep(row, arm, set_name, seed)
     for set_name in args.sets:
         for method, arm in zip(args.ensemble, pooled, strict=False):
-            if (row := run_ensemble(set_name, ALL_SEEDS, scratch, method)) is not None:
+            if (row := run_ensemble(set_name, ALL_SEEDS, scratch, method, args.rescore)) is not None:
                 keep({**row, "rescored": args.rescore}, arm, set_name, "all")
     md = table(results)
     print("\n" + cpu() + "\n\n" + md + "\n")

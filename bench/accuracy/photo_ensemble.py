@@ -7,6 +7,7 @@ runs of an earlier invocation."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,14 +40,18 @@ def members_of(set_name: str, seed: int) -> dict[str, tuple[Path, float, dict[st
     return {f"{arm}-{s}": m for (name, s), arms in sorted(MEMBERS.items()) if name == set_name for arm, m in arms.items()}
 
 
-def run_ensemble(set_name: str, seed: int, scratch: Path, method: str = "mean") -> dict[str, Any] | None:
+def run_ensemble(set_name: str, seed: int, scratch: Path, method: str = "mean", rescore: bool = False,
+                 ) -> dict[str, Any] | None:
     """`harness ensemble --method METHOD` of the seed's harness arms (or, seed ALL_SEEDS, of every
     seed's): val/ from its holdout.csv, any other split from the members' probabilities weighted as
-    ensemble.json says (checked against the CLI's holdout.csv on val/)."""
+    ensemble.json says (checked against the CLI's holdout.csv on val/). A rescore writes beside the
+    first invocation's ensemble, in a folder of its own (NAME-rescore, made anew each time)."""
     members = members_of(set_name, seed)
     if len(members) < 2:
         return None
-    out = scratch / f"{ensemble_arm(method)}-{set_name}-{'all' if seed == ALL_SEEDS else seed}"
+    out = scratch / f"{ensemble_arm(method)}-{set_name}-{'all' if seed == ALL_SEEDS else seed}{'-rescore' if rescore else ''}"
+    if rescore:
+        shutil.rmtree(out, ignore_errors=True)
     dirs = [str(d) for d, _, _ in members.values()]
     _, wall, _ = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", method], ROOT)
     cpu = last_cpu_seconds()
