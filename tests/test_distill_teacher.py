@@ -293,6 +293,34 @@ def test_soft_pseudo_labels_become_the_targets_of_the_pseudo_rows_only() -> None
     torch.testing.assert_close(batch.extras["teacher_probs"][[0, 2]], torch.tensor([[0.7, 0.2, 0.1]] * 2))
 
 
+def test_a_teacher_that_trained_some_folds_pseudo_labels_but_cannot_distill() -> None:
+    """A teacher run with cv.only = [2] has OOF rows for fold 2's ids alone. Pseudo-labelling needs
+    only its fold-k test predictions, so a student with the cross-entropy loss trains on them; the
+    distillation loss needs every training row's soft label, so it stops with the reason."""
+    from harness.specs import target_loss
+    from harness_plugins.loss.cross_entropy import SmoothedCrossEntropy
+
+    pseudo = Split(("t0", "t1"), (Path("t0.png"), Path("t1.png")), np.array([0, 0]))
+    fold2 = tuple(i for i in IDS if FOLD_OF[i] == 2)
+    partial = SoftLabels(fold2, random_probs(len(fold2)), (), {})
+    loss = target_loss(SmoothedCrossEntropy(C))
+    state = fold_state(2, pseudo.ids, loss=loss)
+    cb = soft_teacher(2, random_probs(len(IDS)), pseudo, PseudoOptions(images="test"))
+    cb.soft = partial
+    cb.on_fold_start(state)
+    n = len(state.train_ids)
+    batch = cb.on_batch(state, batch_of(state, [n - 1, 0]))
+    assert "teacher_probs" not in batch.extras
+    torch.testing.assert_close(batch.target[0], torch.tensor([0.7, 0.2, 0.1]))
+    torch.testing.assert_close(batch.target[1], nn.functional.one_hot(torch.tensor(LABEL_OF[state.train_ids[0]]), C).float())
+    assert torch.isfinite(state.loss(torch.randn(2, C), batch))
+
+    cb = soft_teacher(2, random_probs(len(IDS)), pseudo, PseudoOptions(images="test"))
+    cb.soft = partial
+    with pytest.raises(HarnessError, match="no out-of-fold prediction for 12 training id.*to distill, it must have trained every fold"):
+        cb.on_fold_start(fold_state(2, pseudo.ids))
+
+
 def test_pseudo_selection_soft_hard_and_threshold() -> None:
     pool = Split(tuple(f"t{k}" for k in range(4)), tuple(Path(f"t{k}.png") for k in range(4)), None)
     probs = np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8], [0.3, 0.6, 0.1]], dtype=np.float32)

@@ -55,7 +55,8 @@ class SoftLabels:
         missing = [i for i in ids if i not in index]
         if missing:
             raise HarnessError(f"{where} has no out-of-fold prediction for {len(missing)} training id(s), such as "
-                               f"{missing[0]!r}: it must have trained every fold (cv.only) on the same images")
+                               f"{missing[0]!r}: to distill, it must have trained every fold (cv.only) on the same images "
+                               "(pseudo-labelling alone, without loss.name = \"distill\", needs only the student's folds)")
         return self.oof[[index[i] for i in ids]]
 
 

@@ -206,10 +206,14 @@ class Teacher(Callback):
                 raise RuntimeError(f"fold {state.fold}'s training split holds ids of fold {state.fold} itself")
         device = acc.device
         if self.soft is not None:
-            rows = [self.soft.rows(ids, f"teacher {self.opts.run}")]
-            if self.pseudo_probs is not None:
-                rows.append(self.pseudo_probs)
-            self.probs = torch.from_numpy(np.concatenate(rows).astype(np.float32)).to(device)
+            # Only the distillation loss reads every row's soft label. A teacher that only
+            # pseudo-labels needs its test predictions of this fold, not an OOF row per training
+            # id: so its run may have trained some folds alone (cv.only), as the student does.
+            if hasattr(state.loss, "teacher"):
+                rows = [self.soft.rows(ids, f"teacher {self.opts.run}")]
+                if self.pseudo_probs is not None:
+                    rows.append(self.pseudo_probs)
+                self.probs = torch.from_numpy(np.concatenate(rows).astype(np.float32)).to(device)
         else:
             self.net = self._net(state)
             if self.teacher_run is not None:
