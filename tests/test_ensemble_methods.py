@@ -76,6 +76,24 @@ def test_hill_climb_breaks_an_accuracy_tie_by_the_lower_log_loss() -> None:
     assert fit.weights == (0.0, 1.0)
 
 
+def test_hill_climb_from_all_members_starts_at_the_mean_and_never_ends_below_it(labels: np.ndarray) -> None:
+    """init = "all": no addition keeps the plain mean (equal weights); additions that help move it,
+    and the in-sample score never falls below the mean's. From the best member, the same climb can
+    end below the mean: with three equal members it stops at a blend the mean beats."""
+    members = [noisy(labels, 4, 1.8, seed) for seed in (1, 2, 3)]
+    gain = lambda p: score(ACC, labels, p)  # noqa: E731
+    assert hill_climb(members, gain, 0, init="all").tolist() == [1.0, 1.0, 1.0]
+    mean = gain(mean_probs(members))
+    for iterations in (0, 5, 50):
+        fit = HillClimb(HillClimbOptions(iterations=iterations, init="all")).fit(members, labels, ACC)
+        assert gain(mean_probs(members, fit.weights)) >= mean
+    from_best = HillClimb(HillClimbOptions(iterations=0)).fit(members, labels, ACC)
+    assert gain(mean_probs(members, from_best.weights)) < mean  # one member alone: below the mean
+    strong = [noisy(labels, 4, 0.6, 4), *members]
+    counts = hill_climb(strong, gain, 30, init="all")
+    assert counts[0] > max(counts[1:])  # the better member is added, as from the best member
+
+
 def test_hill_climb_of_a_loss_minimises_it(labels: np.ndarray) -> None:
     members = [noisy(labels, 4, 1.0, 1), noisy(labels, 4, 3.0, 2)]
     fit = HillClimb(HillClimbOptions()).fit(members, labels, LOG_LOSS)

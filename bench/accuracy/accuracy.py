@@ -217,7 +217,8 @@ def main() -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra --set for every harness arm")
     p.add_argument("--ensemble", nargs="*", default=None, metavar="METHOD",
                    help="add each seed's `harness ensemble` of its harness arms, one row a method "
-                        "(`ensemble` for mean, the default; `ensemble_hill_climb`, ...)")
+                        "(`ensemble` for mean, the default; `ensemble_hill_climb`, ...); a method's options "
+                        "after a colon: hill_climb:init=all,bags=5")
     p.add_argument("--all-seeds", action="store_true",
                    help="also one ensemble a set and method of every seed's harness arms (`ensemble_all_seeds`)")
     p.add_argument("--rescore", action="store_true",

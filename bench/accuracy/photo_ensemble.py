@@ -29,7 +29,16 @@ ALL_SEEDS = -1  # run_ensemble's seed for one ensemble of every seed's members
 
 
 def ensemble_arm(method: str, all_seeds: bool = False) -> str:
-    return ("ensemble" if method == "mean" else f"ensemble_{method}") + ("_all_seeds" if all_seeds else "")
+    """The row's arm: `ensemble` for the mean, `ensemble_METHOD` (options as `_KEY_VALUE`) else."""
+    name, _ = method_options(method)
+    tail = "".join(f"_{o.replace('=', '_')}" for o in method.split(":", 1)[1].split(",")) if ":" in method else ""
+    return ("ensemble" if name == "mean" else f"ensemble_{name}") + tail + ("_all_seeds" if all_seeds else "")
+
+
+def method_options(method: str) -> tuple[str, list[str]]:
+    """`hill_climb:init=all,bags=5` -> ("hill_climb", ["--option", "init=all", "--option", "bags=5"])."""
+    name, _, options = method.partition(":")
+    return name, [a for o in options.split(",") if o for a in ("--option", o)]
 
 
 def members_of(set_name: str, seed: int) -> dict[str, tuple[Path, float, dict[str, tuple[np.ndarray, np.ndarray]]]]:
@@ -53,7 +62,9 @@ def run_ensemble(set_name: str, seed: int, scratch: Path, method: str = "mean", 
     if rescore:
         shutil.rmtree(out, ignore_errors=True)
     dirs = [str(d) for d, _, _ in members.values()]
-    _, wall, _ = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", method], ROOT)
+    name, options = method_options(method)
+    _, wall, _ = timed([sys.executable, "-m", "harness", "ensemble", *dirs, "--out", str(out), "--method", name, *options],
+                       ROOT)
     cpu = last_cpu_seconds()
     plan = json.loads((out / "ensemble.json").read_text())
     weights = np.array([m["weight"] for m in plan["members"]], dtype=float)
