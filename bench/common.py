@@ -106,6 +106,16 @@ def leaderboard_scores(board: Path, competition: str, message: str) -> tuple[flo
     return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))
 
 
+def answer_key_accuracy(folder: Path, comp: Path) -> float:
+    """A run's or an ensemble's submission.csv scored on a competition folder's whole answer key
+    (its Public and Private rows)."""
+    import pandas as pd
+
+    key = pd.read_csv(comp / "private" / "solution.csv", dtype=str).set_index("id")["label"]
+    sub = pd.read_csv(folder / "submission.csv", dtype=str).set_index("id")["label"]
+    return float((sub.loc[key.index] == key).mean())
+
+
 def run_arms(recipe: Path, work: Path, seed: int, arms: dict[str, list[str]], budget: list[str], cwd: Path,
              reuse: bool = False) -> dict[str, float]:
     """`harness run RECIPE` once per arm (its `--set` arguments) for `seed`, into WORK/ARM-sSEED

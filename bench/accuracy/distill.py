@@ -37,11 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, set_args, spread, timed  # noqa: E402
+from common import answer_key_accuracy, record, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "lite0_finetune.toml"
@@ -60,13 +58,6 @@ def variants(teacher: Path, epochs: int) -> dict[str, list[str]]:
         "js_rule": [*distill, "loss.divergence='js'", *rule],
         "alone_rule": rule,
     }
-
-
-def holdout_accuracy(run: Path, comp: Path) -> float:
-    """The submission scored on the whole answer key (Public and Private rows)."""
-    key = pd.read_csv(comp / "private" / "solution.csv", dtype=str).set_index("id")["label"]
-    sub = pd.read_csv(run / "submission.csv", dtype=str).set_index("id")["label"]
-    return float((sub.loc[key.index] == key).mean())
 
 
 def harness_run(out: Path, sets: list[str]) -> dict[str, float]:
@@ -107,9 +98,9 @@ def main() -> None:
     if not (teacher / "run.json").is_file():
         t = harness_run(teacher, [*common, "model.name='efficientnet_lite2'", f"data.image_size={args.teacher_size}",
                                   "train.seed=0"])
-        print(f"teacher (Lite2): {json.dumps(t)} holdout {holdout_accuracy(teacher, comp):.4f}", flush=True)
+        print(f"teacher (Lite2): {json.dumps(t)} holdout {answer_key_accuracy(teacher, comp):.4f}", flush=True)
     teacher_scores = {"cv": json.loads((teacher / "metrics.json").read_text())["cv_score"],
-                      "holdout": holdout_accuracy(teacher, comp)}
+                      "holdout": answer_key_accuracy(teacher, comp)}
     table = variants(teacher, args.epochs)
     names = args.only or list(table)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
@@ -117,7 +108,7 @@ def main() -> None:
         for name in names:
             out = scratch / f"{name}-{seed}"
             r = harness_run(out, [*common, f"train.seed={seed}", *table[name]])
-            r["holdout"] = holdout_accuracy(out, comp)
+            r["holdout"] = answer_key_accuracy(out, comp)
             results[name].append(r)
             print(f"seed {seed} {name}: {json.dumps(r)}", flush=True)
     print(f"\nteacher (EfficientNet-Lite2, {args.teacher_size} px, seed 0): CV {teacher_scores['cv']:.4f}, "

@@ -30,8 +30,8 @@ ALL_SEEDS = -1  # run_ensemble's seed for one ensemble of every seed's members
 
 def ensemble_arm(method: str, all_seeds: bool = False) -> str:
     """The row's arm: `ensemble` for the mean, `ensemble_METHOD` (options as `_KEY_VALUE`) else."""
-    name, _ = method_options(method)
-    tail = "".join(f"_{o.replace('=', '_')}" for o in method.split(":", 1)[1].split(",")) if ":" in method else ""
+    name, _, options = method.partition(":")
+    tail = "".join(f"_{o.replace('=', '_')}" for o in options.split(",") if o)
     return ("ensemble" if name == "mean" else f"ensemble_{name}") + tail + ("_all_seeds" if all_seeds else "")
 
 

@@ -32,27 +32,18 @@ import json
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import record, set_args, spread, timed  # noqa: E402
+from common import answer_key_accuracy, record, set_args, spread, timed  # noqa: E402
 from labelled import SPLITS, predict_labelled  # noqa: E402
 
 ROOT = BENCH.parent
 MODELS = {"finetune": "finetune.toml", "lite1": "finetune_lite1.toml", "lite2": "finetune_lite2.toml"}
-
-
-def answer_key_accuracy(folder: Path, comp: Path) -> float:
-    """A run's or an ensemble's submission.csv scored on the whole answer key (Public and Private)."""
-    key = pd.read_csv(comp / "private" / "solution.csv", dtype=str).set_index("id")["label"]
-    sub = pd.read_csv(folder / "submission.csv", dtype=str).set_index("id")["label"]
-    return float((sub.loc[key.index] == key).mean())
 
 
 def run(recipe: str, out: Path, sets: list[str]) -> float:
@@ -65,21 +56,26 @@ def run(recipe: str, out: Path, sets: list[str]) -> float:
 
 
 def ensemble(members: list[Path], out: Path) -> float:
-    if not (out / "submission.csv").is_file():
-        shutil.rmtree(out, ignore_errors=True)
-        start = time.perf_counter()
-        timed([sys.executable, "-m", "harness", "ensemble", *map(str, members), "--out", str(out), "-q"], ROOT)
-        return time.perf_counter() - start
-    return 0.0
+    """`harness ensemble` (mean) into `out` unless it finished there; its wall seconds (0: read back)."""
+    if (out / "submission.csv").is_file():
+        return 0.0
+    shutil.rmtree(out, ignore_errors=True)
+    return timed([sys.executable, "-m", "harness", "ensemble", *map(str, members), "--out", str(out), "-q"], ROOT)[1]
 
 
-def other_splits(members: list[Path], data: Path) -> dict[str, float]:
+Predictions = dict[Path, dict[str, tuple[np.ndarray, np.ndarray]]]  # run folder -> split -> (labels, probabilities)
+
+
+def other_splits(members: list[Path], data: Path, known: Predictions) -> dict[str, float]:
     """Accuracy of the members' mean probability on the set's labelled splits that the competition
-    leaves out (clothing test/), each member predicting with its fold models."""
+    leaves out (clothing test/), each run predicting with its fold models once (kept in `known`)."""
+    for m in members:
+        if m not in known:
+            known[m] = {split: predict_labelled(m, data / split) for split in SPLITS[data.name][1:]}
     out = {}
     for split in SPLITS[data.name][1:]:
-        preds = [predict_labelled(m, data / split) for m in members]
-        labels, probs = preds[0][0], np.mean([p for _, p in preds], axis=0)
+        labels = known[members[0]][split][0]
+        probs = np.mean([known[m][split][1] for m in members], axis=0)
         out[split] = float((probs.argmax(1) == labels).mean())
     return out
 
@@ -89,10 +85,11 @@ def seed_rows(seed: int, comp: Path, data: Path, scratch: Path, models: list[str
     common = [f"data.root='{comp}'", "data.extension='.jpg'", f"data.cache_dir='{scratch / 'cache'}'", f"train.seed={seed}",
               *everywhere]
     rows: dict[str, dict] = {}
+    known: Predictions = {}
 
     def score(name: str, folder: Path, wall: float, members: list[Path] | None = None) -> None:
         rows[name] = {"val": answer_key_accuracy(folder, comp), "wall_s": wall,
-                      **other_splits(members or [folder], data)}
+                      **other_splits(members or [folder], data, known)}
         print(f"seed {seed} {name}: {json.dumps(rows[name])}", flush=True)
 
     teachers = []

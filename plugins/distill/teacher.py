@@ -205,11 +205,12 @@ class Teacher(Callback):
             if any(state.fold_of[i] == state.fold for i in ids):
                 raise RuntimeError(f"fold {state.fold}'s training split holds ids of fold {state.fold} itself")
         device = acc.device
+        distills = hasattr(state.loss, "teacher")  # the distillation loss takes a teacher
         if self.soft is not None:
             # Only the distillation loss reads every row's soft label. A teacher that only
             # pseudo-labels needs its test predictions of this fold, not an OOF row per training
             # id: so its run may have trained some folds alone (cv.only), as the student does.
-            if hasattr(state.loss, "teacher"):
+            if distills:
                 rows = [self.soft.rows(ids, f"teacher {self.opts.run}")]
                 if self.pseudo_probs is not None:
                     rows.append(self.pseudo_probs)
@@ -219,7 +220,7 @@ class Teacher(Callback):
             if self.teacher_run is not None:
                 route = [self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
                 self.route = torch.tensor(route, dtype=torch.int64, device=device)
-        self._attach(state, uses_loss=bool(len(pseudo)))
+        self._attach(state, distills, uses_loss=bool(len(pseudo)))
         if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
             self.targets = torch.from_numpy(self.pseudo_targets).to(device)
 
@@ -229,13 +230,12 @@ class Teacher(Callback):
                           [renormalizer(student, (m.inputs.mean, m.inputs.std)) for m in self.members],
                           state.accelerator.autocast, [torch_pool(m.ensemble) for m in self.members])
 
-    def _attach(self, state: FoldState, uses_loss: bool) -> None:
+    def _attach(self, state: FoldState, distills: bool, uses_loss: bool) -> None:
         """A live teacher becomes the distillation loss's `teacher`; a teacher that only pseudo-labels
         needs no distillation loss."""
-        takes_teacher = hasattr(state.loss, "teacher")
-        if self.net is not None and takes_teacher:
+        if self.net is not None and distills:
             state.loss.teacher = self.net  # type: ignore[union-attr]
-        elif not takes_teacher and not uses_loss:
+        elif not distills and not uses_loss:
             raise HarnessError(f"callbacks.teacher (source = {self.opts.source!r}) teaches through the loss: set "
                                "loss.name = \"distill\" (or pseudo-label with [callbacks.teacher.pseudo])")
 
