@@ -23,6 +23,14 @@ With `--arms kl js js_pseudo`, issue 25's distillation table (the student alone 
 - `js_calibrated`: `js` with the teacher's soft labels first rescaled by the temperature that fits its
   OOF labels (`callbacks.teacher.calibrate`): the label-smoothed teacher is flat, and this sharpens it.
 
+With `--arms kl_run kl_fold`, whether distilling from out-of-fold soft labels leaks the student's
+validation fold into its CV (the CV - Private column):
+
+- `kl_run`: `kl` from the teacher's fold models run on each batch, each row labelled by the model that
+  left it out (`callbacks.teacher.rows = "oof"`), but every one of those trained on fold 0's labels;
+- `kl_fold`: the same, every row labelled by the teacher's fold-0 model (`rows = "fold"`), which never
+  saw fold 0: the student's CV cannot be lifted by fold 0's labels.
+
 The teacher is the recipe trained for --teacher-epochs (default 20, twice the student's) on all 5
 folds of the same fraction: the OOF predictions of folds 1-4 cover every image fold 0's student
 trains on, and fold 0's model, which never saw fold 0's labels, gives the fold-safe pseudo-labels
@@ -58,9 +66,13 @@ BALANCED = ["sampler.name='class_balanced'"]
 STACK_TABLE = ["smoothing", "cutmix", "balanced", "js", "stack"]
 
 
-def js(teacher: Path, smoothing: float, divergence: str = "js") -> list[str]:
+def distill(smoothing: float, divergence: str) -> list[str]:
     return ["loss.name='distill'", f"loss.divergence='{divergence}'", "loss.alpha=0.5", "loss.temperature=2.0",
-            f"loss.smoothing={smoothing}", "callbacks.teacher.source='soft_labels'",
+            f"loss.smoothing={smoothing}"]
+
+
+def js(teacher: Path, smoothing: float, divergence: str = "js") -> list[str]:
+    return [*distill(smoothing, divergence), "callbacks.teacher.source='soft_labels'",
             f"callbacks.teacher.run='{teacher}'", "callbacks.teacher.tta=true"]
 
 
@@ -70,7 +82,20 @@ def arms(teacher: Path) -> dict[str, list[str]]:
             "stack": [*CUTMIX, *BALANCED, *js(teacher, 0.2)],
             # the distillation table (--arms kl js js_pseudo): Hinton's KL, and JS with pseudo-labels
             "kl": js(teacher, 0.0, "kl"), "js_pseudo": [*js(teacher, 0.0), "callbacks.teacher.pseudo.images='test'"],
-            "js_calibrated": [*js(teacher, 0.0), "callbacks.teacher.calibrate=true"]}
+            "js_calibrated": [*js(teacher, 0.0), "callbacks.teacher.calibrate=true"],
+            # does the teacher leak the student's validation fold? (--arms kl_run kl_fold)
+            "kl_run": live(teacher, "oof"), "kl_fold": live(teacher, "fold")}
+
+
+def live(teacher: Path, rows: str) -> list[str]:
+    """KL from the teacher's fold models run on each batch (first view only, to keep the cost down):
+    rows = "oof" labels a row with the model that left it out, "fold" with the student's fold's."""
+    return [*distill(0.0, "kl"), "callbacks.teacher.source='run'", f"callbacks.teacher.run='{teacher}'",
+            "callbacks.teacher.tta=false", f"callbacks.teacher.rows='{rows}'"]
+
+
+def pair(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), spread(values)
 
 
 def harness(*args: object) -> float:
@@ -133,14 +158,15 @@ def main() -> None:
         mine = [r for r in rows if r["arm"] == name]
         private = [r["private"] for r in mine]
         gaps = [r["private"] - base[r["seed"]] for r in mine]
-        gap, sd = statistics.mean(gaps), spread(gaps)
+        gap, sd = pair(gaps)
         table[name] = {"private": f"{statistics.mean(private):.4f} +- {spread(private):.4f}",
                        "cv": f"{statistics.mean(r['cv'] for r in mine):.4f}",
                        "gap_vs_baseline": f"{gap:+.4f} +- {sd:.4f}",
+                       "cv_minus_private": "{:+.4f} +- {:.4f}".format(*pair([r["cv"] - r["private"] for r in mine])),
                        "gain_counts": bool(name != "baseline" and len(gaps) > 1 and gap > 2 * sd),
                        "wall_s": statistics.median(r["wall_s"] for r in mine)}
         print(f"{name:10s} private {table[name]['private']}  gap {table[name]['gap_vs_baseline']}"
-              f"  counts: {table[name]['gain_counts']}", flush=True)
+              f"  counts: {table[name]['gain_counts']}  cv-private {table[name]['cv_minus_private']}", flush=True)
     summary["table"], summary["raw"] = table, rows
     record("stack", summary)
 

@@ -86,6 +86,11 @@ class TeacherOptions:
     # soft_labels: rescale the stored probabilities by the temperature that fits the teacher's OOF
     # labels best (log loss) before use: sharpens a label-smoothed, under-confident teacher.
     calibrate: bool = False
+    # run: which teacher fold model labels a training row. "oof": the one that left the row out
+    # (the teacher's honest out-of-fold labels; those models trained on the student's validation
+    # fold, so the student's CV reads high). "fold": student fold k's own, the teacher's fold-k
+    # model, which never saw fold k (an honest student CV; the rows are its in-sample predictions).
+    rows: Literal["oof", "fold"] = "oof"
     pseudo: PseudoOptions = field(default_factory=PseudoOptions)  # pseudo-labelling of unlabelled images
 
     def __post_init__(self) -> None:
@@ -102,6 +107,9 @@ class TeacherOptions:
                 "a model teacher needs weights for this competition's classes (ImageNet weights alone give no head)")
         require(not self.calibrate or self.source == "soft_labels", f"{where}.calibrate",
                 "rescales stored probabilities: use it with source = \"soft_labels\"")
+        require(self.rows == "oof" or self.source == "run", f"{where}.rows",
+                "rows = \"fold\" predicts each row with the teacher's fold-k model: it needs source = \"run\" "
+                "(stored soft labels hold each row's out-of-fold prediction only)")
         require(self.source != "soft_labels" or self.pseudo.images in ("", "test"), f"{where}.pseudo.images",
                 "stored soft labels cover the test set only: pseudo-label a folder with source = \"run\" or \"model\"")
 
@@ -218,7 +226,8 @@ class Teacher(Callback):
         else:
             self.net = self._net(state)
             if self.teacher_run is not None:
-                route = [self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
+                own = self.opts.rows == "fold"
+                route = [state.fold if own else self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
                 self.route = torch.tensor(route, dtype=torch.int64, device=device)
         self._attach(state, distills, uses_loss=bool(len(pseudo)))
         if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
