@@ -73,9 +73,10 @@ def fold_state(fold: int, pseudo: tuple[str, ...] = (), loss: object = None):  #
                        loss=loss or DistillLoss(C, DistillOptions(alpha=0.0)), inputs=ModelInput())
 
 
-def live_teacher(fold: int, models: list[nn.Module], pseudo: Split | None = None) -> Teacher:
+def live_teacher(fold: int, models: list[nn.Module], pseudo: Split | None = None, rows: str = "oof") -> Teacher:
     train = [i for i in IDS if FOLD_OF[i] != fold]
-    cb = Teacher(TeacherOptions(source="run", run="/runs/teacher"), C, np.array([LABEL_OF[i] for i in train]))
+    cb = Teacher(TeacherOptions(source="run", run="/runs/teacher", rows=rows), C,  # type: ignore[arg-type]
+                 np.array([LABEL_OF[i] for i in train]))
     cb.teacher_run = teacher_run()  # what load() would read from the run folder
     cb.members = [FoldModel(j, m.eval(), None, IDENTITY, ModelInput(), "raw") for j, m in enumerate(models)]  # type: ignore[arg-type]
     if pseudo is not None:
@@ -128,6 +129,21 @@ def test_fold_aware_teacher_never_predicts_a_sample_with_a_model_that_trained_on
             assert model == FOLD_OF[sample] != fold
         else:  # pseudo-labelled: the model that never saw the labels this fold validates on
             assert model == fold
+
+
+@pytest.mark.parametrize("fold", range(K))
+def test_with_rows_fold_every_row_comes_from_the_one_model_that_never_saw_the_validation_fold(fold: int) -> None:
+    # rows = "oof" labels a fold-j row with model j, which trained on fold `fold`'s labels: the
+    # student's CV can read them back. rows = "fold" uses model `fold` for every row instead.
+    pseudo = Split(("t0",), (Path("t0.png"),), np.array([0]))
+    state = fold_state(fold, pseudo.ids)
+    cb = live_teacher(fold, [FoldSignature(j) for j in range(K)], pseudo, rows="fold")
+    cb.on_fold_start(state)
+    rows = list(range(len(state.train_ids)))
+    batch = cb.on_batch(state, batch_of(state, rows))
+    with torch.no_grad():
+        used = state.loss.teacher(batch.images).argmax(1).tolist()
+    assert used == [fold] * len(rows)
 
 
 def test_a_routed_teacher_equals_each_fold_model_on_its_own_rows() -> None:
@@ -357,6 +373,9 @@ def test_recipe_keys_are_checked(tmp_path: Path) -> None:
         from_dict(TeacherOptions, {"source": "model"}, "callbacks.teacher")
     with pytest.raises(HarnessError, match="stored soft labels cover the test set only"):
         from_dict(TeacherOptions, {"source": "soft_labels", "run": "r", "pseudo": {"images": "dir"}}, "callbacks.teacher")
+    with pytest.raises(HarnessError, match="rows: rows = \"fold\" predicts each row with the teacher's fold-k model"):
+        from_dict(TeacherOptions, {"source": "soft_labels", "run": "r", "rows": "fold"}, "callbacks.teacher")
+    assert from_dict(TeacherOptions, {"run": "r", "rows": "fold"}, "callbacks.teacher").rows == "fold"
     with pytest.raises(HarnessError, match="did you mean 'threshold'"):
         from_dict(TeacherOptions, {"run": "r", "pseudo": {"treshold": 0.5}}, "callbacks.teacher")
 
