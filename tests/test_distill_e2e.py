@@ -91,7 +91,7 @@ def test_a_teacher_on_other_folds_stops_the_run_with_a_clear_error(world: tuple[
 
 def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(world: tuple[Path, Path, Path]) -> None:
     """On the images the teacher's OOF was predicted from, the distillation loss is the same whether
-    the teacher's fold models run or its stored OOF logits are read."""
+    the teacher's fold models run (rows = "oof") or its stored OOF logits are read."""
     from harness.config.recipe import load_recipe
     from harness.data.competition import load_competition
     from harness.data.images import load_array
@@ -116,7 +116,7 @@ def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(w
     logits = torch.randn(len(ids), 3, generator=torch.Generator().manual_seed(0))
     losses = []
     for source in ("run", "soft_labels"):
-        cb = Teacher(TeacherOptions(source=source, run=str(teacher)), 3, labels)  # type: ignore[arg-type]
+        cb = Teacher(TeacherOptions(source=source, run=str(teacher), rows="oof"), 3, labels)  # type: ignore[arg-type]
         state = train_state({"cv": {"folds": 2}}, num_classes=3, fold=fold, train_ids=ids, fold_of=folds,
                             loss=DistillLoss(3, DistillOptions(alpha=0.0, divergence="kl")), inputs=fm.inputs)
         cb.on_fold_start(state)

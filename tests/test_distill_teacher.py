@@ -73,7 +73,7 @@ def fold_state(fold: int, pseudo: tuple[str, ...] = (), loss: object = None):  #
                        loss=loss or DistillLoss(C, DistillOptions(alpha=0.0)), inputs=ModelInput())
 
 
-def live_teacher(fold: int, models: list[nn.Module], pseudo: Split | None = None, rows: str = "oof") -> Teacher:
+def live_teacher(fold: int, models: list[nn.Module], pseudo: Split | None = None, rows: str = "auto") -> Teacher:
     train = [i for i in IDS if FOLD_OF[i] != fold]
     cb = Teacher(TeacherOptions(source="run", run="/runs/teacher", rows=rows), C,  # type: ignore[arg-type]
                  np.array([LABEL_OF[i] for i in train]))
@@ -113,10 +113,10 @@ def random_probs(n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fold", range(K))
-def test_fold_aware_teacher_never_predicts_a_sample_with_a_model_that_trained_on_it(fold: int) -> None:
+def test_rows_oof_predicts_each_sample_with_the_one_model_that_never_trained_on_it(fold: int) -> None:
     pseudo = Split(("t0", "t1"), (Path("t0.png"), Path("t1.png")), np.array([0, 1]))
     state = fold_state(fold, pseudo.ids)
-    cb = live_teacher(fold, [FoldSignature(j) for j in range(K)], pseudo)
+    cb = live_teacher(fold, [FoldSignature(j) for j in range(K)], pseudo, rows="oof")
     cb.on_fold_start(state)
     assert state.loss.teacher is cb.net
     rows = list(range(len(state.train_ids)))[::-1]  # every row, pseudo ones included, in another order
@@ -132,12 +132,13 @@ def test_fold_aware_teacher_never_predicts_a_sample_with_a_model_that_trained_on
 
 
 @pytest.mark.parametrize("fold", range(K))
-def test_with_rows_fold_every_row_comes_from_the_one_model_that_never_saw_the_validation_fold(fold: int) -> None:
+@pytest.mark.parametrize("rows", ["fold", "auto"])
+def test_a_run_teacher_labels_every_row_with_the_one_model_that_never_saw_the_validation_fold(fold: int, rows: str) -> None:
     # rows = "oof" labels a fold-j row with model j, which trained on fold `fold`'s labels: the
-    # student's CV can read them back. rows = "fold" uses model `fold` for every row instead.
+    # student's CV can read them back. rows = "fold" (a run's default) uses model `fold` for every row.
     pseudo = Split(("t0",), (Path("t0.png"),), np.array([0]))
     state = fold_state(fold, pseudo.ids)
-    cb = live_teacher(fold, [FoldSignature(j) for j in range(K)], pseudo, rows="fold")
+    cb = live_teacher(fold, [FoldSignature(j) for j in range(K)], pseudo, rows=rows)
     cb.on_fold_start(state)
     rows = list(range(len(state.train_ids)))
     batch = cb.on_batch(state, batch_of(state, rows))
@@ -167,7 +168,7 @@ def test_cached_soft_labels_give_the_loss_of_the_live_teacher_they_came_from() -
         oof = torch.stack([models[FOLD_OF[i]](images[i][None])[0].softmax(-1) for i in IDS]).numpy()
     for divergence in ("js", "kl", "reverse_kl"):
         losses = []
-        for cb in (live_teacher(fold, models), soft_teacher(fold, oof)):
+        for cb in (live_teacher(fold, models, rows="oof"), soft_teacher(fold, oof)):
             state = fold_state(fold, loss=DistillLoss(C, DistillOptions(alpha=0.3, temperature=2.0, divergence=divergence)))
             cb.on_fold_start(state)
             rows = [3, 0, 7, 11, 5, 2]
@@ -415,3 +416,19 @@ def test_a_live_teacher_pools_its_views_as_its_run_did() -> None:
         mean = TeacherNet([model], [views], [None])(images).exp().numpy()
     np.testing.assert_allclose(got, pool_views(geometric, logits), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mean, pool_views(None, logits), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("source", "rows", "warns"), [("soft_labels", "auto", True), ("run", "oof", True),
+                                                       ("run", "auto", False)])
+def test_distilling_from_out_of_fold_rows_warns_that_the_cv_reads_high(
+        source: str, rows: str, warns: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness_plugins.distill import teacher as module
+
+    said: list[str] = []
+    monkeypatch.setattr(module, "warn", lambda message, **_: said.append(message))
+    if source == "run":
+        cb = live_teacher(1, [FoldSignature(j) for j in range(K)], rows=rows)
+    else:
+        cb = soft_teacher(1, random_probs(len(IDS)))
+    cb.on_fold_start(fold_state(1))
+    assert (module.LEAK in said) is warns
