@@ -159,7 +159,7 @@ def main() -> None:
         private = [r["private"] for r in mine]
         gaps = [r["private"] - base[r["seed"]] for r in mine]
         gap, sd = pair(gaps)
-        table[name] = {"private": f"{statistics.mean(private):.4f} +- {spread(private):.4f}",
+        table[name] = {"private": "{:.4f} +- {:.4f}".format(*pair(private)),
                        "cv": f"{statistics.mean(r['cv'] for r in mine):.4f}",
                        "gap_vs_baseline": f"{gap:+.4f} +- {sd:.4f}",
                        "cv_minus_private": "{:+.4f} +- {:.4f}".format(*pair([r["cv"] - r["private"] for r in mine])),

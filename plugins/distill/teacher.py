@@ -107,6 +107,11 @@ class TeacherOptions:
         if self.pseudo.images not in ("", "test"):
             object.__setattr__(self, "pseudo", replace(self.pseudo, images=_absolute(self.pseudo.images)))
 
+    @property
+    def out_of_fold(self) -> bool:
+        """Whether a training row's soft label is its OOF prediction (stored soft labels always are)."""
+        return self.source == "soft_labels" or self.rows == "oof"
+
     def validate(self, where: str) -> None:
         require(self.source == "model" or bool(self.run), f"{where}.run", f"source = {self.source!r} needs the teacher's "
                 "run folder, such as run = \"runs/lite2\"")
@@ -233,10 +238,10 @@ class Teacher(Callback):
         else:
             self.net = self._net(state)
             if self.teacher_run is not None:
-                own = self.opts.rows != "oof"
-                route = [state.fold if own else self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
+                oof = self.opts.out_of_fold
+                route = [self.teacher_run.fold_of[i] if oof else state.fold for i in ids] + [state.fold] * len(pseudo)
                 self.route = torch.tensor(route, dtype=torch.int64, device=device)
-        if distills and self.teacher_run is not None and (self.soft is not None or self.opts.rows == "oof"):
+        if distills and self.teacher_run is not None and self.opts.out_of_fold:
             warn(LEAK)
         self._attach(state, distills, uses_loss=bool(len(pseudo)))
         if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
