@@ -75,11 +75,18 @@ def live_teacher(fold: int, models: list[nn.Module], pseudo: Split | None = None
     return cb
 
 
-def soft_teacher(fold: int, oof: np.ndarray, pseudo: Split | None = None, opts: PseudoOptions | None = None) -> Teacher:
+def in_sample_probs(seed: int = 1) -> dict[int, tuple[tuple[str, ...], np.ndarray]]:
+    """What `harness soft-labels` stores, read back: fold k's model on the ids outside fold k."""
+    return {k: (ids, random_probs(len(ids), seed + k)) for k in range(K)
+            for ids in [tuple(i for i in IDS if FOLD_OF[i] != k)]}
+
+
+def soft_teacher(fold: int, oof: np.ndarray, pseudo: Split | None = None, opts: PseudoOptions | None = None,
+                 in_sample: dict[int, tuple[tuple[str, ...], np.ndarray]] | None = None, rows: str = "auto") -> Teacher:
     train = [i for i in IDS if FOLD_OF[i] != fold]
-    cb = Teacher(TeacherOptions(source="soft_labels", run="/runs/teacher", pseudo=opts or PseudoOptions()), C,
-                 np.array([LABEL_OF[i] for i in train]))
-    cb.teacher_run, cb.soft = teacher_run(), SoftLabels(IDS, oof, (), {})
+    cb = Teacher(TeacherOptions(source="soft_labels", run="/runs/teacher", pseudo=opts or PseudoOptions(),
+                                rows=rows), C, np.array([LABEL_OF[i] for i in train]))  # type: ignore[arg-type]
+    cb.teacher_run, cb.soft = teacher_run(), SoftLabels(IDS, oof, (), {}, in_sample or {})
     if pseudo is not None:
         probs = np.tile(np.array([[0.7, 0.2, 0.1]], dtype=np.float32), (len(pseudo), 1))
         cb.pseudo, cb.pseudo_probs, cb.pseudo_targets = pseudo, probs, probs

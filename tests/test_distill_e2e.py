@@ -89,9 +89,9 @@ def test_a_teacher_on_other_folds_stops_the_run_with_a_clear_error(world: tuple[
     assert not (folder / "other-folds" / "fold0" / "checkpoints").exists()  # before any training
 
 
-def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(world: tuple[Path, Path, Path]) -> None:
-    """On the images the teacher's OOF was predicted from, the distillation loss is the same whether
-    the teacher's fold models run (rows = "oof") or its stored OOF logits are read."""
+def teacher_losses(recipe: Path, teacher: Path, fold: int, arms: list[tuple[str, str]]) -> list[torch.Tensor]:
+    """The distillation loss of one batch (fold `fold`'s training rows, fixed student logits) with
+    each (source, rows) teacher from the run `teacher`."""
     from harness.config.recipe import load_recipe
     from harness.data.competition import load_competition
     from harness.data.images import load_array
@@ -101,11 +101,9 @@ def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(w
     from harness_plugins.distill.teacher import Teacher, TeacherOptions
     from harness_plugins.loss.distill import DistillLoss, DistillOptions
 
-    folder, recipe, teacher = world
     plugins = load_plugins()
     comp = load_competition(load_recipe(recipe, ["data.extension='.png'"], plugins).data)
     folds = pd.read_csv(teacher / "folds.csv", dtype={"id": str}).set_index("id")["fold"].to_dict()
-    fold = 0
     rows = [n for n, i in enumerate(comp.train.ids) if folds[i] != fold]
     ids = tuple(comp.train.ids[n] for n in rows)
     assert comp.train.labels is not None
@@ -115,15 +113,49 @@ def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(w
                                     for n in rows]))
     logits = torch.randn(len(ids), 3, generator=torch.Generator().manual_seed(0))
     losses = []
-    for source in ("run", "soft_labels"):
-        cb = Teacher(TeacherOptions(source=source, run=str(teacher), rows="oof"), 3, labels)  # type: ignore[arg-type]
+    for source, how in arms:
+        cb = Teacher(TeacherOptions(source=source, run=str(teacher), rows=how), 3, labels)  # type: ignore[arg-type]
         state = train_state({"cv": {"folds": 2}}, num_classes=3, fold=fold, train_ids=ids, fold_of=folds,
                             loss=DistillLoss(3, DistillOptions(alpha=0.0, divergence="kl")), inputs=fm.inputs)
         cb.on_fold_start(state)
         batch = cb.on_batch(state, _batch(images, labels))
         losses.append(state.loss(logits, batch))
+    return losses
+
+
+def test_cached_soft_labels_equal_the_live_teacher_on_the_runs_own_predictions(world: tuple[Path, Path, Path]) -> None:
+    """On the images the teacher's OOF was predicted from, the distillation loss is the same whether
+    the teacher's fold models run (rows = "oof") or its stored OOF logits are read."""
+    folder, recipe, teacher = world
+    losses = teacher_losses(recipe, teacher, 0, [("run", "oof"), ("soft_labels", "oof")])
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-6)
     assert losses[0] > 0
+
+
+def test_soft_labels_stores_each_fold_models_own_rows_and_a_stored_teacher_then_equals_the_live_fold_teacher(
+        world: tuple[Path, Path, Path]) -> None:
+    """`harness soft-labels` writes fold k's model's logits of every row outside fold k, every view;
+    a stored teacher then gives the loss of the live teacher with rows = "fold", not the OOF one."""
+    from harness.outputs.in_sample import read_in_sample
+
+    folder, recipe, original = world
+    teacher = folder / "teacher-in-sample"  # a copy: the other tests read the teacher without them
+    shutil.copytree(original, teacher)
+    bad = harness("soft-labels", str(teacher), "--folds", "5", cwd=folder)
+    assert bad.returncode != 0 and "were not trained by this run" in bad.stderr
+    res = harness("soft-labels", str(teacher), cwd=folder)
+    assert res.returncode == 0, res.stderr
+    folds = pd.read_csv(teacher / "folds.csv", dtype={"id": str}).set_index("id")["fold"]
+    for k in (0, 1):
+        assert f"wrote {teacher / f'fold{k}' / 'in_sample.npz'}" in res.stderr
+        stored = read_in_sample(teacher, k)
+        assert stored is not None and list(stored.logits) == ["identity", "hflip"]
+        assert sorted(stored.ids) == sorted(folds.index[folds != k]) and len(set(stored.ids)) == len(stored.ids)
+        assert all(x.shape == (len(stored.ids), 3) and np.isfinite(x).all() for x in stored.logits.values())
+    live, stored_loss, oof = teacher_losses(recipe, teacher, 1, [("run", "fold"), ("soft_labels", "auto"),
+                                                                 ("soft_labels", "oof")])
+    torch.testing.assert_close(live, stored_loss, rtol=1e-4, atol=1e-6)
+    assert abs(float(stored_loss) - float(oof)) > 1e-3  # the OOF rows come from other models
 
 
 def _batch(images: torch.Tensor, labels: np.ndarray):  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from tests.distill_support import (
     TinyNet,
     batch_of,
     fold_state,
+    in_sample_probs,
     live_teacher,
     random_probs,
     soft_teacher,
@@ -178,9 +179,11 @@ def test_recipe_keys_are_checked(tmp_path: Path) -> None:
         from_dict(TeacherOptions, {"source": "model"}, "callbacks.teacher")
     with pytest.raises(HarnessError, match="stored soft labels cover the test set only"):
         from_dict(TeacherOptions, {"source": "soft_labels", "run": "r", "pseudo": {"images": "dir"}}, "callbacks.teacher")
-    with pytest.raises(HarnessError, match="rows: rows = \"fold\" predicts each row with the teacher's fold-k model"):
-        from_dict(TeacherOptions, {"source": "soft_labels", "run": "r", "rows": "fold"}, "callbacks.teacher")
-    assert from_dict(TeacherOptions, {"run": "r", "rows": "fold"}, "callbacks.teacher").rows == "fold"
+    with pytest.raises(HarnessError, match="rows: rows = \"fold\" labels each row with the teacher's fold-k model: a "
+                                           "model teacher has no folds"):
+        from_dict(TeacherOptions, {"source": "model", "model": {"weights": "w"}, "rows": "fold"}, "callbacks.teacher")
+    for source in ("run", "soft_labels"):
+        assert from_dict(TeacherOptions, {"source": source, "run": "r", "rows": "fold"}, "callbacks.teacher").rows == "fold"
     with pytest.raises(HarnessError, match="did you mean 'threshold'"):
         from_dict(TeacherOptions, {"run": "r", "pseudo": {"treshold": 0.5}}, "callbacks.teacher")
 
@@ -223,7 +226,9 @@ def test_a_live_teacher_pools_its_views_as_its_run_did() -> None:
 
 
 @pytest.mark.parametrize(("source", "rows", "warns"), [("soft_labels", "auto", True), ("run", "oof", True),
-                                                       ("run", "auto", False)])
+                                                       ("run", "auto", False), ("stored_in_sample", "auto", False),
+                                                       ("stored_in_sample", "fold", False),
+                                                       ("stored_in_sample", "oof", True)])
 def test_distilling_from_out_of_fold_rows_warns_that_the_cv_reads_high(
         source: str, rows: str, warns: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness_plugins.distill import teacher as module
@@ -233,6 +238,34 @@ def test_distilling_from_out_of_fold_rows_warns_that_the_cv_reads_high(
     if source == "run":
         cb = live_teacher(1, [FoldSignature(j) for j in range(K)], rows=rows)
     else:
-        cb = soft_teacher(1, random_probs(len(IDS)))
+        cb = soft_teacher(1, random_probs(len(IDS)), rows=rows,
+                          in_sample=in_sample_probs() if source == "stored_in_sample" else None)
     cb.on_fold_start(fold_state(1))
     assert (module.LEAK in said) is warns
+
+
+@pytest.mark.parametrize("fold", range(K))
+@pytest.mark.parametrize("rows", ["auto", "fold", "oof"])
+def test_stored_soft_labels_label_each_row_with_the_students_fold_model_once_soft_labels_stored_them(
+        fold: int, rows: str) -> None:
+    oof, stored = random_probs(len(IDS)), in_sample_probs()
+    state = fold_state(fold)
+    cb = soft_teacher(fold, oof, in_sample=stored, rows=rows)
+    cb.on_fold_start(state)
+    order = list(range(len(state.train_ids)))[::-1]
+    got = cb.on_batch(state, batch_of(state, order)).extras["teacher_probs"].numpy()
+    ids = [state.train_ids[r] for r in order]
+    if rows == "oof":  # each row from the model that left it out: its OOF row
+        want = oof[[IDS.index(i) for i in ids]]
+    else:  # every row from teacher fold `fold`'s model, which never saw this fold's labels
+        fold_ids, probs = stored[fold]
+        want = probs[[fold_ids.index(i) for i in ids]]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_rows_fold_from_stored_soft_labels_without_their_in_sample_file_names_the_command() -> None:
+    cb = soft_teacher(2, random_probs(len(IDS)), rows="fold", in_sample={k: v for k, v in in_sample_probs().items() if k != 2})
+    with pytest.raises(HarnessError, match=r"no fold2/in_sample.npz \(write it with `harness soft-labels /runs/teacher`\)"):
+        cb.on_fold_start(fold_state(2))
+    cb = soft_teacher(0, random_probs(len(IDS)), rows="fold", in_sample=in_sample_probs())
+    cb.on_fold_start(fold_state(0))  # fold 0's file is there

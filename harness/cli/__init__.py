@@ -30,6 +30,7 @@ VERBS: dict[str, str] = {
     "leaderboard": "leaderboard",
     "report": "report",
     "predict": "predict",
+    "soft-labels": "soft_labels",
     "gate": "gate",
     "hierarchy": "hierarchy",
     "export": "export",

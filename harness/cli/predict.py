@@ -29,7 +29,8 @@ def _names(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-def _folds(text: str) -> list[int]:
+def fold_list(text: str) -> list[int]:
+    """--folds: comma-separated fold numbers."""
     try:
         return [int(x) for x in _names(text)]
     except ValueError as exc:
@@ -42,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path, help="a finished run folder (with run.json)")
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGES_OR_DIR", help="image files or folders (recursive)")
     p.add_argument("--out", type=Path, required=True, help="the CSV to write")
-    p.add_argument("--folds", type=_folds, default=None, help="folds to average, e.g. 0,1 (default: every trained fold)")
+    p.add_argument("--folds", type=fold_list, default=None, help="folds to average, e.g. 0,1 (default: every trained fold)")
     p.add_argument("--tta", type=_names, default=None, metavar="VIEW,...",
                    help="TTA views, e.g. identity,hflip (default: the run's views)")
     p.add_argument("--reject", action="store_true",

@@ -23,8 +23,11 @@ from harness.plugin_manager import Plugins
 from harness.predict.pooling import pool_folds, pool_views
 
 if TYPE_CHECKING:
+    from accelerate import Accelerator
+
     from harness.config.recipe import Recipe
     from harness.data.stores import ImageStore
+    from harness.predict.fold_model import FoldModel
 
 CHUNK_BATCHES = 8  # eval batches per progress update: one loader per chunk, whose start-up this amortizes
 
@@ -68,7 +71,7 @@ def chosen_folds(manifest: RunManifest, folds: Sequence[int] | None) -> tuple[in
     return tuple(dict.fromkeys(folds))
 
 
-def _array_store(split: Split, recipe: Recipe) -> ImageStore | None:
+def array_store(split: Split, recipe: Recipe) -> ImageStore | None:
     """For a run trained from an image array (`data.array`), the images to predict decoded once
     into an array of their own (reused while they are unchanged), and read by whole batches as the
     run read its test set: the same pixels, the same tensors, the run's speed."""
@@ -83,6 +86,23 @@ def _array_store(split: Split, recipe: Recipe) -> ImageStore | None:
     return ArrayStore(images)
 
 
+def predict_chunked(fm: FoldModel, split: Split, acc: Accelerator, recipe: Recipe, store: ImageStore | None,
+                    chunk: int, advance: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """{view: logits (n, C)} of `split` by one fold, `chunk` images at a time, telling `advance(n)`
+    of each chunk done."""
+    from harness.predict.fold_model import predict_split
+
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, len(split), chunk):
+        rows = np.arange(start, min(start + chunk, len(split)))
+        logits, _ = predict_split(fm, split.subset(rows), acc, recipe, store)
+        parts.append(logits)
+        if advance:
+            advance(len(rows))
+    return {v.name: np.concatenate([p[v.name] for p in parts]) if parts else np.zeros((0, 0), np.float32)
+            for v in fm.views}
+
+
 def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,
                 views: Sequence[str] | None = None, advance: Callable[[int], None] | None = None,
                 keep_logits: bool = False) -> Prediction:
@@ -90,7 +110,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     fold) averaged as the run's ensembler does, each with its TTA `views` (default: the run's).
     `advance(n)` is told of every n images one fold has predicted."""
     from harness.config.recipe import load_recipe
-    from harness.predict.fold_model import eval_batch_size, load_fold_model, predict_split
+    from harness.predict.fold_model import eval_batch_size, load_fold_model
     from harness.runtime.accelerator import make_accelerator  # the run's precision and loader settings, shared
 
     manifest = run_manifest(run_dir)
@@ -102,7 +122,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     from harness.multitask.build import run_tasks, split_tasks
     from harness.multitask.model import all_tasks
 
-    store = _array_store(split, recipe)
+    store = array_store(split, recipe)
     task_classes = run_tasks(manifest.extra)
     sizes = [len(classes) for classes in task_classes.values()]
     per_fold: list[np.ndarray] = []
@@ -112,15 +132,8 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     for k in use:
         fm = load_fold_model(run_dir, k, plugins, acc.device, tuple(views) if views else None, recipe)
         view_names = tuple(v.name for v in fm.views)
-        parts: list[dict[str, np.ndarray]] = []
-        for start in range(0, len(split), chunk):
-            rows = np.arange(start, min(start + chunk, len(split)))
-            with all_tasks(fm.model):
-                logits, _ = predict_split(fm, split.subset(rows), acc, recipe, store)
-            parts.append(logits)
-            if advance:
-                advance(len(rows))
-        logits = {name: np.concatenate([p[name] for p in parts]) for name in view_names}
+        with all_tasks(fm.model):
+            logits = predict_chunked(fm, split, acc, recipe, store, chunk, advance)
         logits, tasks = split_tasks(logits, len(manifest.classes), sizes)
         for name, views_of_task in zip(task_classes, tasks, strict=True):
             per_task[name].append(pool_views(ensemble, views_of_task))

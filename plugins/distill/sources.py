@@ -7,6 +7,11 @@ view in `fold{k}/logits.npz`; an ensemble folder stores log-probabilities there,
 as cached soft labels without a forward pass. Test images get, for student fold k, the teacher's
 fold-k predictions alone: that model never saw the labels of the fold the student validates on.
 
+Stored OOF predictions label each training row with a model that trained on the student's
+validation fold, so the student's CV reads high. `harness soft-labels RUN` stores the fold-safe
+alternative: fold k's model's predictions of its own training rows (`fold{k}/in_sample.npz`), read
+here as `SoftLabels.in_sample`.
+
 Both work only when teacher and student share folds: the teacher's fold-k model must be the one
 that left out exactly the student's fold k. `check_shared_folds` compares the teacher's
 `folds.csv` with the student's assignment and names the first difference.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,7 @@ import pandas as pd
 
 from harness.data.classes import class_lookup
 from harness.errors import HarnessError
+from harness.outputs.in_sample import read_in_sample
 from harness.outputs.manifest import read_fold_table, read_manifest
 from harness.predict.pooling import pool_views
 
@@ -48,9 +54,20 @@ class SoftLabels:
     oof: np.ndarray  # (N, C): each id predicted by the fold model that left it out
     test_ids: tuple[str, ...]
     test: dict[int, np.ndarray]  # teacher fold -> (M, C) predictions of the test images
+    # teacher fold k -> (ids, (n, C)) its model's predictions of the rows it trained on (harness soft-labels)
+    in_sample: dict[int, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
 
-    def rows(self, ids: Sequence[str], where: str) -> np.ndarray:
-        """The OOF probabilities of `ids`, in that order."""
+    def rows(self, ids: Sequence[str], where: str, fold: int | None = None) -> np.ndarray:
+        """The probabilities of `ids`, in that order: each one's OOF prediction, or with `fold`, the
+        teacher's fold-`fold` model's in-sample prediction."""
+        if fold is not None:
+            fold_ids, probs = self.in_sample[fold]
+            index = {i: n for n, i in enumerate(fold_ids)}
+            missing = [i for i in ids if i not in index]
+            if missing:
+                raise HarnessError(f"{where}'s fold{fold}/in_sample.npz has no prediction of {len(missing)} training id(s), "
+                                   f"such as {missing[0]!r}: write it again with `harness soft-labels`")
+            return probs[[index[i] for i in ids]]
         index = {i: n for n, i in enumerate(self.ids)}
         missing = [i for i in ids if i not in index]
         if missing:
@@ -87,7 +104,16 @@ def read_soft_labels(folder: Path, tta: bool) -> SoftLabels:
     test: dict[int, np.ndarray] = {}
     if "test" in member.sets:
         test = {k: probs([member.sets["test"][v][slot] for v in views]) for slot, k in enumerate(pool.folds)}
-    return SoftLabels(pool.ids, probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test)
+    in_sample = {}
+    for k in pool.folds:
+        stored = read_in_sample(folder, k)
+        if stored is None:
+            continue
+        if list(stored.logits) != list(member.views):
+            raise HarnessError(f"{folder}/fold{k}/in_sample.npz holds views {list(stored.logits)}, the run "
+                               f"{list(member.views)}: write it again with `harness soft-labels {folder}`")
+        in_sample[k] = (stored.ids, probs([stored.logits[v] for v in views]))
+    return SoftLabels(pool.ids, probs([member.oof[v] for v in views]), pool.set_ids.get("test", ()), test, in_sample)
 
 
 def calibrated(soft: SoftLabels, label_of: Mapping[str, int]) -> tuple[SoftLabels, float]:
@@ -107,7 +133,8 @@ def calibrated(soft: SoftLabels, label_of: Mapping[str, int]) -> tuple[SoftLabel
     def scaled(p: np.ndarray) -> np.ndarray:
         return softmax_nd(np.log(np.clip(p, 1e-12, 1.0)), tau).astype(np.float32)
 
-    return replace(soft, oof=scaled(soft.oof), test={k: scaled(p) for k, p in soft.test.items()}), tau
+    return replace(soft, oof=scaled(soft.oof), test={k: scaled(p) for k, p in soft.test.items()},
+                   in_sample={k: (ids, scaled(p)) for k, (ids, p) in soft.in_sample.items()}), tau
 
 
 def check_shared_folds(teacher: TeacherRun, student: Mapping[str, int], folds: int) -> None:

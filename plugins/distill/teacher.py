@@ -6,20 +6,24 @@ Three sources, `callbacks.teacher.source`:
 - `"run"`: a finished harness run, one model per fold (`load_fold_model`), with its TTA views.
   Attached to the distillation loss, it predicts the batch the student sees, after CutMix/Mixup;
   student fold k's rows come from the teacher's fold-k model (`rows = "fold"`, the default).
-- `"soft_labels"`: the same run's stored predictions (or an ensemble folder's): its OOF
-  probabilities, put in `batch.extras["teacher_probs"]` by sample id before CutMix/Mixup, which
-  mix them with the targets' weights. No forward pass.
+- `"soft_labels"`: the same run's stored predictions (or an ensemble folder's), put in
+  `batch.extras["teacher_probs"]` by sample id before CutMix/Mixup, which mix them with the
+  targets' weights. No forward pass. Student fold k's rows come from the teacher's fold-k model's
+  predictions of its own training rows where `harness soft-labels RUN` stored them, else each
+  row's OOF prediction.
 - `"model"`: any network with weights for these classes (`model = {source, name, weights}`, built
   like the student's `[model]`), attached to the loss like a run's fold models.
 
 Whose labels a student's CV may see. Student fold k is scored on fold k's labels, so no teacher
 model that trained on them may teach it. The teacher's fold-k model never did: it labels every
 training row with `rows = "fold"` (its in-sample predictions of those rows). A row's OOF
-prediction (`rows = "oof"`, and every stored soft label) comes from the fold model that never saw
-that row, but that model trained on fold k: measured on a CIFAR-10 screen, the student's fold-0
-CV then read 3 points above its Private score, where the student alone and `rows = "fold"` read
-within noise of theirs (bench/README.md). Distilling so still trains well; the harness warns that
-the CV reads high. Teacher and student must share folds either way (checked: the teacher's
+prediction (`rows = "oof"`, and a stored soft label without `harness soft-labels`) comes from the
+fold model that never saw that row, but that model trained on fold k: measured on a CIFAR-10
+screen, the student's fold-0 CV then read 3 points above its Private score, where the student
+alone and `rows = "fold"` read within noise of theirs (bench/README.md). Distilling so still trains
+well; the harness warns that the CV reads high. Stored soft labels are fold-safe once `harness
+soft-labels` has written the teacher's in-sample predictions (`fold{k}/in_sample.npz`), which
+`rows = "auto"` then uses. Teacher and student must share folds either way (checked: the teacher's
 `folds.csv` against the student's). A `"model"` teacher is taken on trust: if it trained on this
 competition's training images, the student's CV is optimistic.
 
@@ -63,7 +67,8 @@ from harness_plugins.distill.sources import (
 Source = Literal["run", "soft_labels", "model"]
 LEAK = ("callbacks.teacher: each training row's soft label is its out-of-fold prediction, made by a teacher fold model "
         "that trained on the labels this fold validates on, so the student's CV reads high (+3 points on a CIFAR-10 "
-        "screen, bench/README.md); source = \"run\" with rows = \"fold\" keeps it honest")
+        "screen, bench/README.md); `harness soft-labels TEACHER_RUN` (stored soft labels) or source = \"run\" with rows = "
+        "\"fold\" keeps it honest")
 
 
 def torch_pool(ensemble: Ensembler | None) -> PoolKind:
@@ -94,9 +99,10 @@ class TeacherOptions:
     calibrate: bool = False
     # Which teacher fold model labels a training row of student fold k. "fold": the teacher's fold-k
     # model, which never saw fold k's labels (an honest student CV; the rows are its in-sample
-    # predictions; source = "run" only). "oof": the one that left the row out, i.e. its stored OOF
-    # prediction; those models trained on fold k's labels, so the student's CV reads high (a
-    # warning says so). "auto": "fold" for a run, "oof" for stored soft labels.
+    # predictions: run live, or stored by `harness soft-labels RUN`). "oof": the one that left the
+    # row out, i.e. its stored OOF prediction; those models trained on fold k's labels, so the
+    # student's CV reads high (a warning says so). "auto": "fold" for a run, and for stored soft
+    # labels where `harness soft-labels` stored them, else "oof".
     rows: Literal["auto", "oof", "fold"] = "auto"
     pseudo: PseudoOptions = field(default_factory=PseudoOptions)  # pseudo-labelling of unlabelled images
 
@@ -107,11 +113,6 @@ class TeacherOptions:
         if self.pseudo.images not in ("", "test"):
             object.__setattr__(self, "pseudo", replace(self.pseudo, images=_absolute(self.pseudo.images)))
 
-    @property
-    def out_of_fold(self) -> bool:
-        """Whether a training row's soft label is its OOF prediction (stored soft labels always are)."""
-        return self.source == "soft_labels" or self.rows == "oof"
-
     def validate(self, where: str) -> None:
         require(self.source == "model" or bool(self.run), f"{where}.run", f"source = {self.source!r} needs the teacher's "
                 "run folder, such as run = \"runs/lite2\"")
@@ -119,9 +120,8 @@ class TeacherOptions:
                 "a model teacher needs weights for this competition's classes (ImageNet weights alone give no head)")
         require(not self.calibrate or self.source == "soft_labels", f"{where}.calibrate",
                 "rescales stored probabilities: use it with source = \"soft_labels\"")
-        require(self.rows != "fold" or self.source == "run", f"{where}.rows",
-                "rows = \"fold\" predicts each row with the teacher's fold-k model: it needs source = \"run\" "
-                "(stored soft labels hold each row's out-of-fold prediction only)")
+        require(self.rows != "fold" or self.source != "model", f"{where}.rows",
+                "rows = \"fold\" labels each row with the teacher's fold-k model: a model teacher has no folds")
         require(self.source != "soft_labels" or self.pseudo.images in ("", "test"), f"{where}.pseudo.images",
                 "stored soft labels cover the test set only: pseudo-label a folder with source = \"run\" or \"model\"")
 
@@ -226,26 +226,40 @@ class Teacher(Callback):
                 raise RuntimeError(f"fold {state.fold}'s training split holds ids of fold {state.fold} itself")
         device = acc.device
         distills = hasattr(state.loss, "teacher")  # the distillation loss takes a teacher
+        fold_safe = self.opts.rows != "oof"  # student fold k's rows from the teacher's fold-k model
         if self.soft is not None:
             # Only the distillation loss reads every row's soft label. A teacher that only
             # pseudo-labels needs its test predictions of this fold, not an OOF row per training
             # id: so its run may have trained some folds alone (cv.only), as the student does.
+            fold_safe = fold_safe and self._stored_in_sample(state.fold)
             if distills:
-                rows = [self.soft.rows(ids, f"teacher {self.opts.run}")]
+                rows = [self.soft.rows(ids, f"teacher {self.opts.run}", state.fold if fold_safe else None)]
                 if self.pseudo_probs is not None:
                     rows.append(self.pseudo_probs)
                 self.probs = torch.from_numpy(np.concatenate(rows).astype(np.float32)).to(device)
         else:
             self.net = self._net(state)
             if self.teacher_run is not None:
-                oof = self.opts.out_of_fold
-                route = [self.teacher_run.fold_of[i] if oof else state.fold for i in ids] + [state.fold] * len(pseudo)
+                route = [state.fold if fold_safe else self.teacher_run.fold_of[i] for i in ids] + [state.fold] * len(pseudo)
                 self.route = torch.tensor(route, dtype=torch.int64, device=device)
-        if distills and self.teacher_run is not None and self.opts.out_of_fold:
+        if distills and self.teacher_run is not None and not fold_safe:
             warn(LEAK)
         self._attach(state, distills, uses_loss=bool(len(pseudo)))
         if self.pseudo_targets is not None and self.opts.pseudo.labels == "soft":
             self.targets = torch.from_numpy(self.pseudo_targets).to(device)
+
+    def _stored_in_sample(self, fold: int) -> bool:
+        """Whether `harness soft-labels` stored the teacher's fold-`fold` in-sample predictions; an
+        error where rows = "fold" asks for them and they are not there."""
+        assert self.soft is not None
+        if fold in self.soft.in_sample:
+            return True
+        if self.opts.rows == "fold":
+            kind = self.teacher_run.kind if self.teacher_run is not None else "run"
+            raise HarnessError(f"callbacks.teacher.rows = \"fold\": teacher {self.opts.run} has no fold{fold}/in_sample.npz "
+                               + (f"(an {kind} folder has no models: distill from one of its runs)" if kind != "run" else
+                                  f"(write it with `harness soft-labels {self.opts.run}`)"))
+        return False
 
     def _net(self, state: FoldState) -> TeacherNet:
         student = (state.inputs.mean, state.inputs.std)
