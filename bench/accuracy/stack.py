@@ -23,6 +23,10 @@ With `--arms kl js js_pseudo`, issue 25's distillation table (the student alone 
 - `js_calibrated`: `js` with the teacher's soft labels first rescaled by the temperature that fits its
   OOF labels (`callbacks.teacher.calibrate`): the label-smoothed teacher is flat, and this sharpens it.
 
+With `--arms kl kl_stored`, the same for stored soft labels: `kl` reads each row's OOF prediction,
+`kl_stored` what `harness soft-labels` stored (the fold-0 model's predictions of its own training
+rows, written once before the students).
+
 With `--arms kl_run kl_fold`, whether distilling from out-of-fold soft labels leaks the student's
 validation fold into its CV (the CV - Private column):
 
@@ -71,9 +75,11 @@ def distill(smoothing: float, divergence: str) -> list[str]:
             f"loss.smoothing={smoothing}"]
 
 
-def js(teacher: Path, smoothing: float, divergence: str = "js") -> list[str]:
+def js(teacher: Path, smoothing: float, divergence: str = "js", rows: str = "oof") -> list[str]:
+    """Distillation from the teacher's stored soft labels (its 6 views pooled): each row's OOF
+    prediction, or (rows = "fold") what `harness soft-labels` stored, the fold-0 model's."""
     return [*distill(smoothing, divergence), "callbacks.teacher.source='soft_labels'",
-            f"callbacks.teacher.run='{teacher}'", "callbacks.teacher.tta=true"]
+            f"callbacks.teacher.run='{teacher}'", "callbacks.teacher.tta=true", f"callbacks.teacher.rows='{rows}'"]
 
 
 def arms(teacher: Path) -> dict[str, list[str]]:
@@ -84,7 +90,9 @@ def arms(teacher: Path) -> dict[str, list[str]]:
             "kl": js(teacher, 0.0, "kl"), "js_pseudo": [*js(teacher, 0.0), "callbacks.teacher.pseudo.images='test'"],
             "js_calibrated": [*js(teacher, 0.0), "callbacks.teacher.calibrate=true"],
             # does the teacher leak the student's validation fold? (--arms kl_run kl_fold)
-            "kl_run": live(teacher, "oof"), "kl_fold": live(teacher, "fold")}
+            "kl_run": live(teacher, "oof"), "kl_fold": live(teacher, "fold"),
+            # and stored soft labels made fold-safe by `harness soft-labels` (--arms kl kl_stored)
+            "kl_stored": js(teacher, 0.0, "kl", rows="fold")}
 
 
 def live(teacher: Path, rows: str) -> list[str]:
@@ -128,6 +136,9 @@ def main() -> None:
             ["cv.only=[0,1,2,3,4]", f"train.epochs={args.teacher_epochs}", "train.seed=100"]))
         print(f"teacher: {wall:.0f} s", flush=True)
     teacher_cv = json.loads((teacher / "metrics.json").read_text())["cv_score"]
+    if "kl_stored" in args.arms and not (teacher / "fold0" / "in_sample.npz").is_file():
+        wall = harness("soft-labels", teacher, "--folds", "0")  # the students train fold 0 alone
+        print(f"harness soft-labels --folds 0: {wall:.0f} s", flush=True)
     plan = arms(teacher)
     names = ["baseline", *[a for a in args.arms if a != "baseline"]]
     rows = []
