@@ -46,6 +46,13 @@ def spread(xs: list[float]) -> float:
     return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
+def mean_sd(xs: list[float], signed: bool = False) -> str:
+    """"MEAN +- SD" of `xs` to 4 decimals (the mean with its sign when `signed`): a row over seeds."""
+    import statistics
+
+    return f"{statistics.mean(xs):{'+' if signed else ''}.4f} +- {spread(xs):.4f}"
+
+
 def cpu() -> str:
     """The CPU's model name and the flags that decide bf16 speed and correctness."""
     try:

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 ENV = "HARNESS_VERBOSITY"
@@ -60,3 +64,14 @@ def detail(message: str) -> None:
     """A line only -v shows."""
     if verbose():
         print(message, file=sys.stderr, flush=True)
+
+
+def progress_bar(main: bool) -> Progress:
+    """A progress bar on stderr (each task's description, the bar, done of total, time left), drawn
+    on a terminal by the main process only."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, disable=not (console.is_terminal and main))

@@ -43,7 +43,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import leaderboard_scores, record, set_args, spread  # noqa: E402
+from common import leaderboard_scores, mean_sd, record, set_args, spread  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -84,7 +84,7 @@ def kind_of(member: str) -> tuple[str, str]:
 
 def describe(xs: list[float]) -> str:
     """mean +- sd (n) of `xs`."""
-    return f"{statistics.mean(xs):.4f} +- {spread(xs):.4f} ({len(xs)})"
+    return f"{mean_sd(xs)} ({len(xs)})"
 
 
 def main() -> None:
@@ -179,7 +179,7 @@ def main() -> None:
         seeds = [r["private"] for r in members if kind_of(r["entry"])[0] == kind]
         sd = spread(seeds) if len(seeds) > 1 else None
         summary.update(best_member=best["entry"], best_member_private=best["private"],
-                       best_kind_private=f"{statistics.mean(seeds):.4f} +- {spread(seeds):.4f} ({len(seeds)} seeds)")
+                       best_kind_private=f"{mean_sd(seeds)} ({len(seeds)} seeds)")
         for r in rows:
             if r["entry"].startswith("ens-"):
                 r["gain_over_best_member"] = round(r["private"] - best["private"], 4)

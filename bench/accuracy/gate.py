@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pandas as pd
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, screen_budget, screen_options, spread, timed  # noqa: E402
+from common import mean_sd, record, screen_budget, screen_options, timed  # noqa: E402
 
 ROOT = BENCH.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -130,7 +129,7 @@ def main() -> None:
         for key in ("auroc", "far_auroc", "test_in_recall", "accuracy_accepted_in", "fpr_unknown_accepted",
                     "far_fpr_unknown_accepted"):
             xs = [r[gate][key] for r in rows]
-            summary[f"{gate}_{key}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+            summary[f"{gate}_{key}"] = mean_sd(xs)
     summary["raw"] = rows
     record("gate", summary)
 

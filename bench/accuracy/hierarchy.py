@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import flat_and_routed, record, run_arms, screen_budget, screen_options, spread  # noqa: E402
+from common import flat_and_routed, mean_sd, record, run_arms, screen_budget, screen_options  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10_hierarchy.toml"
@@ -58,9 +58,9 @@ def main() -> None:
     summary: dict = {"budget": " ".join(budget), "seeds": args.seeds}
     for key in ("flat_leaf", "routed_leaf", "flat_trunk", "routed_trunk"):
         xs = [r[key] for r in rows]
-        summary[key] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+        summary[key] = mean_sd(xs)
     gap = [r["routed_leaf"] - r["flat_leaf"] for r in rows]
-    summary["routed_minus_flat_leaf"] = f"{statistics.mean(gap):+.4f} +- {spread(gap):.4f}"
+    summary["routed_minus_flat_leaf"] = mean_sd(gap, signed=True)
     summary["wall_s_flat"] = statistics.median(r["wall_s"]["leaf"] for r in rows)
     summary["wall_s_trunk_plus_branches"] = statistics.median(
         r["wall_s"]["trunk"] + r["wall_s"]["vehicle"] + r["wall_s"]["animal"] for r in rows)
@@ -70,10 +70,10 @@ def main() -> None:
     for arm in ("mt_bn", "mt_shared", "separate"):
         for task in ("fine", "trunk"):
             xs = [r[f"{arm}_{task}"] for r in rows]
-            tasks[f"{arm}_{task}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+            tasks[f"{arm}_{task}"] = mean_sd(xs)
     for arm in ("mt_bn", "mt_shared"):
         gap = [r[f"{arm}_fine"] - r["separate_fine"] for r in rows]
-        tasks[f"{arm}_minus_separate_fine"] = f"{statistics.mean(gap):+.4f} +- {spread(gap):.4f}"
+        tasks[f"{arm}_minus_separate_fine"] = mean_sd(gap, signed=True)
         tasks[f"wall_s_{arm}"] = statistics.median(r["wall_s"][arm] for r in rows)
     tasks["wall_s_separate"] = statistics.median(r["wall_s"]["leaf"] + r["wall_s"]["trunk"] for r in rows)
     tasks["raw"] = [{k: v for k, v in r.items() if k.startswith(("mt_", "separate", "seed", "wall"))} for r in rows]

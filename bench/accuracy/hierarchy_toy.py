@@ -19,7 +19,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import flat_and_routed, record, run_arms, spread  # noqa: E402
+from common import flat_and_routed, mean_sd, record, run_arms  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = """[data]
@@ -78,9 +78,9 @@ def main() -> None:
     for key in ("leaf", "level_2", "level_1"):
         for arm in ("flat", "routed"):
             xs = [r[f"{arm}_{key}"] for r in rows]
-            summary[f"{arm}_{key}"] = f"{statistics.mean(xs):.4f} +- {spread(xs):.4f}"
+            summary[f"{arm}_{key}"] = mean_sd(xs)
         gap = [r[f"routed_{key}"] - r[f"flat_{key}"] for r in rows]
-        summary[f"routed_minus_flat_{key}"] = f"{statistics.mean(gap):+.4f} +- {spread(gap):.4f}"
+        summary[f"routed_minus_flat_{key}"] = mean_sd(gap, signed=True)
     summary["wall_s_flat"] = statistics.median(r["wall_s"]["leaf"] for r in rows)
     summary["wall_s_trunk_plus_branches"] = statistics.median(
         r["wall_s"]["trunk"] + r["wall_s"]["A"] + r["wall_s"]["B"] for r in rows)

@@ -59,7 +59,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import leaderboard_scores, record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
+from common import leaderboard_scores, mean_sd, record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -170,10 +170,10 @@ def main() -> None:
         private = [r["private"] for r in mine]
         gaps = [r["private"] - base[r["seed"]] for r in mine]
         gap, sd = pair(gaps)
-        table[name] = {"private": "{:.4f} +- {:.4f}".format(*pair(private)),
+        table[name] = {"private": mean_sd(private),
                        "cv": f"{statistics.mean(r['cv'] for r in mine):.4f}",
                        "gap_vs_baseline": f"{gap:+.4f} +- {sd:.4f}",
-                       "cv_minus_private": "{:+.4f} +- {:.4f}".format(*pair([r["cv"] - r["private"] for r in mine])),
+                       "cv_minus_private": mean_sd([r["cv"] - r["private"] for r in mine], signed=True),
                        "gain_counts": bool(name != "baseline" and len(gaps) > 1 and gap > 2 * sd),
                        "wall_s": statistics.median(r["wall_s"] for r in mine)}
         print(f"{name:10s} private {table[name]['private']}  gap {table[name]['gap_vs_baseline']}"

@@ -58,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from accelerate import PartialState
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from harness.console import progress_bar
     from harness.plugin_manager import load_plugins
     from harness.predict import check_readable, collect, predict_run
     from harness.predict.folds import chosen_folds, run_manifest
@@ -91,23 +90,21 @@ def run(args: argparse.Namespace) -> int:
     check_readable(split)
     plugins = load_plugins()
     main = PartialState().is_main_process
-    console = Console(stderr=True)
-    columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not (console.is_terminal and main)) as bar:
+    with progress_bar(main) as bar:
         if branches:
             from harness.predict.routed import predict_routed
 
-            task = bar.add_task("predict", total=None)
+            task = bar.add_task("predicting", total=None)
             frame = predict_routed(args.run_dir, branches, hierarchy, split, plugins, lambda n: bar.advance(task, n))
             done = f"routed by the trunk to {len(branches)} branch runs"
         elif gate is None:
-            task = bar.add_task("predict", total=len(split) * len(folds))
+            task = bar.add_task("predicting", total=len(split) * len(folds))
             pred = predict_run(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
             frame, done = pred.frame(), f"folds {', '.join(map(str, pred.folds))}, views {', '.join(pred.views)}"
         else:
             from harness.gate.predict import predict_gated
 
-            task = bar.add_task("predict", total=None)
+            task = bar.add_task("predicting", total=None)
             frame, gate = predict_gated(args.run_dir, split, plugins, folds, args.tta, lambda n: bar.advance(task, n))
             turned = int((frame["label"] == gate.unknown_label).sum())
             done = f"{turned} turned away as {gate.unknown_label!r} by the gate ({gate.by})"

@@ -34,18 +34,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from accelerate import PartialState
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from harness.console import progress_bar
     from harness.plugin_manager import load_plugins
     from harness.predict.folds import chosen_folds, run_manifest
     from harness.predict.in_sample import write_soft_labels
 
     chosen_folds(run_manifest(args.run_dir), args.folds)  # the clear errors first
     main = PartialState().is_main_process
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not (console.is_terminal and main)) as bar:
+    with progress_bar(main) as bar:
         task = bar.add_task("soft labels", total=None)
 
         def started(fold: int, rows: int) -> None:

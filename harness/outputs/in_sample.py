@@ -21,7 +21,6 @@ FILE = "in_sample.npz"
 class InSample:
     """Fold k's model on the rows outside fold k (its training rows): logits per TTA view."""
 
-    fold: int
     ids: tuple[str, ...]
     logits: dict[str, np.ndarray]  # view -> (n, C), rows in `ids` order, views in the run's order
 
@@ -45,7 +44,7 @@ def read_in_sample(run_dir: Path, fold: int) -> InSample | None:
         return None
     with np.load(path) as npz:
         views = [str(v) for v in npz["views"]]
-        return InSample(fold, tuple(str(i) for i in npz["ids"]), {v: npz[f"logits/{v}"] for v in views})
+        return InSample(tuple(str(i) for i in npz["ids"]), {v: npz[f"logits/{v}"] for v in views})
 
 
 __all__ = ["FILE", "InSample", "in_sample_path", "write_in_sample", "read_in_sample"]

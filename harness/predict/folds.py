@@ -99,8 +99,7 @@ def predict_chunked(fm: FoldModel, split: Split, acc: Accelerator, recipe: Recip
         parts.append(logits)
         if advance:
             advance(len(rows))
-    return {v.name: np.concatenate([p[v.name] for p in parts]) if parts else np.zeros((0, 0), np.float32)
-            for v in fm.views}
+    return {v.name: np.concatenate([p[v.name] for p in parts]) for v in fm.views}
 
 
 def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[int] | None = None,

@@ -60,21 +60,17 @@ class SoftLabels:
     def rows(self, ids: Sequence[str], where: str, fold: int | None = None) -> np.ndarray:
         """The probabilities of `ids`, in that order: each one's OOF prediction, or with `fold`, the
         teacher's fold-`fold` model's in-sample prediction."""
-        if fold is not None:
-            fold_ids, probs = self.in_sample[fold]
-            index = {i: n for n, i in enumerate(fold_ids)}
-            missing = [i for i in ids if i not in index]
-            if missing:
-                raise HarnessError(f"{where}'s fold{fold}/in_sample.npz has no prediction of {len(missing)} training id(s), "
-                                   f"such as {missing[0]!r}: write it again with `harness soft-labels`")
-            return probs[[index[i] for i in ids]]
-        index = {i: n for n, i in enumerate(self.ids)}
+        known, probs = (self.ids, self.oof) if fold is None else self.in_sample[fold]
+        index = {i: n for n, i in enumerate(known)}
         missing = [i for i in ids if i not in index]
+        if missing and fold is not None:
+            raise HarnessError(f"{where}'s fold{fold}/in_sample.npz has no prediction of {len(missing)} training id(s), "
+                               f"such as {missing[0]!r}: write it again with `harness soft-labels`")
         if missing:
             raise HarnessError(f"{where} has no out-of-fold prediction for {len(missing)} training id(s), such as "
                                f"{missing[0]!r}: to distill, it must have trained every fold (cv.only) on the same images "
                                "(pseudo-labelling alone, without loss.name = \"distill\", needs only the student's folds)")
-        return self.oof[[index[i] for i in ids]]
+        return probs[[index[i] for i in ids]]
 
 
 def read_teacher_run(folder: Path) -> TeacherRun:
