@@ -126,6 +126,22 @@ def test_trial_shortcuts_apply_to_trials_only(tmp_path: Path) -> None:
     assert tuned.data.root == str((Path.cwd() / "data").resolve())  # relative paths as `harness run` reads them
 
 
+def test_a_trial_batch_keeps_the_rate_per_image_and_leaves_the_refit_alone(tmp_path: Path) -> None:
+    plugins = load_plugins(extra=(OptunaPruning(),))
+    path = recipe_file(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.5\nbatch_size = 4"))
+    spec = TuneRecipe.load(path, ("train.scale_lr=true",), plugins)
+    trial, tuned = spec.trial_recipe({}, 0, plugins), spec.tuned_recipe({}, load_plugins())
+    assert (trial.train.batch_size, tuned.train.batch_size) == (4, 8) and trial.train.scale_lr
+    assert spec.settings.shortcuts() == {"folds": [0], "epochs": 0, "fraction": 0.5, "batch_size": 4}
+    assert "batch_size" not in load(tmp_path, TUNE).settings.shortcuts()  # older studies keep their fingerprint
+
+
+def test_a_trial_batch_without_a_per_image_rate_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="set train.scale_lr = true"):
+        load(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.5\nbatch_size = 4"))
+    load(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.5\nbatch_size = 8"))  # the recipe's own batch
+
+
 def test_a_shortcut_and_a_searched_key_cannot_both_set_epochs(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="tune.epochs fixes train.epochs"):
         load(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.5\nepochs = 2"))

@@ -2,7 +2,7 @@
 
 - the base: the recipe's `base` chain and `--set` overrides, without `[tune]`;
 - a trial's: the base with the trial's values, the trial shortcuts (`cv.only`, `train.epochs`,
-  `data.fraction`) and the `optuna_pruner` callback;
+  `data.fraction`, `train.batch_size`) and the `optuna_pruner` callback;
 - the tuned one: the base with the best values and nothing else (`best.toml`).
 
 Every value the space can take at its bounds (each choice, both ends of a range) is substituted
@@ -21,7 +21,7 @@ from harness.config.recipe import apply_overrides, build_recipe, load_raw, load_
 from harness.config.schema import Recipe
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins
-from harness.tune.space import Choice, IntRange, Param, TuneSettings, parse_tune
+from harness.tune.space import TRIAL_KEYS, Choice, IntRange, Param, TuneSettings, parse_tune
 
 PRUNER_CALLBACK = "optuna_pruner"
 _MISSING = object()
@@ -73,10 +73,15 @@ class TuneRecipe:
         base = load_recipe(path, overrides, plugins)  # the base alone must be valid; its paths are resolved
         data = merge(raw, {"data": {"root": base.data.root}, "cv": {"folds_file": base.cv.folds_file}})
         searched = {p.key for p in space}
-        for setting, key in (("folds", "cv.only"), ("epochs", "train.epochs"), ("fraction", "data.fraction")):
+        for setting, key in TRIAL_KEYS.items():
             if getattr(settings, setting) and key in searched:
                 raise HarnessError(f"tune.{setting} fixes {key} for every trial, and [tune] also searches {key}: "
                                    "drop one of the two")
+        if settings.batch_size and settings.batch_size != base.train.batch_size and not base.train.scale_lr:
+            raise HarnessError(f"tune.batch_size = {settings.batch_size} trains the trials at another batch than the "
+                               f"recipe's {base.train.batch_size}, and train.lr is a rate for the recipe's batch: set "
+                               "train.scale_lr = true (train.lr then is per 256 images, the same at both batches) "
+                               "or drop tune.batch_size")
         return cls(path, data, settings, space)
 
     @property
@@ -86,9 +91,8 @@ class TuneRecipe:
     def shortcuts(self) -> dict[str, Any]:
         """What makes a trial cheaper than the real run: the [tune] shortcuts, and no checkpoints (a
         trial never resumes)."""
-        s = self.settings
-        values = {"cv.only": list(s.folds), "train.epochs": s.epochs, "data.fraction": s.fraction}
-        return with_values({}, {"train.checkpoints": False, **{k: v for k, v in values.items() if v}})
+        values = {TRIAL_KEYS[name]: v for name, v in self.settings.shortcuts().items() if v}
+        return with_values({}, {"train.checkpoints": False, **values})
 
     def trial_data(self, values: Mapping[str, Any], stride: int = 0) -> dict[str, Any]:
         data = merge(with_values(self.data, values), self.shortcuts())

@@ -4,6 +4,7 @@
     folds = [0]        # trials train these folds only (cv.only)
     epochs = 3         # trials' train.epochs
     fraction = 0.5     # trials' data.fraction
+    batch_size = 256   # trials' train.batch_size (needs train.scale_lr: the rate then carries over)
     train.lr = {low = 1e-4, high = 1e-2, log = true}
     train.epochs = {low = 2, high = 6, step = 2}
     loss.name = {choices = ["cross_entropy", "binary_cross_entropy"]}
@@ -33,6 +34,8 @@ SPEC_KEYS = ("low", "high", "step", "log", "choices")
 Scalar = bool | int | float | str
 Search = Literal["tpe", "random", "cmaes", "grid"]
 PrunerName = Literal["median", "halving", "hyperband", "none"]
+# the trial shortcuts: a setting of [tune] that fixes a recipe key for every trial, not the refit
+TRIAL_KEYS = {"folds": "cv.only", "epochs": "train.epochs", "fraction": "data.fraction", "batch_size": "train.batch_size"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class TuneSettings:
     folds: tuple[int, ...] = ()  # trials train only these folds (cv.only)
     epochs: int = 0  # trials' train.epochs
     fraction: float = 0.0  # trials' data.fraction
+    # trials' train.batch_size: a fraction's trial at a smaller batch takes as many updates as the
+    # full run; needs train.scale_lr, so that train.lr (per 256 images) means the same at both batches
+    batch_size: int = 0
     search: Search = "tpe"  # Optuna's sampler; --sampler overrides
     pruner: PrunerName = "median"  # --pruner overrides
     startup_trials: int = 5  # median pruner: trials finished before any is pruned
@@ -57,9 +63,16 @@ class TuneSettings:
         require(self.trials >= 1, f"{where}.trials", "must be >= 1")
         require(self.epochs >= 0, f"{where}.epochs", "must be >= 0 (0: the recipe's train.epochs)")
         require(0.0 <= self.fraction <= 1.0, f"{where}.fraction", "must be in (0, 1] (0: the recipe's data.fraction)")
+        require(self.batch_size >= 0, f"{where}.batch_size", "must be >= 0 (0: the recipe's train.batch_size)")
         require(self.startup_trials >= 0, f"{where}.startup_trials", "must be >= 0")
         require(self.warmup_epochs >= 0, f"{where}.warmup_epochs", "must be >= 0")
         require(self.seed >= -1, f"{where}.seed", "must be >= 0, or -1 for unseeded")
+
+    def shortcuts(self) -> dict[str, Any]:
+        """The trial shortcuts by setting name (0 / []: the recipe's), as a study and summary.json
+        show them; batch_size only where set, so that older studies keep their fingerprint."""
+        values = {name: getattr(self, name) for name in TRIAL_KEYS}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v or k != "batch_size"}
 
 
 @dataclass(frozen=True)
@@ -209,9 +222,8 @@ def parse_tune(table: Any) -> tuple[TuneSettings, tuple[Param, ...]]:
 
 def fingerprint(space: tuple[Param, ...], settings: TuneSettings) -> str:
     """What makes trials comparable (the space and the trial shortcuts), stored with the study."""
-    shortcuts = {"folds": list(settings.folds), "epochs": settings.epochs, "fraction": settings.fraction}
-    return json.dumps({"space": [{"kind": type(p).__name__, **asdict(p)} for p in space], "trials": shortcuts},
+    return json.dumps({"space": [{"kind": type(p).__name__, **asdict(p)} for p in space], "trials": settings.shortcuts()},
                       sort_keys=True)
 
 
-__all__ = ["TuneSettings", "FloatRange", "IntRange", "Choice", "Param", "parse_tune", "parse_param", "fingerprint"]
+__all__ = ["TRIAL_KEYS", "TuneSettings", "FloatRange", "IntRange", "Choice", "Param", "parse_tune", "parse_param", "fingerprint"]

@@ -174,8 +174,7 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
     tally = Tally.of(trials)
     keys = [p.key for p in spec.space]
     write_trials(trials, keys, folder / "trials.csv")
-    s = spec.settings
-    shortcuts = {"folds": list(s.folds), "epochs": s.epochs, "fraction": s.fraction}
+    shortcuts = spec.settings.shortcuts()
     summary: dict[str, Any] = {"study": name, "storage": url, "metric": metric, "direction": study.direction.name.lower(),
                                "trials_requested": n_trials, **asdict(tally), "trial_settings": shortcuts,
                                "wall_seconds": round(time.perf_counter() - started, 1)}
