@@ -113,6 +113,36 @@ def leaderboard_scores(board: Path, competition: str, message: str) -> tuple[flo
     return None if rows.empty else (float(rows.public_score.iloc[-1]), float(rows.private_score.iloc[-1]))
 
 
+def harness_cli(*args: object, root: Path) -> float:
+    """`python -m harness ARGS` in `root` (quiet for `run`); its wall seconds."""
+    import sys
+
+    _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], root)
+    return wall
+
+
+def cifar10_competition(work: Path, photos: Path, root: Path) -> tuple[Path, Path]:
+    """WORK/comp and WORK/board: `harness competition new cifar10` from `photos` (hard links), made
+    once, with no daily limit (a benchmark submits every run)."""
+    comp, board = work / "comp", work / "board"
+    if not (comp / "train.csv").is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        harness_cli("competition", "new", "cifar10", "--from", photos.resolve(), "--out", comp, "--board", board,
+                    "--link", "--force", "--daily-limit", "0", root=root)
+    return comp, board
+
+
+def submitted(board: Path, submission: Path, message: str, root: Path, again: bool = False) -> tuple[float, float]:
+    """The public and private score of `submission` on `board`'s cifar10 competition: submitted as
+    `message` unless a row of that name is there already (always, with `again`)."""
+    score = None if again else leaderboard_scores(board, "cifar10", message)
+    if score is None:
+        harness_cli("submit", submission, "--competition", "cifar10", "--board", board, "--message", message, root=root)
+        score = leaderboard_scores(board, "cifar10", message)
+    assert score is not None, f"harness submit left no row {message!r}"
+    return score
+
+
 def answer_key_accuracy(folder: Path, comp: Path) -> float:
     """A run's or an ensemble's submission.csv scored on a competition folder's whole answer key
     (its Public and Private rows)."""

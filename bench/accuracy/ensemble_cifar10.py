@@ -43,7 +43,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import leaderboard_scores, mean_sd, record, set_args, spread  # noqa: E402
+from common import cifar10_competition, mean_sd, record, set_args, spread, submitted  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -110,11 +110,7 @@ def main() -> None:
         if kind not in KINDS or not seed.isdigit():
             raise SystemExit(f"--members: {m!r} is not KIND-sSEED with KIND one of {', '.join(KINDS)}")
     work = args.work.resolve()
-    comp, board = work / "comp", work / "board"
-    if not (comp / "train.csv").is_file():
-        work.mkdir(parents=True, exist_ok=True)
-        harness("competition", "new", "cifar10", "--from", args.photos.resolve(), "--out", comp, "--board", board,
-                "--link", "--force", "--daily-limit", "0")  # a benchmark submits every entry
+    comp, board = cifar10_competition(work, args.photos, ROOT)
     common = [f"data.root='{comp}'", f"data.fraction={args.fraction}", f"cv.folds={args.folds}"]
     if args.epochs:
         common.append(f"train.epochs={args.epochs}")
@@ -155,11 +151,7 @@ def main() -> None:
     rows = []
     for name in entries:
         message = f"ensemble_cifar10 {name} {work.name}"
-        harness("submit", work / name / "submission.csv", "--competition", "cifar10", "--board", board,
-                "--message", message)
-        score = leaderboard_scores(board, "cifar10", message)
-        assert score is not None, f"harness submit left no row {message!r}"
-        public, private = score
+        public, private = submitted(board, work / name / "submission.csv", message, ROOT, again=True)
         metrics = json.loads((work / name / "metrics.json").read_text())
         row = {"entry": name, "cv": metrics.get("cv_score_in_sample", metrics["cv_score"]), "public": public,
                "private": private, "wall_s": round(metrics["wall_seconds"], 1) if "wall_seconds" in metrics else None}

@@ -59,7 +59,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import leaderboard_scores, mean_sd, record, screen_budget, screen_options, set_args, spread, timed  # noqa: E402
+from common import cifar10_competition, harness_cli, mean_sd, record, screen_budget, screen_options, set_args, spread, submitted  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -107,8 +107,7 @@ def pair(values: list[float]) -> tuple[float, float]:
 
 
 def harness(*args: object) -> float:
-    _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], ROOT)
-    return wall
+    return harness_cli(*args, root=ROOT)
 
 
 def main() -> None:
@@ -123,11 +122,7 @@ def main() -> None:
     if not DATA.is_dir():
         raise SystemExit(f"no {DATA}: this benchmark needs ../shared/data/cifar10")
     work = args.work.resolve()
-    comp, board = work / "comp", work / "board"
-    if not (comp / "train.csv").is_file():
-        work.mkdir(parents=True, exist_ok=True)
-        harness("competition", "new", "cifar10", "--from", DATA, "--out", comp, "--board", board, "--link", "--force",
-                "--daily-limit", "0")  # a benchmark submits every run
+    comp, board = cifar10_competition(work, DATA, ROOT)
     common = [f"data.root='{comp}'", f"train.batch_size={args.batch}", f"train.lr={args.lr}"]
     budget = screen_budget(args)
     teacher = work / "teacher"
@@ -149,13 +144,7 @@ def main() -> None:
             if not (args.reuse and (out / "metrics.json").is_file()):
                 harness("run", RECIPE, "--out", out, *set_args(common), *budget, *set_args(plan[name]),
                         "--set", f"train.seed={seed}")
-            score = leaderboard_scores(board, "cifar10", message)
-            if score is None:
-                harness("submit", out / "submission.csv", "--competition", "cifar10", "--board", board,
-                        "--message", message)
-                score = leaderboard_scores(board, "cifar10", message)
-            assert score is not None, f"harness submit left no row {message!r}"
-            public, private = score
+            public, private = submitted(board, out / "submission.csv", message, ROOT)
             metrics = json.loads((out / "metrics.json").read_text())
             rows.append({"arm": name, "seed": seed, "cv": metrics["cv_score"], "public": public, "private": private,
                          "wall_s": round(metrics["wall_seconds"], 1)})
