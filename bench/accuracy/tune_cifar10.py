@@ -9,6 +9,12 @@ differences.
     python bench/accuracy/tune_cifar10.py --epochs 2 --trials 16 --seeds 0 1 2   (about 75 min on 2 cores)
     python bench/accuracy/tune_cifar10.py --epochs 1 --trials 2 --seeds 0 --refit-fraction 0.05 --work /tmp/t
                                                                                    (a smoke test)
+    python bench/accuracy/tune_cifar10.py --epochs 2 --trials 16 --seeds 0 --refit-batch 256 --reuse
+                                             (the same study; both arms trained at the trials' batch)
+
+With --refit-batch B both full runs train at batch B, the rate per 256 images (train.scale_lr): the
+shipped arm is then recipes/cifar10_tune.toml (the shipped recipe with its rate given per 256
+images; `harness run` ignores [tune]), the tuned arm best.toml, and their folders end in -bB.
 
 The study's seed is fixed (tune.seed), so a rerun with --reuse and the same --work reads the study
 and the finished runs back. Appends to bench/results/tune_cifar10.jsonl.
@@ -49,6 +55,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2, help="train.epochs of the trials and of every full run")
     ap.add_argument("--trials", type=int, default=16)
     ap.add_argument("--refit-fraction", type=float, default=1.0, help="data.fraction of the full runs (a smoke test)")
+    ap.add_argument("--refit-batch", type=int, default=0, help="train.batch_size of the full runs (0: the recipes')")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_tune_cifar10")
     ap.add_argument("--reuse", action="store_true", help="read back the study and the finished runs in --work")
     args = ap.parse_args()
@@ -63,18 +70,23 @@ def main() -> None:
         harness_cli("tune", TUNE, "--out", tune_dir, "--trials", args.trials, *common, root=ROOT)
     tune_wall = time.perf_counter() - started
     study = json.loads((tune_dir / "summary.json").read_text())
+    if tune_wall < study["wall_seconds"]:  # read back with --reuse: the study's own wall time
+        tune_wall = study["wall_seconds"]
     print(f"tune: {tune_wall:.0f} s, {study['complete']} complete, {study['pruned']} pruned, best trial "
           f"{study['best']['number']} {study['best']['value']:.4f} +- {study['best']['se']:.4f} (SE) "
           f"{study['best']['params']}", flush=True)
     full = set_args(["cv.folds=50", "cv.only=[0]", f"data.fraction={args.refit_fraction}"])
-    recipes = {"shipped": SHIPPED, "tuned": tune_dir / "best.toml"}
+    recipes = {"shipped": TUNE if args.refit_batch else SHIPPED, "tuned": tune_dir / "best.toml"}
+    suffix = f"-b{args.refit_batch}" if args.refit_batch else ""
+    if args.refit_batch:
+        full += set_args([f"train.batch_size={args.refit_batch}"])
     rows = []
     for seed in args.seeds:
         for arm in (("shipped", "tuned") if seed % 2 == 0 else ("tuned", "shipped")):
-            out = work / f"{arm}-s{seed}"
+            out = work / f"{arm}-s{seed}{suffix}"
             if not (args.reuse and (out / "metrics.json").is_file()):
                 harness_cli("run", recipes[arm], "--out", out, *common, *full, "--set", f"train.seed={seed}", root=ROOT)
-            public, private = submitted(board, out / "submission.csv", f"tune_cifar10 {arm} s{seed} {work.name}", ROOT)
+            public, private = submitted(board, out / "submission.csv", f"tune_cifar10 {arm} s{seed}{suffix} {work.name}", ROOT)
             metrics = json.loads((out / "metrics.json").read_text())
             rows.append({"arm": arm, "seed": seed, "cv": metrics["cv_score"], "public": public, "private": private,
                          "wall_s": round(metrics["wall_seconds"], 1)})
@@ -90,6 +102,9 @@ def main() -> None:
         "recipe": "recipes/cifar10_tune.toml", "epochs": args.epochs, "seeds": args.seeds,
         "trials": {k: study[k] for k in ("complete", "pruned", "failed") if k in study} | {"requested": args.trials},
         "trial_settings": study["trial_settings"], "full_run": f"fold 0 of 50, data.fraction {args.refit_fraction}",
+        "full_run_batch": args.refit_batch or "the recipes'",
+        "full_run_recipes": {arm: str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name)
+                             for arm, path in recipes.items()},
         "best_trial": {k: study["best"][k] for k in ("number", "value", "se", "rows", "params")},
         "baseline_trial": baseline_trial(tune_dir),
         "tune_wall_s": round(tune_wall, 1), "tune_vs_one_full_run": round(tune_wall / run_wall, 2),
