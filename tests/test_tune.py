@@ -134,6 +134,9 @@ def test_a_trial_batch_keeps_the_rate_per_image_and_leaves_the_refit_alone(tmp_p
     assert (trial.train.batch_size, tuned.train.batch_size) == (4, 8) and trial.train.scale_lr
     assert spec.settings.shortcuts() == {"folds": [0], "epochs": 0, "fraction": 0.5, "batch_size": 4}
     assert "batch_size" not in load(tmp_path, TUNE).settings.shortcuts()  # older studies keep their fingerprint
+    caveat = spec.batch_caveat(tuned)
+    assert caveat is not None and "batch 4" in caveat and "--set train.batch_size=4" in caveat
+    assert load(tmp_path, TUNE).batch_caveat(tuned) is None  # trials at the recipe's own batch
 
 
 def test_a_trial_batch_without_a_per_image_rate_is_refused(tmp_path: Path) -> None:

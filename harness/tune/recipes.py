@@ -105,6 +105,16 @@ class TuneRecipe:
         """The full recipe with `values`: no trial shortcuts, no pruning callback."""
         return build_recipe(with_values(self.data, values), plugins)
 
+    def batch_caveat(self, tuned: Recipe) -> str | None:
+        """What to check before trusting a winner found at another batch than the one `tuned` trains at."""
+        trial, full = self.settings.batch_size, tuned.train.batch_size
+        if not trial or trial == full:
+            return None
+        return (f"the trials trained at batch {trial} and best.toml trains at {full}: train.scale_lr carries the rate "
+                f"over by the linear rule, which holds only while the rate stays stable at the larger batch (on "
+                f"CIFAR-10 a best trial's doubled rate lost 10 points at 4x the batch; bench/README.md). Run "
+                f"best.toml at batch {trial} too (--set train.batch_size={trial}) before trusting it at {full}")
+
     def check(self, plugins: Plugins) -> Recipe:
         """Validate the trial settings and every bound and choice of the space (each alone, the
         others at the recipe's values), in a trial's recipe and in the full one; return the trial

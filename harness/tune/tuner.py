@@ -194,7 +194,9 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
               + (f" +- {best.user_attrs[SE_ATTR]:.4f} (SE)" if best.user_attrs.get(SE_ATTR) is not None else "")
               + f" on the trial settings {shortcuts} (0 / []: the recipe's).",
               f"Searched: {', '.join(f'{k} = {best.params[k]!r}' for k in keys)}."]
-    write_best(spec.tuned_recipe(best.params, plugins), header, folder / "best.toml")
+    tuned = spec.tuned_recipe(best.params, plugins)
+    caveat = spec.batch_caveat(tuned)
+    write_best(tuned, header + ([f"Caveat: {caveat}."] if caveat else []), folder / "best.toml")
     se, rows, close = best.user_attrs.get(SE_ATTR), best.user_attrs.get(ROWS_ATTR), within_one_se(study, best)
     summary["best"] = {"number": best.number, "value": best.value, "se": se, "rows": rows, "params": best.params,
                        "within_one_se": close}
@@ -207,6 +209,8 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
              f"{', ...' if len(close) > 8 else ''}): on {int(rows or 0)} OOF rows the study cannot tell them apart, so "
              "the best is a tie as much as a win; give each trial more validation rows (a larger tune.fraction, "
              "more tune.folds) before trusting it")
+    if caveat:
+        warn(caveat)
     if opts.refit:
         out = _fresh(folder / "refit")
         runner.ranks.send("refit", best.params, str(out))
