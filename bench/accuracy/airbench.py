@@ -217,6 +217,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=2, help="epochs of both arms (the harness needs a whole number)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--airbench-seeds", type=int, nargs="+", default=None,
+                   help="the seeds airbench also runs (default: all of --seeds); the others train the harness alone")
+    p.add_argument("--harness-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an override of the harness arm's recipe, as `harness run --set` takes it (repeatable), "
+                        "e.g. train.batch_size=256 and train.lr=0.375 for the batch that suits a CPU")
     p.add_argument("--limit", type=int, default=0, help="smoke test: N training photos of each class (0: all)")
     p.add_argument("--airbench-repo", type=Path, default=AIRBENCH_REPO, help="the airbench git snapshot")
     p.add_argument("--airbench-file", type=Path, default=None,
@@ -238,6 +243,9 @@ def main() -> None:
     photos = args.photos.resolve()
     photos = copy_subset(photos, scratch / "photos", args.limit) if args.limit else photos
     sets = [f"data.root='{photos}'"] if args.limit or photos != PHOTOS else []
+    airbench_seeds = args.seeds if args.airbench_seeds is None else args.airbench_seeds
+    if not set(airbench_seeds) <= set(args.seeds):
+        raise SystemExit(f"--airbench-seeds {airbench_seeds} must be among --seeds {args.seeds}")
     if args.airbench_file:
         source, commit = args.airbench_file.read_text(), args.airbench_commit
     else:
@@ -255,8 +263,10 @@ def main() -> None:
     harness_run(scratch / "warmup", 1, 0, scratch, [*sets, f"data.fraction={warmup:g}"])  # builds the array; not recorded
     runs: dict[str, list[dict[str, Any]]] = {"harness": [], "airbench": []}
     for i, seed in enumerate(args.seeds):
-        for arm in (["harness", "airbench"] if i % 2 == 0 else ["airbench", "harness"]):
-            row = (harness_run(scratch / f"harness_{seed}", args.epochs, seed, scratch, sets) if arm == "harness"
+        arms = ["harness", "airbench"] if i % 2 == 0 else ["airbench", "harness"]
+        for arm in (a for a in arms if a == "harness" or seed in airbench_seeds):
+            row = (harness_run(scratch / f"harness_{seed}", args.epochs, seed, scratch, [*sets, *args.harness_set])
+                   if arm == "harness"
                    else airbench_run(script, args.epochs, seed, airbench_runs))
             runs[arm].append(row)
             print(f"seed {seed} {arm}: {json.dumps(row)}", flush=True)
@@ -266,8 +276,10 @@ def main() -> None:
         "device": args.device, "airbench_commit": commit, "airbench_file": AIRBENCH_FILE,
         "airbench_edits": [e[0] for e in EDITS_FOR[args.device]],
         "airbench_runs_per_process": airbench_runs,
-        "recipe": str(RECIPE), "epochs": args.epochs, "seeds": args.seeds, "limit": args.limit,
-        "train_images_per_epoch": {"harness": "fold 0 (4/5 of the training set)", "airbench": "all of it, batch 1024, drop_last"},
+        "recipe": str(RECIPE), "harness_sets": args.harness_set, "epochs": args.epochs, "seeds": args.seeds,
+        "airbench_seeds": airbench_seeds, "limit": args.limit,
+        "train_images_per_epoch": {"harness": "fold 0 of 50 (49/50 of the training set)",
+                                   "airbench": "all of it, batch 1024, drop_last"},
         "means": means,
         "harness_vs_airbench_train_s": round(h["train_s"] / a["train_s"], 3),
         "harness_vs_airbench_img_per_s": round(h["img_per_s"] / a["img_per_s"], 3),
