@@ -1,5 +1,5 @@
 """Before/after for each fast default, on tensors in memory, alternating variants each round:
-channels_last, bf16 autocast (which `precision = "auto"` enables on a GPU and on a CPU with AMX),
+channels_last, bf16 autocast (which `precision = "auto"` enables on a GPU and on a CPU with AMX or AVX-512 BF16),
 `zero_grad(set_to_none=True)`, fused AdamW (the harness's optimizer), and optionally
 `torch.compile` (`train.compile`).
 

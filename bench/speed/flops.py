@@ -2,6 +2,7 @@
 
     python bench/speed/flops.py --run runs/cifar10-screen      # a finished run of recipes/cifar10.toml
     python bench/speed/flops.py --device cuda --run RUN --rate airbench94=IMG_PER_S   # on a GPU
+    python bench/speed/flops.py --run RUN --batches 128 256 512 1024   # the bare loop at each batch
 
 The limit: the FLOP/s of a large matmul and of a 3x3 convolution shaped like the recipe's widest
 layer (channels-last), in fp32 and in bf16 (torch's kernels, all cores, median of several repeats);
@@ -11,7 +12,8 @@ the recipe network's training FLOPs per image (forward counted by torch's FlopCo
 taken as twice the forward) times the training images/s, both of the harness run given (its
 metrics.json), of any `--rate NAME=IMAGES_PER_S` (airbench's, say) and of a bare loop (forward,
 backward and SGD step on random batches, nothing else; bf16 autocast on a GPU, as the harness's
-`precision = "auto"` trains there).
+`precision = "auto"` trains there). `--batches` times the bare loop at each batch size too, in the
+same process one after the other: on a CPU the batch decides how much of the limit a step reaches.
 
 Appends one row, with the machine, to bench/results/flops.jsonl.
 """
@@ -23,6 +25,7 @@ import json
 import statistics
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -124,6 +127,8 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--rate", action="append", default=[], metavar="NAME=IMAGES_PER_S",
                    help="another training rate to express as FLOP/s (airbench's, say)")
+    p.add_argument("--batches", type=int, nargs="+", default=[],
+                   help="also time the bare loop at each of these batch sizes")
     args = p.parse_args()
     limit = limits(args.repeats, args.device)
     model = recipe_model(args.recipe)
@@ -135,12 +140,18 @@ def main() -> None:
                "bare_loop_img_per_s": round(bare, 1),
                "bare_loop_gflops": round(bare * per_image / 1e9, 1),
                "bare_loop_fraction_of_limit": round(bare * per_image / 1e9 / best, 3)}
+    if args.batches:
+        by_batch = {b: bare_train_rate(model, 32, b, args.steps, args.device) for b in args.batches}
+        summary["bare_loop_img_per_s_by_batch"] = {str(b): round(r, 1) for b, r in by_batch.items()}
+        summary["bare_loop_fraction_of_limit_by_batch"] = {str(b): round(r * per_image / 1e9 / best, 3)
+                                                           for b, r in by_batch.items()}
     for name, rate in (r.split("=", 1) for r in args.rate):
         summary.update({f"{name}_img_per_s": float(rate), f"{name}_gflops": round(float(rate) * per_image / 1e9, 1),
                         f"{name}_fraction_of_limit": round(float(rate) * per_image / 1e9 / best, 3)})
     if args.run:
         rate = json.loads((args.run / "metrics.json").read_text())["train_img_per_s"]
-        summary.update({"run": str(args.run), "harness_img_per_s": round(rate, 1),
+        batch = tomllib.loads((args.run / "recipe.toml").read_text())["train"]["batch_size"]
+        summary.update({"run": str(args.run), "run_batch_size": batch, "harness_img_per_s": round(rate, 1),
                         "harness_gflops": round(rate * per_image / 1e9, 1),
                         "harness_fraction_of_limit": round(rate * per_image / 1e9 / best, 3),
                         "harness_vs_bare_loop": round(rate / bare, 3)})

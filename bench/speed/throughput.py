@@ -84,7 +84,7 @@ def timm_train(script: Path, data: Path, args: argparse.Namespace, scratch: Path
 
 def _bf16(precision: str) -> bool:
     """What the harness's `train.precision` resolves to, for the other sides (under auto: bf16 on a
-    GPU or a CPU with AMX)."""
+    GPU or a CPU with AMX or AVX-512 BF16)."""
     return resolve(precision, _cuda()) == "bf16"
 
 

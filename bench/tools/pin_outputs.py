@@ -5,7 +5,7 @@ run's `oof.csv`, `submission.csv` (and `holdout.csv`) and every fold's logits, a
     python bench/tools/pin_outputs.py check     # after: exit 1 and the differing files unless byte-identical
 
 Both runs go through the real CLI from the repository root with `train.precision` as the recipes
-say (auto: fp32 on a CPU without AMX). Floating-point bytes depend on the CPU and the torch
+say (auto: fp32 on a CPU without AMX or AVX-512 BF16). Floating-point bytes depend on the CPU and the torch
 build, so `check` compares only against a record made on the same CPU model and torch; it says so
 and stops otherwise. A fold's logits are hashed array by array (name, dtype, shape, bytes): the
 `.npz` container's zip timestamps are not part of the behaviour.
