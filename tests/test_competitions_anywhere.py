@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import tomllib
 
 from harness.cli import main
 from harness.leaderboard.registry import SHIPPED

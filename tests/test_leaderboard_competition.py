@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import tomllib
 
 from harness.data.kaggle_tables import usage_split
 from harness.errors import HarnessError

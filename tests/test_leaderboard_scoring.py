@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from tests.leaderboard_support import (
 )
 
 ACCURACY = load_plugins().metric("accuracy")
-NOON = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # Public rows 001-006 are ants, bees, wasps, ants, bees, wasps: 4 of 6 right. Private: all ants, 2 of 6.
 GUESS = ["ants", "bees", "wasps", "ants", "ants", "ants"] + ["ants"] * 6
 DOG = [0.2, 0.8, 0.7, 0.9, 0.5, 0.5, 0.5, 0.5]  # P(dog) per row; rows 1-4 Public (cat, cat, dog, dog)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tomli_w
-import tomllib
 
 from harness.report import SECTIONS, report_after_run
 from harness.report.scores import calibration, confusion, precision_recall

@@ -14,13 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
-import tomllib
 from optuna.trial import TrialState
 
 from .conftest import ROOT

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from harness.errors import HarnessError
 

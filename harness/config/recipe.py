@@ -3,12 +3,11 @@ into a frozen `Recipe`, and write the fully resolved recipe back out."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from harness.config.schema import (
     CVConfig,

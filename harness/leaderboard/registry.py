@@ -16,10 +16,9 @@ import difflib
 import hashlib
 import os
 import re
+import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-
-import tomllib
 
 from harness.errors import HarnessError
 

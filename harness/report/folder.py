@@ -6,13 +6,13 @@ rather than fail."""
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from harness.data.classes import class_index
 from harness.errors import HarnessError
