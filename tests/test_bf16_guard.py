@@ -112,7 +112,7 @@ def test_the_note_names_the_layers_and_says_who_chose_bf16() -> None:
 
 
 def test_auto_precision_can_be_set_for_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     monkeypatch.setenv(precision.AUTO_ENV, "bf16")
     assert precision.resolve("auto", cuda=False) == "bf16" and precision.cpu_bf16("auto")
     assert precision.resolve("fp32", cuda=False) == "no"  # a precision asked for by name wins

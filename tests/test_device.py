@@ -50,12 +50,14 @@ def test_a_second_run_in_the_process_may_change_precision(tmp_path: Path) -> Non
 
 def test_auto_precision_is_bf16_only_where_it_is_fast_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(precision.AUTO_ENV, raising=False)  # the suite pins auto to fp32; this is about the CPU rule
-    assert precision.has_amx("flags : fpu amx_bf16 amx_tile avx512_bf16")
-    assert not precision.has_amx("flags : fpu avx2 avx512f avx512bw")  # emulated bf16 measured 0.15x fp32
-    assert not precision.has_amx("flags : fpu avx512f avx512_bf16")  # no end-to-end gain, a wrong kernel
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+    assert precision.has_native_bf16("flags : fpu amx_bf16 amx_tile avx512_bf16")
+    assert precision.has_native_bf16("flags : fpu avx512f avx512_bf16")  # the CIFAR-10 recipe: 1.8x end to end
+    assert not precision.has_native_bf16("flags : fpu avx2 avx512f avx512bw")  # emulated: 0.45x fp32
+    assert not precision.has_native_bf16("flags : fpu avx2")  # emulated: 0.15x fp32
+    assert not precision.has_amx("flags : fpu avx512f avx512_bf16")
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     assert precision.resolve("auto", cuda=False) == "bf16"
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     assert precision.resolve("auto", cuda=False) == "no"
     assert precision.resolve("bf16", cuda=False) == "bf16"  # asked for by name: honoured
     assert precision.resolve("auto", cuda=True, bf16_gpu=False) == "fp16"

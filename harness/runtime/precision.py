@@ -1,10 +1,12 @@
-"""Pick the fastest safe precision: bf16 autocast on a GPU that supports it or on a CPU with AMX,
-fp16 on older GPUs, fp32 elsewhere.
+"""Pick the fastest safe precision: bf16 autocast on a GPU that supports it or on a CPU with bf16
+in hardware (AMX, or AVX-512 BF16), fp16 on older GPUs, fp32 elsewhere.
 
 Measured on CPUs without AMX (bench/speed/defaults.py, bench/speed/throughput.py): on plain AVX2, emulated
-bf16 ran at 0.15x fp32. On AVX-512 BF16 (AMD EPYC, torch 2.14.1) bf16 sped up the step on
-tensors in memory (resnet18 2.2x, Lite0 1.14x) but not Lite0's end-to-end training (0.99x), so
-`auto` keeps fp32 there; `precision = "bf16"` still asks for it.
+bf16 ran at 0.15x fp32, and on AVX-512 without BF16 at 0.45x. On AVX-512 BF16 (AMD EPYC, torch
+2.14.1) bf16 sped up the step on tensors in memory (resnet18 2.2x, Lite0 1.14x); Lite0's end-to-end
+training, bound by its loader, ran at 0.99x; the CIFAR-10 recipe, fed from the decoded array,
+trains 1.8x faster end to end with the same accuracy (bench/speed/variants.py, 2026-12-06). So
+`auto` picks bf16 there too.
 
 On AMX, on AVX-512 BF16 and on AVX-512 without BF16 alike, oneDNN's bf16 convolution gives a
 garbage weight gradient when a strided convolution has a 1-pixel output side; every CPU bf16
@@ -29,17 +31,32 @@ CHOICES = ("bf16", "fp16", "fp32")
 
 
 def has_amx(cpuinfo: str) -> bool:
-    """Whether a /proc/cpuinfo text lists AMX bf16, the one CPU feature for which `auto` picks bf16
-    (see above for avx512_bf16)."""
+    """Whether a /proc/cpuinfo text lists AMX bf16."""
     return "amx_bf16" in cpuinfo.split()
+
+
+def has_native_bf16(cpuinfo: str) -> bool:
+    """Whether a /proc/cpuinfo text lists bf16 in hardware (AMX or AVX-512 BF16): where `auto` picks
+    bf16 on a CPU."""
+    flags = cpuinfo.split()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
 
 
 @cache
 def cpu_has_amx() -> bool:
-    try:
-        return has_amx(Path("/proc/cpuinfo").read_text())
-    except OSError:
-        return False
+    return has_amx(_cpuinfo())
+
+
+@cache
+def cpu_has_native_bf16() -> bool:
+    return has_native_bf16(_cpuinfo())
 
 
 def _auto(cuda: bool, bf16_gpu: bool) -> str:
@@ -50,7 +67,7 @@ def _auto(cuda: bool, bf16_gpu: bool) -> str:
         return forced
     if cuda:
         return "bf16" if bf16_gpu else "fp16"
-    return "bf16" if cpu_has_amx() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def resolve(requested: str, cuda: bool, bf16_gpu: bool = True) -> str:

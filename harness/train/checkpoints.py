@@ -61,7 +61,7 @@ def assert_finite(tensors: Mapping[str, torch.Tensor], what: str) -> None:
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise HarnessError(
                 f"refusing to checkpoint {what}: tensor {name} holds NaN or inf although no loss was: a gradient "
-                "overflowed or a kernel returned garbage (bf16 on a CPU without AMX gets the convolution gradient "
+                "overflowed or a kernel returned garbage (bf16 on a CPU can get the convolution gradient "
                 "of 1-pixel inputs wrong); try train.precision='fp32', a lower train.lr or train.clip_grad")
 
 
