@@ -170,12 +170,14 @@ def airbench_data(photos: Path, dest: Path) -> list[str]:
 
 def harness_run(out: Path, epochs: int, seed: int, scratch: Path, sets: list[str]) -> dict[str, Any]:
     """One `harness run` of fold 0 of 50: holdout accuracy, training seconds and images, wall, CPU, RSS."""
+    from harness.outputs.epoch_log import read_log
+
     _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out),
                           "--set", f"train.epochs={epochs}", "--set", "cv.folds=50", "--set", "cv.only=[0]",
                           "--set", f"train.seed={seed}",
                           "--set", f"data.cache_dir='{scratch / 'cache'}'", *set_args(sets)], ROOT)
     metrics = json.loads((out / "metrics.json").read_text())
-    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_log(out)
     seconds = sum(r["epoch_seconds"] for r in rows)
     images = sum(r["train_img_per_s"] * r["epoch_seconds"] for r in rows)
     return {"seed": seed, "accuracy": metrics.get("holdout_score", float("nan")), "train_s": round(seconds, 2),

@@ -25,7 +25,6 @@ import json
 import statistics
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -149,8 +148,10 @@ def main() -> None:
         summary.update({f"{name}_img_per_s": float(rate), f"{name}_gflops": round(float(rate) * per_image / 1e9, 1),
                         f"{name}_fraction_of_limit": round(float(rate) * per_image / 1e9 / best, 3)})
     if args.run:
+        from harness.config.recipe import load_recipe
+
         rate = json.loads((args.run / "metrics.json").read_text())["train_img_per_s"]
-        batch = tomllib.loads((args.run / "recipe.toml").read_text())["train"]["batch_size"]
+        batch = load_recipe(args.run / "recipe.toml").train.batch_size
         summary.update({"run": str(args.run), "run_batch_size": batch, "harness_img_per_s": round(rate, 1),
                         "harness_gflops": round(rate * per_image / 1e9, 1),
                         "harness_fraction_of_limit": round(rate * per_image / 1e9 / best, 3),

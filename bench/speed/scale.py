@@ -31,6 +31,8 @@ BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
 from common import record, set_args, timed  # noqa: E402
 
+from harness.outputs.epoch_log import read_log  # noqa: E402
+
 ROOT = BENCH.parent
 DATA = ROOT.parent / "shared" / "data" / "cifar10"
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -41,7 +43,7 @@ def harness(*args: str | Path, cwd: Path) -> tuple[str, float, float]:
 
 
 def _epoch_seconds(run: Path) -> float:
-    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_log(run)
     epochs = [r["epoch_seconds"] for r in rows if "epoch_seconds" in r]
     return statistics.median(epochs)
 
