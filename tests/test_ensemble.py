@@ -14,6 +14,7 @@ import pytest
 from harness.cli import main
 from harness.data.folds import folds_hash
 from harness.ensemble import load_pool
+from harness.ensemble.pipeline import ROW_PARTS, row_parts
 from harness.errors import HarnessError
 from harness.metrics import get_metric, score, softmax
 from harness.outputs.manifest import RunManifest, id_set, read_manifest
@@ -283,3 +284,29 @@ def test_a_member_scores_as_its_run_pooled_its_views(tmp_path: Path, pool: str) 
     assert ensemble(run, "--out", tmp_path / "ens") == 0
     member = read_json(tmp_path / "ens" / "ensemble.json")["members"][0]
     assert member["oof_score"] == pytest.approx(score(metric, Y, as_run), rel=1e-12)
+
+
+def test_one_shared_fold_is_nested_over_parts_of_its_rows(tmp_path: Path) -> None:
+    # Members that trained fold 0 alone (a screen, or cv.only on all the data): the weights are fitted
+    # on 4 of 5 seeded parts of fold 0's rows and each part is scored from the fit that left it out.
+    runs = [write_run(tmp_path / n, {"identity": logits(Y, 1.6, s)}, trained=(0,), seed=s) for n, s in (("A", 1), ("B", 2))]
+    assert ensemble(*runs, "--out", tmp_path / "ens", "--method", "hill_climb") == 0
+    summary = read_json(tmp_path / "ens" / "ensemble.json")
+    assert summary["folds"] == [0] and summary["nested_over"] == "rows" and summary["oof_written"] == "nested"
+    assert set(summary["nested_weights"]) == {str(p) for p in range(ROW_PARTS)}
+    assert not any("cannot be scored" in w for w in summary["warnings"])
+    assert any("seeded parts of its rows" in n for n in summary["notes"])
+    oof = pd.read_csv(tmp_path / "ens" / "oof.csv")
+    assert len(oof) == int(np.sum(FOLDS == 0))
+    assert score(get_metric("accuracy"), Y[FOLDS == 0], oof[list(CLASSES)].to_numpy()) == pytest.approx(
+        summary["scores"]["oof_nested"])
+    # the plain mean fits nothing: nothing to nest
+    assert ensemble(*runs, "--out", tmp_path / "mean") == 0
+    assert read_json(tmp_path / "mean" / "ensemble.json")["nested_over"] is None
+
+
+def test_row_parts_are_seeded_and_even() -> None:
+    parts = row_parts(53)
+    assert np.array_equal(parts, row_parts(53)) and not np.array_equal(parts, row_parts(53, seed=1))
+    counts = np.bincount(parts, minlength=ROW_PARTS)
+    assert len(counts) == ROW_PARTS and counts.max() - counts.min() <= 1

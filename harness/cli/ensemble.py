@@ -20,6 +20,8 @@ EXAMPLES = """examples:
   harness ensemble runs/ens runs/d --out runs/ens2                  # an ensemble is a member too
 
 methods: mean, geometric, rank, hill_climb, slsqp, and any plugin's (`harness plugins`).
+A fitting method's weights are scored out of sample (nested): fitted on all folds but one and scored
+on it, or, where the runs share one fold (cv.only), fitted on 4 of 5 seeded parts of its rows.
 Writes ensemble.json, correlation.csv/.png, oof.csv, submission.csv and run.json in --out."""
 
 

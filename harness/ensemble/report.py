@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from harness.ensemble.pipeline import EnsembleResult
+from harness.ensemble.pipeline import ROW_PARTS, EnsembleResult
 from harness.ensemble.plan import member_oof, member_probs, plain_plan
 from harness.ensemble.views import view_scores
 from harness.metrics import score
@@ -58,13 +58,16 @@ def summarize(r: EnsembleResult) -> dict[str, Any]:
         best = row if metric.better(row["oof_score"], best["oof_score"]) else best
     warnings, notes = [], list(pool.notes)
     if s.fits and nested is None:
-        warnings.append(f"only fold {pool.folds[0]} is trained by every member: the fitted weights cannot be scored "
-                        f"out of sample, and oof.csv holds in-sample predictions")
+        warnings.append(f"only fold {pool.folds[0]} is trained by every member, with too few rows to split: the fitted "
+                        f"weights cannot be scored out of sample, and oof.csv holds in-sample predictions")
     elif s.fits and r.nested is not None and nested is not None and not metric.better(nested, plain) \
             and not np.allclose(r.nested, r.plain_oof):  # (fitting that gave back the plain mean lost nothing)
         warnings.append(f"the fitted ensemble scores {metric.name} {nested:.5f} out of sample (nested), not better than "
                         f"the plain mean's {plain:.5f} (in-sample {in_sample:.5f}): what it fitted follows noise in "
                         f"the OOF; prefer the plain mean")
+    if r.nested_over == "rows":
+        notes.append(f"only fold {pool.folds[0]} is trained by every member: the nested check fitted on "
+                     f"{ROW_PARTS - 1} of {ROW_PARTS} seeded parts of its rows and scored the part left out")
     if r.plan.objective and r.plan.objective != metric.name:
         notes.append(f"{s.method} optimised {r.plan.objective}, not {metric.name}")
     return {
@@ -73,7 +76,7 @@ def summarize(r: EnsembleResult) -> dict[str, Any]:
         "temperature": "fit" if s.temperature is None else s.temperature, "power": s.power,
         "user_weights": list(s.weights) if s.weights else None,
         "folds": list(pool.folds), "oof_rows": len(pool.ids),
-        "oof_written": "nested" if r.nested is not None else "in_sample",
+        "oof_written": "nested" if r.nested is not None else "in_sample", "nested_over": r.nested_over,
         "scores": scores, "best_member": {"name": best["name"], "oof_score": best["oof_score"]},
         "members": members,
         "nested_weights": {str(k): normalized(p.weights, len(pool.members)) for k, p in r.nested_plans.items()},
@@ -101,8 +104,9 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows.append(["plain mean", "", "", _fmt(sc["oof_plain_mean"]), *([_fmt(sc["holdout_plain_mean"])] if holdout else []), ""])
     rows.append([f"{summary['method']} in-sample", "", "", _fmt(sc["oof_in_sample"]),
                  *([_fmt(sc["holdout"])] if holdout else []), summary["objective"] or ""])
+    over = "K-1 parts of the one fold's rows" if summary.get("nested_over") == "rows" else "K-1 folds"
     rows.append([f"{summary['method']} nested", "", "", _fmt(sc["oof_nested"]), *([""] if holdout else []),
-                 "fit on K-1 folds, scored on the left-out one"])
+                 f"fit on {over}, scored on the left-out one"])
     return header, rows
 
 
