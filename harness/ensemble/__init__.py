@@ -1,7 +1,8 @@
 """`harness ensemble`: combine the OOF, test and holdout predictions of compatible runs (and of
 earlier ensembles), at the level of folds and of the saved per-view TTA logits, with the
 ensemblers of the `harness_ensemblers` hook; score the fitted weights out of sample (nested over
-the folds, or over parts of the rows where the members share one fold) next to the plain mean; write a folder that is itself a valid run for later tools.
+the folds, or over parts of the rows where the members share one fold) next to the plain mean;
+write a folder that is itself a valid run for later tools.
 
     members.py      read and align run folders (`load_pool`)
     views.py        TTA as data: per-view scores, view selection
