@@ -15,6 +15,7 @@ from harness.cli import main
 from harness.data.folds import folds_hash
 from harness.ensemble import load_pool
 from harness.ensemble.pipeline import ROW_PARTS, row_parts
+from harness.ensemble.report import table_rows
 from harness.errors import HarnessError
 from harness.metrics import get_metric, score, softmax
 from harness.outputs.manifest import RunManifest, id_set, read_manifest
@@ -300,9 +301,11 @@ def test_one_shared_fold_is_nested_over_parts_of_its_rows(tmp_path: Path) -> Non
     assert len(oof) == int(np.sum(FOLDS == 0))
     assert score(get_metric("accuracy"), Y[FOLDS == 0], oof[list(CLASSES)].to_numpy()) == pytest.approx(
         summary["scores"]["oof_nested"])
+    assert "parts of the one fold's rows" in table_rows(summary)[1][-1][-1]
     # the plain mean fits nothing: nothing to nest
     assert ensemble(*runs, "--out", tmp_path / "mean") == 0
-    assert read_json(tmp_path / "mean" / "ensemble.json")["nested_over"] is None
+    mean = read_json(tmp_path / "mean" / "ensemble.json")
+    assert mean["nested_over"] is None and table_rows(mean)[1][-1][-1] == "nothing fitted: as in sample"
 
 
 def test_row_parts_are_seeded_and_even() -> None:

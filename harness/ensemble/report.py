@@ -104,9 +104,11 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows.append(["plain mean", "", "", _fmt(sc["oof_plain_mean"]), *([_fmt(sc["holdout_plain_mean"])] if holdout else []), ""])
     rows.append([f"{summary['method']} in-sample", "", "", _fmt(sc["oof_in_sample"]),
                  *([_fmt(sc["holdout"])] if holdout else []), summary["objective"] or ""])
-    over = "K-1 parts of the one fold's rows" if summary.get("nested_over") == "rows" else "K-1 folds"
-    rows.append([f"{summary['method']} nested", "", "", _fmt(sc["oof_nested"]), *([""] if holdout else []),
-                 f"fit on {over}, scored on the left-out one"])
+    how = {"rows": "fit on K-1 parts of the one fold's rows, scored on the left-out one",
+           "folds": "fit on K-1 folds, scored on the left-out one"}.get(summary.get("nested_over") or "",
+                                                                         "nothing fitted: as in sample"
+                                                                         if sc["oof_nested"] is not None else "not checked")
+    rows.append([f"{summary['method']} nested", "", "", _fmt(sc["oof_nested"]), *([""] if holdout else []), how])
     return header, rows
 
 
