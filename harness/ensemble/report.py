@@ -86,6 +86,9 @@ def summarize(r: EnsembleResult) -> dict[str, Any]:
     }
 
 
+NESTED_OVER = {"folds": "folds", "rows": "parts of the one fold's rows"}  # what a nested fit leaves one of out
+
+
 def _fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.5f}" if isinstance(x, float) else str(x)
 
@@ -104,10 +107,11 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows.append(["plain mean", "", "", _fmt(sc["oof_plain_mean"]), *([_fmt(sc["holdout_plain_mean"])] if holdout else []), ""])
     rows.append([f"{summary['method']} in-sample", "", "", _fmt(sc["oof_in_sample"]),
                  *([_fmt(sc["holdout"])] if holdout else []), summary["objective"] or ""])
-    how = {"rows": "fit on K-1 parts of the one fold's rows, scored on the left-out one",
-           "folds": "fit on K-1 folds, scored on the left-out one"}.get(summary.get("nested_over") or "",
-                                                                         "nothing fitted: as in sample"
-                                                                         if sc["oof_nested"] is not None else "not checked")
+    over = summary.get("nested_over")
+    if over is not None:
+        how = f"fit on K-1 {NESTED_OVER[over]}, scored on the left-out one"
+    else:
+        how = "nothing fitted: as in sample" if sc["oof_nested"] is not None else "not checked"
     rows.append([f"{summary['method']} nested", "", "", _fmt(sc["oof_nested"]), *([""] if holdout else []), how])
     return header, rows
 
