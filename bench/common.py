@@ -121,6 +121,20 @@ def harness_cli(*args: object, root: Path) -> float:
     return wall
 
 
+RunReadout = tuple[dict[str, Any], list[dict[str, Any]], float, float]
+
+
+def timed_run(recipe: Path, out: Path, sets: Iterable[str], root: Path) -> RunReadout:
+    """`python -m harness run RECIPE --out OUT --set ...` in `root`, timed: its metrics.json, its
+    epoch log's rows, wall seconds and peak RSS in MiB (`last_cpu_seconds()` then gives its CPU)."""
+    import sys
+
+    from harness.outputs.epoch_log import read_log
+
+    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out), *set_args(sets)], root)
+    return json.loads((out / "metrics.json").read_text()), read_log(out), wall, rss
+
+
 def cifar10_competition(work: Path, photos: Path, root: Path) -> tuple[Path, Path]:
     """WORK/comp and WORK/board: `harness competition new cifar10` from `photos` (hard links), made
     once, with no daily limit (a benchmark submits every run)."""

@@ -54,7 +54,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # labelled.py, photo_ensemble.py, whoever runs this
-from common import RESULTS, cpu, last_cpu_seconds, machine, record, set_args, timed  # noqa: E402
+from common import RESULTS, cpu, last_cpu_seconds, machine, record, timed, timed_run  # noqa: E402
 from labelled import SPLITS, scores, split_probs  # noqa: E402
 from photo_ensemble import ALL_SEEDS, MEMBERS, ensemble_arm, reload_members, run_ensemble  # noqa: E402
 
@@ -78,10 +78,8 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
     out = scratch / f"{arm}-{data.name}-{seed}"
     sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *arm_sets(args),
             *args.overrides]
-    _, wall, _ = timed([sys.executable, "-m", "harness", "run", str(ROOT / "recipes" / recipe), "--out", str(out),
-                        *set_args(sets)], ROOT)
+    m, _, wall, _ = timed_run(ROOT / "recipes" / recipe, out, sets, ROOT)
     cpu_s = last_cpu_seconds()
-    m = json.loads((out / "metrics.json").read_text())
     resolved = (out / "recipe.toml").read_text()  # what ran, for telling rows of an edited recipe apart
     row: dict[str, Any] = {"recipe_sha1": hashlib.sha1(resolved.encode()).hexdigest()[:12],
                            "recipe_file_sha1": hashlib.sha1((ROOT / "recipes" / recipe).read_bytes()).hexdigest()[:12],

@@ -44,7 +44,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import last_cpu_seconds, record, set_args, spread, timed  # noqa: E402
+from common import last_cpu_seconds, record, spread, timed, timed_run  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = Path("recipes/cifar10.toml")
@@ -170,14 +170,9 @@ def airbench_data(photos: Path, dest: Path) -> list[str]:
 
 def harness_run(out: Path, epochs: int, seed: int, scratch: Path, sets: list[str]) -> dict[str, Any]:
     """One `harness run` of fold 0 of 50: holdout accuracy, training seconds and images, wall, CPU, RSS."""
-    from harness.outputs.epoch_log import read_log
-
-    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(RECIPE), "--out", str(out),
-                          "--set", f"train.epochs={epochs}", "--set", "cv.folds=50", "--set", "cv.only=[0]",
-                          "--set", f"train.seed={seed}",
-                          "--set", f"data.cache_dir='{scratch / 'cache'}'", *set_args(sets)], ROOT)
-    metrics = json.loads((out / "metrics.json").read_text())
-    rows = read_log(out)
+    budget = [f"train.epochs={epochs}", "cv.folds=50", "cv.only=[0]", f"train.seed={seed}",
+              f"data.cache_dir='{scratch / 'cache'}'"]
+    metrics, rows, wall, rss = timed_run(RECIPE, out, [*budget, *sets], ROOT)
     seconds = sum(r["epoch_seconds"] for r in rows)
     images = sum(r["train_img_per_s"] * r["epoch_seconds"] for r in rows)
     return {"seed": seed, "accuracy": metrics.get("holdout_score", float("nan")), "train_s": round(seconds, 2),

@@ -18,16 +18,14 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import last_cpu_seconds, record, timed  # noqa: E402
+from common import last_cpu_seconds, record, timed_run  # noqa: E402
 
 ROOT = BENCH.parent
 
 
 def run(recipe: Path, fraction: float, scratch: Path) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
-    _, wall, _ = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out),
-                        "--set", f"data.fraction={fraction}"], ROOT)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics, _, wall, _ = timed_run(recipe, out, [f"data.fraction={fraction}"], ROOT)
     manifest = json.loads((out / "run.json").read_text())
     return {"wall_s": round(wall, 1), "cpu_s": round(last_cpu_seconds(), 1), "cv_score": metrics["cv_score"],
             "holdout_score": metrics.get("holdout_score", -1.0),

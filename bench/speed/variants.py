@@ -30,9 +30,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import record, set_args, timed  # noqa: E402
-
-from harness.outputs.epoch_log import read_log  # noqa: E402
+from common import record, timed_run  # noqa: E402
 
 ROOT = BENCH.parent
 DEFAULT_VARIANTS = ["fp32=train.precision='fp32'", "bf16=train.precision='bf16'",
@@ -49,10 +47,8 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 def one_run(recipe: Path, out: Path, sets: list[str]) -> dict[str, Any]:
     """`harness run RECIPE --set ...`: its epochs' images/s, holdout score, wall and peak RSS."""
-    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out), *set_args(sets)], ROOT)
-    rows = read_log(out)
+    metrics, rows, wall, rss = timed_run(recipe, out, sets, ROOT)
     rates = [r["train_img_per_s"] for r in rows]
-    metrics = json.loads((out / "metrics.json").read_text())
     return {"img_per_s": round(statistics.median(rates[1:] or rates), 1), "epoch_img_per_s": [round(r, 1) for r in rates],
             "data_wait": round(statistics.median(r.get("data_wait_fraction", 0.0) for r in rows), 4),
             "holdout": metrics.get("holdout_score"), "wall_s": round(wall, 1), "peak_rss_mib": round(rss)}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
-from common import record, set_args, timed  # noqa: E402
+from common import record, timed_run  # noqa: E402
 
 ROOT = BENCH.parent
 KEYS = ("train_img_per_s", "predict_img_per_s", "data_wait_fraction", "cv_score", "holdout_score")
@@ -26,10 +26,8 @@ KEYS = ("train_img_per_s", "predict_img_per_s", "data_wait_fraction", "cv_score"
 
 def run(recipe: Path, cache: bool, scratch: Path, sets: list[str]) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
-    _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out),
-                          "--set", f"data.cache={str(cache).lower()}", "--set", f"data.cache_dir='{scratch / 'cache'}'",
-                          *set_args(sets)], ROOT)
-    m = json.loads((out / "metrics.json").read_text())
+    m, _, wall, rss = timed_run(recipe, out, [f"data.cache={str(cache).lower()}", f"data.cache_dir='{scratch / 'cache'}'", *sets],
+                                ROOT)
     return {**{k: m[k] for k in KEYS if k in m}, "wall_s": wall, "peak_rss_mib": rss}
 
 

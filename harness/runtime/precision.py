@@ -42,7 +42,9 @@ def has_native_bf16(cpuinfo: str) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+@cache
 def _cpuinfo() -> str:
+    """/proc/cpuinfo, read once a process ("" where there is none)."""
     try:
         return Path("/proc/cpuinfo").read_text()
     except OSError:
