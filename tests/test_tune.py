@@ -187,6 +187,37 @@ def test_samplers_and_pruners_by_name() -> None:
     assert isinstance(make_pruner("none", 1, 0, 6), optuna.pruners.NopPruner)
 
 
+def _study_with_curves(pruner: optuna.pruners.BasePruner, direction: str, curves: list[list[float]]) -> optuna.Study:
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    for curve in curves:
+        study.add_trial(optuna.create_trial(value=curve[-1], params={}, distributions={},
+                                            intermediate_values=dict(enumerate(curve))))
+    return study
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_the_worst_pruner_stops_only_a_trial_behind_every_complete_one(direction: str) -> None:
+    """Three complete trials score 0.45, 0.50 and 0.55 after epoch 1 (1 - those, minimizing). A new
+    trial at 0.48 is below the median, where the early ranks of a one-cycle study did not hold: the
+    median rule stops it, `worst` does not. At 0.40, below all three, both stop it."""
+    sign = 1.0 if direction == "maximize" else -1.0
+    curves = [[sign * v, sign * (v + 0.3)] for v in (0.45, 0.50, 0.55)]
+
+    def stopped(name: str, first: float) -> bool:
+        study = _study_with_curves(make_pruner(name, 3, 0, 2), direction, curves)
+        trial = study.ask()
+        trial.report(sign * first, 0)
+        return trial.should_prune()
+
+    assert stopped("median", 0.48) and not stopped("worst", 0.48)
+    assert stopped("median", 0.40) and stopped("worst", 0.40)
+    assert not stopped("worst", 0.46)
+    from harness.cli.tune import PRUNER_CHOICES
+    from harness.tune.space import PRUNERS, TuneSettings
+
+    assert PRUNER_CHOICES == PRUNERS and TuneSettings().pruner == "worst"
+
+
 def test_sqlite_refuses_several_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     check_workers("journal:x", 4)
     check_workers("postgresql://u@h/db", 4)
@@ -215,6 +246,24 @@ def test_the_pruning_callback_reports_a_global_epoch_and_stops_the_run() -> None
     callback.on_epoch_end(state)
     assert state.stop and state.stop_run and "pruned by optuna" in state.stop_reason
     assert (plugin.pruned.step, plugin.pruned.fold, plugin.pruned.epoch) == (6, 0, 3)
+
+
+def test_the_pruning_callback_never_stops_a_trial_after_its_last_epoch() -> None:
+    """Fold 0 is the last fold trained, epoch 3 of 3 its last: a stop there saves nothing, so the
+    trial completes with its score, where the same value one epoch earlier is pruned."""
+    from harness.testing import train_state
+    from harness.tune.pruner import ReportAndPrune
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    trial = study.ask()
+    plugin = OptunaPruning(trial)
+    recipe = {"cv": {"folds": 3, "only": [2, 0]}, "train": {"epochs": 3}}
+    last = train_state(recipe, fold=0, epoch=2, metrics={"val_score": 0.1})
+    ReportAndPrune(trial, 3, plugin.pruned).on_epoch_end(last)
+    assert study.trials[0].intermediate_values == {5: 0.1} and not last.stop and plugin.pruned.step is None
+    earlier = train_state(recipe, fold=2, epoch=2, metrics={"val_score": 0.1})  # the first fold's last epoch
+    ReportAndPrune(trial, 3, plugin.pruned).on_epoch_end(earlier)
+    assert earlier.stop and plugin.pruned.step == 2
 
 
 def _trial(study: optuna.Study, state: TrialState) -> None:

@@ -11,6 +11,8 @@ differences.
                                                                                    (a smoke test)
     python bench/accuracy/tune_cifar10.py --epochs 2 --trials 16 --seeds 0 --refit-batch 256 --reuse
                                              (the same study; both arms trained at the trials' batch)
+    python bench/accuracy/tune_cifar10.py --epochs 10 --trials 12 --seeds 0 1 2 --refit-batch 256 --work DIR
+                  (the recipe's own 10 epochs, trials and full runs at batch 256: about 80 min, bf16)
 
 With --refit-batch B both full runs train at batch B, the rate per 256 images (train.scale_lr): the
 shipped arm is then recipes/cifar10_tune.toml (the shipped recipe with its rate given per 256

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from harness.tune.tuner import TuneOptions
 
+# harness.tune.space.PRUNERS, without importing harness.tune (and torch) to build the parser
+PRUNER_CHOICES = ("worst", "median", "halving", "hyperband", "none")
 HELP = "search a recipe's [tune] space with Optuna (pruned, resumable, parallel)"
 EXAMPLES = """examples:
   harness tune recipes/lite0_tune.toml --trials 50
@@ -39,8 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study-name", default=None, help="the study to create or resume (default: the recipe's name)")
     p.add_argument("--sampler", choices=["tpe", "random", "cmaes", "grid"], default=None,
                    help="Optuna sampler (default: tune.search, tpe); grid takes the choices and stepped ranges")
-    p.add_argument("--pruner", choices=["median", "halving", "hyperband", "none"], default=None,
-                   help="Optuna pruner, fed each epoch's val_score (default: tune.pruner, median)")
+    p.add_argument("--pruner", choices=PRUNER_CHOICES, default=None,
+                   help="Optuna pruner, fed each epoch's val_score (default: tune.pruner, worst: stop a trial only "
+                        "when it is below every complete trial at that epoch)")
     p.add_argument("--n-workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine, sharing the study (needs --storage journal: or a database)")
     p.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from harness.config.recipe import TOP_LEVEL
 from harness.config.typed import from_dict, require
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 SPEC_KEYS = ("low", "high", "step", "log", "choices")
 Scalar = bool | int | float | str
 Search = Literal["tpe", "random", "cmaes", "grid"]
-PrunerName = Literal["median", "halving", "hyperband", "none"]
+PrunerName = Literal["worst", "median", "halving", "hyperband", "none"]
+PRUNERS: tuple[str, ...] = get_args(PrunerName)
 # the trial shortcuts: a setting of [tune] that fixes a recipe key for every trial, not the refit
 TRIAL_KEYS = {"folds": "cv.only", "epochs": "train.epochs", "fraction": "data.fraction", "batch_size": "train.batch_size"}
 
@@ -50,9 +51,11 @@ class TuneSettings:
     # full run; needs train.scale_lr, so that train.lr (per 256 images) means the same at both batches
     batch_size: int = 0
     search: Search = "tpe"  # Optuna's sampler; --sampler overrides
-    pruner: PrunerName = "median"  # --pruner overrides
-    startup_trials: int = 5  # median pruner: trials finished before any is pruned
-    warmup_epochs: int = 1  # median pruner: epochs (Optuna steps) reported before a trial can be pruned
+    # --pruner overrides. worst: stop a trial only once its best score so far is below every complete
+    # trial's at that epoch (harness.tune.pruner: the median rule stopped the eventual winner)
+    pruner: PrunerName = "worst"
+    startup_trials: int = 5  # worst and median pruners: trials finished before any is pruned
+    warmup_epochs: int = 1  # worst and median pruners: epochs (Optuna steps) reported before a trial can be pruned
     seed: int = -1  # the sampler's seed (worker k adds k); -1: unseeded
     baseline: bool = True  # a new study's first trial is the recipe's own values (those inside the space)
     # trials predict the test and holdout sets and render report.html, as a run does; off, a trial
@@ -226,4 +229,5 @@ def fingerprint(space: tuple[Param, ...], settings: TuneSettings) -> str:
                       sort_keys=True)
 
 
-__all__ = ["TRIAL_KEYS", "TuneSettings", "FloatRange", "IntRange", "Choice", "Param", "parse_tune", "parse_param", "fingerprint"]
+__all__ = ["PRUNERS", "TRIAL_KEYS", "TuneSettings", "FloatRange", "IntRange", "Choice", "Param", "parse_tune", "parse_param",
+           "fingerprint"]
