@@ -26,8 +26,8 @@ KEYS = ("train_img_per_s", "predict_img_per_s", "data_wait_fraction", "cv_score"
 
 def run(recipe: Path, cache: bool, scratch: Path, sets: list[str]) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
-    m, _, wall, rss = timed_run(recipe, out, [f"data.cache={str(cache).lower()}", f"data.cache_dir='{scratch / 'cache'}'", *sets],
-                                ROOT)
+    cache_sets = [f"data.cache={str(cache).lower()}", f"data.cache_dir='{scratch / 'cache'}'"]
+    m, _, wall, rss = timed_run(recipe, out, [*cache_sets, *sets], ROOT)
     return {**{k: m[k] for k in KEYS if k in m}, "wall_s": wall, "peak_rss_mib": rss}
 
 

@@ -44,7 +44,6 @@ def stopped_at(pruner: str, direction: str, reference: list[list[float]], curve:
     """The 1-based epoch after which `pruner` stops `curve`, given complete trials `reference`."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction=direction, pruner=make_pruner(pruner, 0, warmup, len(curve)))
     for ref in reference:
         study.add_trial(optuna.create_trial(value=ref[-1], params={}, distributions={},
@@ -63,22 +62,23 @@ def main() -> None:
     ap.add_argument("--pruners", nargs="+", default=["worst", "median"])
     ap.add_argument("--warmup", type=int, default=0, help="epochs reported before a trial may be stopped")
     args = ap.parse_args()
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     scores, finals, complete, direction = curves(args.folder)
-    rows: list[dict[str, Any]] = []
+    rows: dict[int, dict[str, Any]] = {}
     for n, curve in scores.items():
         reference = [scores[m] for m in sorted(complete) if m != n]
-        row: dict[str, Any] = {"trial": n, "complete": n in complete, "final": finals.get(n), "epochs_run": len(curve)}
-        for name in args.pruners:
-            row[name] = stopped_at(name, direction, reference, curve, args.warmup)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        rows[n] = {"trial": n, "complete": n in complete, "final": finals.get(n), "epochs_run": len(curve),
+                   **{name: stopped_at(name, direction, reference, curve, args.warmup) for name in args.pruners}}
+        print(json.dumps(rows[n]), flush=True)
     ranked = sorted(finals, key=finals.__getitem__, reverse=direction == "maximize")
-    summary = {name: {"complete_stopped": [n for n in ranked if next(r for r in rows if r["trial"] == n)[name]],
-                      "best_stopped": bool(ranked) and next(r for r in rows if r["trial"] == ranked[0])[name] is not None,
-                      "pruned_stopped": sum(1 for r in rows if not r["complete"] and r[name])}
+    summary = {name: {"complete_stopped": [n for n in ranked if rows[n][name] is not None],
+                      "best_stopped": bool(ranked) and rows[ranked[0]][name] is not None,
+                      "pruned_stopped": sum(1 for r in rows.values() if not r["complete"] and r[name] is not None)}
                for name in args.pruners}
     record("prune_replay", {"folder": str(args.folder), "direction": direction, "warmup": args.warmup,
-                            "ranked_complete": ranked, "summary": summary, "rows": rows})
+                            "ranked_complete": ranked, "summary": summary, "rows": list(rows.values())})
 
 
 if __name__ == "__main__":
