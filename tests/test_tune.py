@@ -139,6 +139,18 @@ def test_a_trial_batch_keeps_the_rate_per_image_and_leaves_the_refit_alone(tmp_p
     assert load(tmp_path, TUNE).batch_caveat(tuned) is None  # trials at the recipe's own batch
 
 
+def test_a_winner_of_far_fewer_updates_than_best_toml_comes_with_a_caveat(tmp_path: Path) -> None:
+    plugins = load_plugins(extra=(OptunaPruning(),))
+    quarter = load(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.25"))
+    caveat = quarter.updates_caveat(quarter.tuned_recipe({"train.epochs": 4}, plugins))
+    assert caveat is not None and "about 25% of best.toml's optimizer updates" in caveat and "at batch 8" in caveat
+    half = load(tmp_path, TUNE)  # half the rows: within the rule's reach
+    assert half.updates_caveat(half.tuned_recipe({"train.epochs": 4}, plugins)) is None
+    path = recipe_file(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.25\nbatch_size = 2"))
+    small = TuneRecipe.load(path, ("train.scale_lr=true",), plugins)  # a quarter of the rows at a quarter of the batch
+    assert small.updates_caveat(small.tuned_recipe({}, plugins)) is None
+
+
 def test_a_trial_batch_without_a_per_image_rate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="set train.scale_lr = true"):
         load(tmp_path, TUNE.replace("fraction = 0.5", "fraction = 0.5\nbatch_size = 4"))

@@ -84,8 +84,16 @@ def test_tune_prunes_resumes_and_writes_a_runnable_best_recipe(tmp_path: Path, d
     assert trials.cv_log_loss[0] == pytest.approx(metrics["cv_log_loss"])  # the tie-breaker, recorded per trial
     assert trials.cv_score_se[0] == pytest.approx(metrics["cv_score_se"]) and trials.cv_rows[0] == metrics["cv_rows"]
     assert 0 < metrics["cv_score_se"] < 0.5 and metrics["cv_rows"] > 0
-    summary = json.loads((folder / "summary.json").read_text())["best"]
+    study = json.loads((folder / "summary.json").read_text())
+    summary = study["best"]
     assert summary["se"] == pytest.approx(trials.cv_score_se[trials.number == summary["number"]].item())
+    # the diverging rates are pruned, so the recipe's own values win, and the tuner says so
+    assert summary["number"] == 0 and summary["baseline"] and "(trial 0, the recipe's own values)" in first.stdout
+    header = (folder / "best.toml").read_text()
+    assert "The recipe's own values scored best" in header
+    # 2 epochs of 30% of the rows against best.toml's 12 of all: about 5% of its updates a fold
+    assert [c for c in study["caveats"] if "about 5% of best.toml's optimizer updates" in c]
+    assert "# Caveat: a trial makes about 5%" in header
     pruned = trials[trials.state == "PRUNED"]
     assert len(pruned) >= 1 and (pruned.pruned_epoch == 1).all() and (pruned["train.lr"] > 1).all()
     for name in ("best.toml", "optimization_history.png", "parallel_coordinate.png", "summary.json", "study.db"):

@@ -115,6 +115,20 @@ class TuneRecipe:
                 f"CIFAR-10 a best trial's doubled rate lost 10 points at 4x the batch; bench/README.md). Run "
                 f"best.toml at batch {trial} too (--set train.batch_size={trial}) before trusting it at {full}")
 
+    def updates_caveat(self, tuned: Recipe, least: float = 0.5) -> str | None:
+        """What to check before trusting a winner found in under `least` of the optimizer updates
+        a fold of `tuned` makes (epochs x rows / batch; the trials train the recipe's folds)."""
+        s, t = self.settings, tuned.train
+        epochs, fraction, batch = s.epochs or t.epochs, s.fraction or tuned.data.fraction, s.batch_size or t.batch_size
+        share = (epochs * fraction / batch) / (t.epochs * tuned.data.fraction / t.batch_size)
+        if share >= least:
+            return None
+        return (f"a trial makes about {share:.0%} of best.toml's optimizer updates a fold ({epochs} epochs of "
+                f"{fraction:g} of the rows at batch {batch}, against {t.epochs} of {tuned.data.fraction:g} at batch "
+                f"{t.batch_size}): values that win few updates (a higher rate, a shorter warm-up) can lose many (on "
+                f"CIFAR-10 the winner of a 470-update study lost 1.35 points in 1,914 updates; bench/README.md). "
+                f"Refit best.toml beside the recipe before trusting it, or raise tune.fraction or tune.epochs")
+
     def check(self, plugins: Plugins) -> Recipe:
         """Validate the trial settings and every bound and choice of the space (each alone, the
         others at the recipe's values), in a trial's recipe and in the full one; return the trial

@@ -194,22 +194,27 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
               + (f" +- {best.user_attrs[SE_ATTR]:.4f} (SE)" if best.user_attrs.get(SE_ATTR) is not None else "")
               + f" on the trial settings {shortcuts} (0 / []: the recipe's).",
               f"Searched: {', '.join(f'{k} = {best.params[k]!r}' for k in keys)}."]
+    own = bool(best.user_attrs.get("baseline"))  # the recipe's own values won: best.toml changes nothing
+    if own:
+        header.append("The recipe's own values scored best: this is the recipe as it was.")
     tuned = spec.tuned_recipe(best.params, plugins)
-    caveat = spec.batch_caveat(tuned)
-    write_best(tuned, header + ([f"Caveat: {caveat}."] if caveat else []), folder / "best.toml")
+    caveats = [c for c in (spec.batch_caveat(tuned), spec.updates_caveat(tuned)) if c]
+    write_best(tuned, header + [f"Caveat: {c}." for c in caveats], folder / "best.toml")
     se, rows, close = best.user_attrs.get(SE_ATTR), best.user_attrs.get(ROWS_ATTR), within_one_se(study, best)
     summary["best"] = {"number": best.number, "value": best.value, "se": se, "rows": rows, "params": best.params,
-                       "within_one_se": close}
+                       "within_one_se": close, "baseline": own}
+    summary["caveats"] = caveats
     shown = f" ± {se:.4f} (SE over {int(rows or 0)} OOF rows)" if se is not None else ""
+    whose = ", the recipe's own values" if own else ""
     say(f"{tally.finished} trials ({tally.complete} complete, {tally.pruned} pruned, {tally.failed} failed) in "
-        f"{summary['wall_seconds']:.0f} s; best cv {metric} {best.value:.4f}{shown} (trial {best.number}) -> "
+        f"{summary['wall_seconds']:.0f} s; best cv {metric} {best.value:.4f}{shown} (trial {best.number}{whose}) -> "
         f"{folder / 'best.toml'}")
     if close:
         warn(f"{len(close)} other trial(s) score within one standard error of the best ({', '.join(map(str, close[:8]))}"
              f"{', ...' if len(close) > 8 else ''}): on {int(rows or 0)} OOF rows the study cannot tell them apart, so "
              "the best is a tie as much as a win; give each trial more validation rows (a larger tune.fraction, "
              "more tune.folds) before trusting it")
-    if caveat:
+    for caveat in caveats:
         warn(caveat)
     if opts.refit:
         out = _fresh(folder / "refit")
