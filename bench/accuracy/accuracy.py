@@ -6,6 +6,7 @@
     python bench/accuracy/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
     python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
+    python bench/accuracy/accuracy.py --seeds 3 --arms finetune_fp32 finetune_bf16 --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble   # and their mean
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble mean hill_climb \
         --all-seeds --rescore --scratch DIR   # train nothing: ensembles of the finished runs in DIR
@@ -24,7 +25,9 @@ Arms: `bare` (the yardstick), `finetune`, `lite0_finetune` (the head on frozen f
 with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
 (`finetune_lite1.toml`, `finetune_lite2.toml`: finetune with EfficientNet-Lite1 at 240 px and Lite2
-at 260 px). The arms run in a rotating
+at 260 px), `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what
+`auto` picks on a CPU with bf16 in hardware, against fp32; their paired gap is printed). The arms
+run in a rotating
 order over sets and seeds, so a busy machine slows each alike. Appends every run and the
 summary, with the machine, to bench/results/accuracy.jsonl; prints a markdown table.
 
@@ -68,7 +71,10 @@ HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] =
     "fixed_size": ("finetune.toml", lambda a: ["augment.start_size=1.0", f"augment.start_scale_min={a.scale_min}"]),
     "lite1": ("finetune_lite1.toml", lambda a: []),
     "lite2": ("finetune_lite2.toml", lambda a: []),
+    "finetune_fp32": ("finetune.toml", lambda a: ["train.precision='fp32'"]),
+    "finetune_bf16": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
 }
+PAIRS = (("finetune_bf16", "finetune_fp32"),)  # arms compared seed by seed where both ran
 ARMS = ("bare", *HARNESS_ARMS)
 DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune")
 
@@ -169,6 +175,22 @@ def verdict(results: dict[str, dict[str, list[dict[str, Any]]]], arm: str = "fin
             mb = statistics.mean(r["splits"][split]["accuracy"] for r in b)
             ok = ma >= mb and ratio <= 1.5
             out.append(f"{set_name} {split}: {arm} {ma:.4f} vs bare {mb:.4f}, wall {ratio:.2f}x -> {'met' if ok else 'MISSED'}")
+    return out
+
+
+def paired(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """Each of PAIRS that ran: the gap A - B of every split's accuracy, seed by seed, mean ± sd,
+    and whether it exceeds 2 sd."""
+    out = []
+    for set_name, arms in results.items():
+        for a, b in PAIRS:
+            by_seed = {r["seed"]: r for r in arms.get(b, [])}
+            rows = [(r, by_seed[r["seed"]]) for r in arms.get(a, []) if r["seed"] in by_seed]
+            for split in SPLITS[set_name] if rows else ():
+                gaps = [ra["splits"][split]["accuracy"] - rb["splits"][split]["accuracy"] for ra, rb in rows]
+                mean, sd = statistics.mean(gaps), statistics.stdev(gaps) if len(gaps) > 1 else 0.0
+                out.append(f"{set_name} {split}: {a} - {b} {mean:+.4f} ± {sd:.4f} over {len(gaps)} seeds "
+                           f"({', '.join(f'{g:+.4f}' for g in gaps)}) -> {'beyond' if abs(mean) > 2 * sd else 'within'} 2 sd")
     return out
 
 
@@ -275,7 +297,7 @@ def main() -> None:
                 keep({**row, "rescored": args.rescore}, arm, set_name, "all")
     md = table(results)
     print("\n" + cpu() + "\n\n" + md + "\n")
-    checks = verdict(results) + target_checks(results)
+    checks = verdict(results) + target_checks(results) + paired(results)
     print("\n".join(checks))
     record("accuracy", {"cpu": cpu(), "seeds": args.seeds, "arms": args.arms, "sets": args.sets,
                         "overrides": args.overrides, "two_level_mult": args.two_level_mult,
