@@ -1,0 +1,76 @@
+"""One training step (forward, cross-entropy, backward, SGD) on tensors in memory, fp32 against
+CPU bf16 autocast (with the harness's guard, as a run applies it), by network and batch: where
+does bf16 pay on this CPU, and does a small batch take its gain away?
+
+    python bench/speed/step_precision.py --models efficientnet_lite0 resnet18 --batches 16 64 --size 224
+
+timm builds each network without weights, channels-last as a run makes it. Every round times
+`--steps` steps of each (model, batch, precision) after one untimed step, fp32 and bf16
+alternating; the figure is the median over `--rounds` rounds. Appends to
+bench/results/step_precision.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+
+from harness.runtime import bf16_guard
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+from common import record  # noqa: E402
+
+
+def steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool, n: int) -> float:
+    """Seconds for `n` training steps after one untimed one."""
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    for i in range(n + 1):
+        if i == 1:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["efficientnet_lite0", "resnet18"])
+    ap.add_argument("--batches", type=int, nargs="+", default=[16, 64])
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    rows = []
+    for name in args.models:
+        fp32 = timm.create_model(name, num_classes=10).to(memory_format=torch.channels_last)
+        bf16 = timm.create_model(name, num_classes=10).to(memory_format=torch.channels_last)
+        bf16_guard.guard(bf16)
+        for batch in args.batches:
+            x = torch.randn(batch, 3, args.size, args.size).contiguous(memory_format=torch.channels_last)
+            y = torch.randint(0, 10, (batch,))
+            times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+            for _ in range(args.rounds):
+                times["fp32"].append(steps(fp32, x, y, False, args.steps))
+                times["bf16"].append(steps(bf16, x, y, True, args.steps))
+            img_s = {k: batch * args.steps / statistics.median(v) for k, v in times.items()}
+            rows.append({"model": name, "batch": batch, "size": args.size, "fp32_img_per_s": round(img_s["fp32"], 1),
+                         "bf16_img_per_s": round(img_s["bf16"], 1),
+                         "bf16_vs_fp32": round(img_s["bf16"] / img_s["fp32"], 2)})
+            print(rows[-1], flush=True)
+    record("step_precision", {"steps": args.steps, "rounds": args.rounds, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
