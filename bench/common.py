@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -115,8 +116,6 @@ def leaderboard_scores(board: Path, competition: str, message: str) -> tuple[flo
 
 def harness_cli(*args: object, root: Path) -> float:
     """`python -m harness ARGS` in `root` (quiet for `run`); its wall seconds."""
-    import sys
-
     _, wall, _ = timed([sys.executable, "-m", "harness", *map(str, args), *(["-q"] if args[0] == "run" else [])], root)
     return wall
 
@@ -127,8 +126,6 @@ RunReadout = tuple[dict[str, Any], list[dict[str, Any]], float, float]
 def timed_run(recipe: Path, out: Path, sets: Iterable[str], root: Path) -> RunReadout:
     """`python -m harness run RECIPE --out OUT --set ...` in `root`, timed: its metrics.json, its
     epoch log's rows, wall seconds and peak RSS in MiB (`last_cpu_seconds()` then gives its CPU)."""
-    import sys
-
     from harness.outputs.epoch_log import read_log
 
     _, wall, rss = timed([sys.executable, "-m", "harness", "run", str(recipe), "--out", str(out), *set_args(sets)], root)
@@ -171,8 +168,6 @@ def run_arms(recipe: Path, work: Path, seed: int, arms: dict[str, list[str]], bu
              reuse: bool = False) -> dict[str, float]:
     """`harness run RECIPE` once per arm (its `--set` arguments) for `seed`, into WORK/ARM-sSEED
     (kept where finished, with `reuse`); each run's own `wall_seconds`."""
-    import sys
-
     walls = {}
     for name, sets in arms.items():
         out = work / f"{name}-s{seed}"
@@ -187,8 +182,6 @@ def flat_and_routed(work: Path, seed: int, branches: Iterable[str], cwd: Path) -
                                                                                          dict[str, float]]:
     """Holdout accuracy at every level of the leaf run WORK/leaf-sSEED (its metrics.json), and of
     WORK/trunk-sSEED routed to the branch runs WORK/NODE-sSEED by `harness hierarchy`."""
-    import sys
-
     flat = json.loads((work / f"leaf-s{seed}" / "metrics.json").read_text())["level_accuracy"]["holdout"]
     out = work / f"routed-s{seed}"
     args = [a for node in branches for a in ("--branch", str(work / f"{node}-s{seed}"))]

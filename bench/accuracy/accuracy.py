@@ -58,6 +58,7 @@ BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, resu
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # labelled.py, photo_ensemble.py, whoever runs this
 from common import RESULTS, cpu, last_cpu_seconds, machine, record, timed, timed_run  # noqa: E402
+from common import spread as sample_sd  # noqa: E402
 from labelled import SPLITS, scores, split_probs  # noqa: E402
 from photo_ensemble import ALL_SEEDS, MEMBERS, ensemble_arm, reload_members, run_ensemble  # noqa: E402
 
@@ -188,7 +189,7 @@ def paired(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
             rows = [(r, by_seed[r["seed"]]) for r in arms.get(a, []) if r["seed"] in by_seed]
             for split in SPLITS[set_name] if rows else ():
                 gaps = [ra["splits"][split]["accuracy"] - rb["splits"][split]["accuracy"] for ra, rb in rows]
-                mean, sd = statistics.mean(gaps), statistics.stdev(gaps) if len(gaps) > 1 else 0.0
+                mean, sd = statistics.mean(gaps), sample_sd(gaps)
                 out.append(f"{set_name} {split}: {a} - {b} {mean:+.4f} ± {sd:.4f} over {len(gaps)} seeds "
                            f"({', '.join(f'{g:+.4f}' for g in gaps)}) -> {'beyond' if abs(mean) > 2 * sd else 'within'} 2 sd")
     return out

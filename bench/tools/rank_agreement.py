@@ -39,6 +39,11 @@ def finished(folder: Path) -> tuple[dict[tuple, int], dict[int, float], dict[int
     return values, {n: c[-1] for n, c in scores.items() if len(c) == full}, finals
 
 
+def ranks(pairs: list[dict[str, Any]], study: str) -> dict[int, int]:
+    """Each pair's rank (1: best) by `study`'s score, keyed by the pair's id."""
+    return {id(p): r for r, p in enumerate(sorted(pairs, key=lambda p: -p[study]), 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cheap", type=Path, help="the cheap study's `harness tune` folder")
@@ -58,8 +63,7 @@ def main() -> None:
         raise SystemExit(f"only {len(pairs)} trials finished in both studies with the same values: nothing to rank")
     x, y = [p["cheap"] for p in pairs], [p["dear"] for p in pairs]
     best_cheap, best_dear = max(pairs, key=lambda p: p["cheap"]), max(pairs, key=lambda p: p["dear"])
-    rank = {id(p): r for r, p in enumerate(sorted(pairs, key=lambda p: -p["dear"]), 1)}
-    rank_cheap = {id(p): r for r, p in enumerate(sorted(pairs, key=lambda p: -p["cheap"]), 1)}
+    rank, rank_cheap = ranks(pairs, "dear"), ranks(pairs, "cheap")
     record("rank_agreement", {
         "cheap": str(args.cheap), "dear": str(args.dear), "pairs": len(pairs),
         "spearman": round(float(spearmanr(x, y).statistic), 3), "kendall": round(float(kendalltau(x, y).statistic), 3),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 LOSS_ATTR = "cv_log_loss"
 SE_ATTR = "cv_score_se"  # the trial's CV standard error (metrics.json's, a bootstrap over its OOF rows)
 ROWS_ATTR = "cv_rows"  # how many OOF rows scored it
+BASELINE_ATTR = "baseline"  # true on the trial of the recipe's own values (a new study's first)
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
@@ -45,4 +46,4 @@ def _loss(trial: optuna.trial.FrozenTrial) -> float:
     return math.inf if loss is None or not math.isfinite(loss) else float(loss)
 
 
-__all__ = ["LOSS_ATTR", "ROWS_ATTR", "SE_ATTR", "best_trial", "within_one_se"]
+__all__ = ["BASELINE_ATTR", "LOSS_ATTR", "ROWS_ATTR", "SE_ATTR", "best_trial", "within_one_se"]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from harness.config.recipe import recipe_text
 from harness.config.schema import Recipe
-from harness.tune.best import LOSS_ATTR, ROWS_ATTR, SE_ATTR
+from harness.tune.best import BASELINE_ATTR, LOSS_ATTR, ROWS_ATTR, SE_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -51,7 +51,7 @@ def trials_frame(trials: Sequence[FrozenTrial], keys: Sequence[str]) -> pd.DataF
             ROWS_ATTR: a.get(ROWS_ATTR), LOSS_ATTR: a.get(LOSS_ATTR),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration is not None else None,
             "pruned_fold": a.get("pruned_fold"), "pruned_epoch": a.get("pruned_epoch"), "pruned_step": a.get("pruned_step"),
-            "baseline": bool(a.get("baseline")), "worker": a.get("worker", ""), "folder": a.get("folder", ""),
+            "baseline": bool(a.get(BASELINE_ATTR)), "worker": a.get("worker", ""), "folder": a.get("folder", ""),
             "error": a.get("error", ""),
             **{k: t.params.get(k) for k in keys},
         })

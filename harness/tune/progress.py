@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.specs import MetricSpec
+from harness.tune.best import BASELINE_ATTR
 from harness.tune.workers import Tally
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class TrialProgress:
             what = f"at fold {t.user_attrs['pruned_fold']} epoch {t.user_attrs['pruned_epoch']} ({what})"
         if t.state == TrialState.FAIL:
             what = t.user_attrs.get("error", "its worker stopped")
-        mark = " (the recipe's values)" if t.user_attrs.get("baseline") else ""
+        mark = " (the recipe's values)" if t.user_attrs.get(BASELINE_ATTR) else ""
         head = f"trial {t.number}{mark} {t.state.name.lower()} {what} in {seconds:.0f} s"
         tail = f"best {best.value:.4f} (trial {best.number})" if best is not None else "no complete trial yet"
         return f"{head} | {tail}, {tally.finished}/{self.total} finished, {tally.pruned} pruned"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.console import warn
 from harness.errors import HarnessError
 from harness.plugin_manager import Plugins, load_plugins
-from harness.tune.best import ROWS_ATTR, SE_ATTR, best_trial, within_one_se
+from harness.tune.best import BASELINE_ATTR, ROWS_ATTR, SE_ATTR, best_trial, within_one_se
 from harness.tune.objective import Ranks, TrialRunner
 from harness.tune.outputs import write_best, write_plots, write_summary, write_trials
 from harness.tune.progress import TrialProgress
@@ -140,7 +140,7 @@ def _main(opts: TuneOptions, spec: TuneRecipe, runner: TrialRunner, url: str, na
     runner.store = store
     baseline = spec.baseline(plugins) if spec.settings.baseline and search != "grid" else {}  # a grid visits it
     if baseline and not study.get_trials(deepcopy=False):
-        study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+        study.enqueue_trial(baseline, user_attrs={BASELINE_ATTR: True}, skip_if_exists=True)
     before = Tally.of(study.get_trials(deepcopy=False))
     workers = f" on {opts.n_workers} workers" if opts.n_workers > 1 else ""
     if not opts.worker:
@@ -194,7 +194,7 @@ def _finish(opts: TuneOptions, spec: TuneRecipe, study: optuna.Study, runner: Tr
               + (f" +- {best.user_attrs[SE_ATTR]:.4f} (SE)" if best.user_attrs.get(SE_ATTR) is not None else "")
               + f" on the trial settings {shortcuts} (0 / []: the recipe's).",
               f"Searched: {', '.join(f'{k} = {best.params[k]!r}' for k in keys)}."]
-    own = bool(best.user_attrs.get("baseline"))  # the recipe's own values won: best.toml changes nothing
+    own = bool(best.user_attrs.get(BASELINE_ATTR))  # the recipe's own values won: best.toml changes nothing
     if own:
         header.append("The recipe's own values scored best: this is the recipe as it was.")
     tuned = spec.tuned_recipe(best.params, plugins)
