@@ -73,6 +73,58 @@ def test_a_guarded_conv_on_a_larger_map_still_runs_in_bf16() -> None:
         assert conv(torch.randn(2, 16, 1, 1)).dtype == torch.float32
 
 
+@pytest.mark.parametrize(("groups", "out", "is_depthwise"), [
+    (16, 16, True),    # EfficientNet's and MobileNet's 3x3 / 5x5
+    (16, 32, True),    # a channel multiplier of 2
+    (4, 16, False),    # grouped (ResNeXt): bf16 pays there (1.9-2.7x a step)
+    (1, 16, False),
+])
+def test_depthwise_convs_train_in_fp32_and_predict_in_bf16_under_cpu_autocast(groups: int, out: int,
+                                                                              is_depthwise: bool) -> None:
+    """oneDNN's bf16 depthwise forward-and-backward is slower than fp32's (bench/speed/step_precision.py),
+    its forward alone is not: a depthwise call leaves autocast only while gradients are recorded."""
+    conv = nn.Conv2d(16, out, 3, 1, 1, groups=groups)
+    assert bf16_guard.depthwise(conv) is is_depthwise
+    assert bf16_guard.guard(conv) == ([""] if is_depthwise else [])  # stride 1: only the depthwise rule watches it
+    x = torch.randn(2, 16, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert conv(x).dtype == (torch.float32 if is_depthwise else torch.bfloat16)
+        with torch.no_grad():
+            assert conv(x).dtype == torch.bfloat16
+    assert conv(x).dtype == torch.float32  # outside autocast: the plain convolution
+
+
+def test_a_guarded_depthwise_conv_gets_the_fp32_weight_gradient_under_cpu_bf16_autocast() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(32, 32, 5, 2, 2, groups=32, bias=False)
+    reference = copy.deepcopy(conv)
+    bf16_guard.guard(conv)
+    x, grad = torch.randn(4, 32, 12, 12), torch.randn(4, 32, 6, 6)
+    torch.testing.assert_close(_weight_grads(conv, x, grad, bf16=True), _weight_grads(reference, x, grad, bf16=False),
+                               rtol=0, atol=0)
+
+
+def test_the_depthwise_rule_can_be_switched_off_and_the_kernel_bug_guard_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(bf16_guard.DEPTHWISE_ENV, "bf16")
+    flat, strided = nn.Conv2d(8, 8, 3, 1, 1, groups=8), nn.Conv2d(8, 8, 3, 2, 1, groups=8)
+    assert bf16_guard.guard(flat) == [] and bf16_guard.guard(strided) == [""]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert strided(torch.randn(2, 8, 8, 8)).dtype == torch.bfloat16  # on oneDNN's bf16 kernel, as asked
+        assert strided(torch.randn(2, 8, 2, 2)).dtype == torch.float32  # a 1-pixel output: still fp32
+    monkeypatch.setenv(bf16_guard.DEPTHWISE_ENV, "fp16")
+    with pytest.raises(HarnessError, match="HARNESS_BF16_DEPTHWISE='fp16': use fp32"):
+        bf16_guard.guard(nn.Conv2d(8, 8, 3, 1, 1, groups=8))
+
+
+def test_the_guard_watches_an_efficientnets_depthwise_and_strided_convs_and_nothing_else() -> None:
+    model = timm.create_model("efficientnet_lite0", num_classes=3)
+    convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    names = bf16_guard.guard(model)
+    assert names == [n for n, m in convs.items() if m.groups > 1 or m.stride != (1, 1)]
+    assert sum(bf16_guard.depthwise(convs[n]) for n in names) == 16  # one a block
+    assert "conv_head" not in names and "blocks.1.0.conv_pw" not in names  # the 1x1 convolutions stay bf16
+
+
 def test_the_guard_changes_no_weight_name_or_fp32_output_and_survives_a_copy() -> None:
     torch.manual_seed(0)
     plain = timm.create_model("test_resnet", num_classes=3).eval()

@@ -1,4 +1,5 @@
-"""Keep bf16 autocast on the CPU from training on garbage gradients.
+"""Keep bf16 autocast on the CPU from training on garbage gradients, and from oneDNN's slow bf16
+depthwise backward.
 
 oneDNN's bf16 convolution gives a wrong weight gradient (NaN, inf, or values up to 1e36, different
 on every call) when a strided convolution produces an output one pixel wide or high: the forward
@@ -15,14 +16,28 @@ pixel wide, so the cost is in the noise; `bench/speed/bf16_kernels.py` measures 
 and every call outside CPU autocast (GPU, fp32, export), is the plain convolution. The weights,
 their names and the state dict are unchanged: the guard swaps the module's class for a subclass
 with the check in `forward`.
+
+Depthwise convolutions (groups = input channels) also leave autocast while gradients are being
+recorded: their bf16 forward-and-backward takes 1.3-2.7x the time of fp32's on a 2-core AVX-512 BF16
+EPYC (torch 2.14.1), which made a bf16 EfficientNet training step slower than fp32's, while their
+bf16 forward alone (prediction, validation) is the fast one. Run in fp32 inside an otherwise bf16
+step, a Lite0 step at batch 16 runs at 1.4x fp32's images/s instead of 0.9x
+(`bench/speed/step_precision.py`, docs/precision.md). `HARNESS_BF16_DEPTHWISE=bf16` keeps them on
+oneDNN's bf16 kernel, to measure it or for a CPU where it pays (AMX was not measured).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 from torch import nn
+
+from harness.errors import HarnessError
+
+DEPTHWISE_ENV = "HARNESS_BF16_DEPTHWISE"
+_TRAIN_FP32 = "_bf16_guard_trains_in_fp32"  # set by `guard` on the depthwise convolutions it sends to fp32
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -42,6 +57,20 @@ def may_be_wrong(conv: nn.Conv2d) -> bool:
     return any(s > 1 for s in stride)
 
 
+def depthwise(conv: nn.Conv2d) -> bool:
+    """Whether a convolution is depthwise: one group a channel (a channel multiplier allowed)."""
+    return conv.groups > 1 and conv.groups == conv.in_channels
+
+
+def depthwise_in_fp32() -> bool:
+    """Whether guarded depthwise convolutions train in fp32 (the default), or on oneDNN's bf16 kernel
+    (`HARNESS_BF16_DEPTHWISE=bf16`)."""
+    value = os.environ.get(DEPTHWISE_ENV, "fp32").strip().lower()
+    if value not in ("fp32", "bf16"):
+        raise HarnessError(f"{DEPTHWISE_ENV}={value!r}: use fp32 (the default) or bf16")
+    return value == "fp32"
+
+
 def wrong_at(conv: nn.Conv2d, height: int, width: int) -> bool:
     """Whether an input of this size hits the kernel bug: a side of the output is 1 pixel."""
     if not may_be_wrong(conv):
@@ -56,8 +85,15 @@ def active(acc: Any) -> bool:
     return bool(acc.device.type == "cpu" and acc.mixed_precision == "bf16")
 
 
+def in_fp32(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether this call of a guarded convolution leaves CPU bf16 autocast: its output has a
+    1-pixel side, or it is depthwise and gradients are being recorded."""
+    return (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and ((getattr(conv, _TRAIN_FP32, False) and torch.is_grad_enabled()) or wrong_at(conv, x.shape[-2], x.shape[-1])))
+
+
 def _guarded_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and wrong_at(self, x.shape[-2], x.shape[-1]):
+    if in_fp32(self, x):
         with torch.autocast("cpu", enabled=False):
             return self._conv_forward(x.float(), self.weight.float(), None if self.bias is None else self.bias.float())
     return super(type(self), self).forward(x)
@@ -73,13 +109,15 @@ def _guarded_class(base: type[nn.Conv2d]) -> type[nn.Conv2d]:
 
 
 def guard(model: nn.Module) -> list[str]:
-    """Give every convolution of `model` that may hit the kernel bug the shape check; returns their
-    names. Idempotent."""
+    """Give every convolution of `model` that may hit the kernel bug, and every depthwise one (unless
+    `HARNESS_BF16_DEPTHWISE=bf16`), the check; returns their names. Idempotent."""
     names = []
+    train_fp32 = depthwise_in_fp32()
     for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d) and may_be_wrong(module):
+        if isinstance(module, nn.Conv2d) and (may_be_wrong(module) or (train_fp32 and depthwise(module))):
             if not type(module).__name__.startswith("Bf16Guarded"):
                 module.__class__ = _guarded_class(type(module))
+            setattr(module, _TRAIN_FP32, train_fp32 and depthwise(module))
             names.append(name)
     return names
 
