@@ -26,7 +26,9 @@ with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
 (`finetune_lite1.toml`, `finetune_lite2.toml`: finetune with EfficientNet-Lite1 at 240 px and Lite2
 at 260 px), `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what
-`auto` picks on a CPU with bf16 in hardware, against fp32; their paired gap is printed). The arms
+`auto` picks on a CPU with bf16 in hardware, against fp32), `finetune_bf16_plain` (bf16 with the
+depthwise convolutions on oneDNN's bf16 kernel, `HARNESS_BF16_DEPTHWISE=bf16`: the harness before
+its guard sent them to fp32); the pairs' gaps and speed ratios are printed seed by seed. The arms
 run in a rotating
 order over sets and seeds, so a busy machine slows each alike. Appends every run and the
 summary, with the machine, to bench/results/accuracy.jsonl; prints a markdown table.
@@ -46,6 +48,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -53,6 +56,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 BENCH = Path(__file__).resolve().parents[1]  # bench/: common.py, recipes/, results/, baselines/
 sys.path.insert(0, str(BENCH))
@@ -74,8 +78,10 @@ HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] =
     "lite2": ("finetune_lite2.toml", lambda a: []),
     "finetune_fp32": ("finetune.toml", lambda a: ["train.precision='fp32'"]),
     "finetune_bf16": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
+    "finetune_bf16_plain": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
 }
-PAIRS = (("finetune_bf16", "finetune_fp32"),)  # arms compared seed by seed where both ran
+ARM_ENV = {"finetune_bf16_plain": {"HARNESS_BF16_DEPTHWISE": "bf16"}}  # an arm's environment, beside its --set
+PAIRS = (("finetune_bf16", "finetune_fp32"), ("finetune_bf16", "finetune_bf16_plain"))  # compared seed by seed
 ARMS = ("bare", *HARNESS_ARMS)
 DEFAULT_ARMS = ("bare", "finetune", "lite0_finetune")
 
@@ -85,7 +91,8 @@ def run_harness(arm: str, data: Path, seed: int, scratch: Path, args: argparse.N
     out = scratch / f"{arm}-{data.name}-{seed}"
     sets = [f"data.root='{data}'", f"train.seed={seed}", f"data.cache_dir='{scratch / 'cache'}'", *arm_sets(args),
             *args.overrides]
-    m, _, wall, _ = timed_run(ROOT / "recipes" / recipe, out, sets, ROOT)
+    with mock.patch.dict(os.environ, ARM_ENV.get(arm, {})):
+        m, _, wall, _ = timed_run(ROOT / "recipes" / recipe, out, sets, ROOT)
     cpu_s = last_cpu_seconds()
     resolved = (out / "recipe.toml").read_text()  # what ran, for telling rows of an edited recipe apart
     row: dict[str, Any] = {"recipe_sha1": hashlib.sha1(resolved.encode()).hexdigest()[:12],
@@ -192,6 +199,10 @@ def paired(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
                 mean, sd = statistics.mean(gaps), sample_sd(gaps)
                 out.append(f"{set_name} {split}: {a} - {b} {mean:+.4f} ± {sd:.4f} over {len(gaps)} seeds "
                            f"({', '.join(f'{g:+.4f}' for g in gaps)}) -> {'beyond' if abs(mean) > 2 * sd else 'within'} 2 sd")
+            if rows:
+                speed = [ra["train_img_per_s"] / rb["train_img_per_s"] for ra, rb in rows]
+                out.append(f"{set_name}: training images/s {a} / {b} {statistics.median(speed):.2f}x median "
+                           f"({', '.join(f'{r:.2f}' for r in speed)})")
     return out
 
 
