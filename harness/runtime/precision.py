@@ -4,7 +4,8 @@ in hardware (AMX, or AVX-512 BF16), fp16 on older GPUs, fp32 elsewhere.
 Measured on CPUs without AMX (bench/speed/defaults.py, bench/speed/throughput.py): on plain AVX2, emulated
 bf16 ran at 0.15x fp32, and on AVX-512 without BF16 at 0.45x. On AVX-512 BF16 (AMD EPYC, torch
 2.14.1) bf16 sped up the step on tensors in memory (resnet18 2.2x, Lite0 1.14x); Lite0's end-to-end
-training, bound by its loader, ran at 0.99x; the CIFAR-10 recipe, fed from the decoded array,
+training, bound by its loader, ran at 0.99x, and at 1.21x once its depthwise convolutions trained
+in fp32 (`harness.runtime.bf16_guard`, 2026-12-07); the CIFAR-10 recipe, fed from the decoded array,
 trains 1.77x faster end to end with the same accuracy (bench/speed/variants.py, 2026-12-06). So
 `auto` picks bf16 there too.
 
