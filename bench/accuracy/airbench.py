@@ -5,6 +5,8 @@ epochs, alternating the arms each seed: test accuracy, training seconds and imag
     python bench/accuracy/airbench.py --epochs 2 --seeds 0 1
     python bench/accuracy/airbench.py --epochs 10 --seeds 0 1 --airbench-seeds 0 \
         --harness-set train.batch_size=256 --harness-set train.lr=0.375    # recipes/cifar10_cpu.toml's setting
+    python bench/accuracy/airbench.py --epochs 10 --seeds 0 1 2 --airbench-precision bf16 \
+        --harness-set train.batch_size=256 --harness-set train.lr=0.375    # both sides in bf16 (AVX-512 BF16, AMX)
 
 The harness arm is `harness run recipes/cifar10.toml` on fold 0 of 50 (`cv.folds=50`: one model on
 49,000 training photos an epoch, against airbench's 49,152; 1,000 validate), scored on the 10,000
@@ -12,7 +14,8 @@ test photos (its holdout, with the recipe's TTA views: identity, mirror and the 
 sum of log.jsonl's `epoch_seconds` (the training loops, no evaluation), and the whole run's wall
 time is kept too. The airbench arm is airbench94.py's text, taken from the git snapshot into a
 scratch folder at run time with only the edits a CPU needs (`EDITS`: cpu for cuda, float32 for
-fp16, perf_counter for cuda events), its epochs and runs set by environment variables, and a JSON
+fp16, perf_counter for cuda events; `--airbench-precision bf16`: `BF16_EDITS`, bf16 for fp16),
+its epochs and runs set by environment variables, and a JSON
 line printed at the end; otherwise its hyperparameters as they are. It trains on all 50,000
 training photos (49,152 an epoch: batch 1024, last partial batch dropped), read from the same JPEG
 folder into its train.pt / test.pt, and scores the same test photos with its own TTA (level 2:
@@ -96,7 +99,18 @@ GPU_EDITS: list[tuple[str, str, str, int]] = [
     ("the training loops' cuda-event time, apart", _TRAIN_STOP,
      _TRAIN_STOP + " " * 8 + "train_seconds += 1e-3 * starter.elapsed_time(ender)\n", 1),
 ]
-EDITS_FOR = {"cpu": EDITS, "cuda": GPU_EDITS}
+# bf16 on a CPU: the same port with airbench's fp16 turned into bf16 instead of fp32 (its weights and
+# images in bf16, its BatchNorms in fp32 as published, its lookahead over the bf16 weights as over
+# the fp16 ones), the dtype edit that gives it the bf16 convolutions the harness's default uses here.
+_FP32_ONLY = ("images float32, not fp16", "network float32 on the CPU, not fp16 on cuda")
+BF16_EDITS: list[tuple[str, str, str, int]] = [
+    *(e for e in EDITS if e[0] not in _FP32_ONLY),
+    ("images bf16, not fp16", "(self.images.half() / 255)", "(self.images.bfloat16() / 255)", 1),
+    ("network bf16 on the CPU, not fp16 on cuda", "net = net.half().cuda()", "net = net.bfloat16()", 1),
+    ("lookahead over the bf16 weights, as over fp16 ones", "net_param.dtype in (torch.half, torch.float)",
+     "net_param.dtype in (torch.bfloat16, torch.float)", 1),
+]
+EDITS_FOR = {"cpu": EDITS, "cpu-bf16": BF16_EDITS, "cuda": GPU_EDITS}
 
 
 def airbench_source(repo: Path) -> tuple[str, str]:
@@ -111,14 +125,15 @@ def airbench_source(repo: Path) -> tuple[str, str]:
 
 
 def edit(text: str, device: str = "cpu") -> str:
-    """The text with `EDITS` (a CPU) or `GPU_EDITS` applied, each checked to match as often as expected."""
+    """The text with `EDITS` (a CPU, fp32), `BF16_EDITS` ("cpu-bf16") or `GPU_EDITS` ("cuda") applied,
+    each checked to match as often as expected."""
     assert "torch.compile" not in text, "the uncompiled airbench94 was expected"
     for what, old, new, times in EDITS_FOR[device]:
         found = text.count(old)
         assert found == times, f"airbench edit '{what}': {found} matches, expected {times}"
         text = text.replace(old, new)
-    if device == "cpu":
-        left = [w for w in ("cuda", ".half()", "elapsed_time") if w in text]
+    if device != "cuda":
+        left = [w for w in ("cuda", ".half()", "torch.half", "elapsed_time") if w in text]
         assert not left, f"airbench still uses {left} after the CPU edits"
     return text
 
@@ -239,6 +254,8 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: airbench as published (fp16, cuda events), 2 runs a process (the first a warm-up), "
                         "and the harness on the GPU with the recipe as it is")
+    p.add_argument("--airbench-precision", choices=["fp32", "bf16"], default="fp32",
+                   help="on a CPU, airbench's fp16 as fp32 (the default) or as bf16 (`BF16_EDITS`)")
     p.add_argument("--photos", type=Path, default=PHOTOS, help="the CIFAR-10 ImageFolder (train/, test/)")
     p.add_argument("--scratch", type=Path, default=None, help="the scratch folder (default: a new temporary one)")
     args = p.parse_args()
@@ -258,12 +275,13 @@ def main() -> None:
         source, commit = args.airbench_file.read_text(), args.airbench_commit
     else:
         source, commit = airbench_source(args.airbench_repo)
-    script = scratch / "airbench" / f"airbench94_{args.device}.py"
+    variant = "cpu-bf16" if args.device == "cpu" and args.airbench_precision == "bf16" else args.device
+    script = scratch / "airbench" / f"airbench94_{variant}.py"
     script.parent.mkdir(parents=True, exist_ok=True)
     classes = airbench_data(photos, script.parent / "cifar10") if airbench_seeds else CIFAR_CLASSES
     if classes != CIFAR_CLASSES:
         print(f"note: classes {classes} differ from CIFAR-10's; labels are consistent between the splits", flush=True)
-    script.write_text(edit(source, args.device))
+    script.write_text(edit(source, variant))
     airbench_runs = 2 if args.device == "cuda" else 1
     print(f"scratch {scratch}; airbench {commit[:12]} edited into {script.name}; filling the harness's image array", flush=True)
     warmup = max(0.02, 50 / args.limit) if args.limit else 0.02  # >= 50 photos a class for the 50 stratified folds
@@ -283,7 +301,7 @@ def main() -> None:
     means = {arm: summarize(rows) for arm, rows in runs.items() if rows}
     summary = {
         "device": args.device, "airbench_commit": commit, "airbench_file": AIRBENCH_FILE,
-        "airbench_edits": [e[0] for e in EDITS_FOR[args.device]],
+        "airbench_edits": [e[0] for e in EDITS_FOR[variant]], "airbench_precision": variant,
         "airbench_runs_per_process": airbench_runs,
         "recipe": str(RECIPE), "harness_sets": args.harness_set, "epochs": args.epochs, "seeds": args.seeds,
         "airbench_seeds": airbench_seeds, "limit": args.limit,
