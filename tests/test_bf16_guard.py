@@ -173,3 +173,43 @@ def test_auto_precision_can_be_set_for_the_machine(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(precision.AUTO_ENV, "half")
     with pytest.raises(HarnessError, match="HARNESS_AUTO_PRECISION='half': use one of bf16, fp16, fp32"):
         precision.resolve("auto", cuda=False)
+
+
+@pytest.mark.parametrize(("groups", "size"), [(8, 6), (8, 2), (1, 2)])  # depthwise; depthwise at 1 pixel; dense at 1 pixel
+def test_a_guarded_tf_same_padded_conv_runs_its_own_forward_in_fp32(groups: int, size: int) -> None:
+    """timm's Conv2dSame (tf_ EfficientNets) pads in its forward and has padding 0: the fp32 call
+    must pad as it does, and the 1-pixel check must see its padded output (ceil(2 / 2) = 1)."""
+    torch.manual_seed(0)
+    conv = timm.layers.Conv2dSame(8, 8, 3, stride=2, groups=groups, bias=False)
+    reference = copy.deepcopy(conv)
+    assert bf16_guard.wrong_at(conv, size, size) is (size == 2)
+    assert bf16_guard.guard(conv) == [""]
+    x = torch.randn(2, 8, size, size)
+    out_size = -(-size // 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    assert out.dtype == torch.float32 and out.shape == (2, 8, out_size, out_size)
+    torch.testing.assert_close(out, reference(x), rtol=0, atol=0)
+    grad = torch.randn(2, 8, out_size, out_size)
+    torch.testing.assert_close(_weight_grads(conv, x, grad, bf16=True), _weight_grads(reference, x, grad, bf16=False),
+                               rtol=0, atol=0)
+
+
+def test_a_guarded_tf_efficientnet_trains_a_bf16_step() -> None:
+    """A tf_ EfficientNet's strided convolutions are Conv2dSame (the stem and four depthwise ones),
+    which the guard runs in fp32 while training: the step keeps fp32's shapes, finite gradients."""
+    torch.manual_seed(0)
+    model = timm.create_model("tf_efficientnet_lite0", num_classes=3)
+    plain = copy.deepcopy(model)
+    modules = dict(model.named_modules())
+    names = bf16_guard.guard(model)
+    same = [n for n in names if bf16_guard.same_padded(modules[n])]
+    assert same == ["conv_stem", "blocks.1.0.conv_dw", "blocks.2.0.conv_dw", "blocks.3.0.conv_dw", "blocks.5.0.conv_dw"]
+    assert sum(bf16_guard.depthwise(modules[n]) for n in names) == 16
+    x, y = torch.randn(2, 3, 64, 64), torch.tensor([0, 2])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = model.forward_features(x)
+        logits = model.forward_head(features)
+    assert features.shape == plain.forward_features(x).shape == (2, 1280, 2, 2) and logits.shape == (2, 3)
+    F.cross_entropy(logits.float(), y).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

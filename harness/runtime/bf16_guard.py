@@ -24,11 +24,16 @@ bf16 forward alone (prediction, validation) is the fast one. Run in fp32 inside 
 step, a Lite0 step at batch 16 runs at 1.4x fp32's images/s instead of 0.9x
 (`bench/speed/step_precision.py`, docs/precision.md). `HARNESS_BF16_DEPTHWISE=bf16` keeps them on
 oneDNN's bf16 kernel, to measure it or for a CPU where it pays (AMX was not measured).
+
+A call sent to fp32 runs the convolution class's own forward, so timm's `Conv2dSame` (every
+convolution of the tf_ EfficientNets) pads as it does in bf16, and the 1-pixel check reads its
+padded output size, ceil(input / stride).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
@@ -49,6 +54,13 @@ def _pairs(conv: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int], tuple[int
         return (int(v[0]), int(v[1])) if isinstance(v, tuple) else (int(v), int(v))  # type: ignore[call-overload]
     padding = conv.padding if not isinstance(conv.padding, str) else (0, 0)  # "same"/"valid" never strides
     return pair(conv.kernel_size), pair(conv.stride), pair(padding), pair(conv.dilation)
+
+
+def same_padded(conv: nn.Conv2d) -> bool:
+    """Whether this is timm's `Conv2dSame` (the tf_ EfficientNets): its `padding` is 0 and its forward
+    pads each input to TensorFlow's 'SAME', so an output side is ceil(input / stride)."""
+    layers = sys.modules.get("timm.layers")  # no such convolution exists unless timm is loaded
+    return layers is not None and isinstance(conv, getattr(layers, "Conv2dSame", ()))
 
 
 def may_be_wrong(conv: nn.Conv2d) -> bool:
@@ -76,6 +88,8 @@ def wrong_at(conv: nn.Conv2d, height: int, width: int) -> bool:
     if not may_be_wrong(conv):
         return False
     kernel, stride, padding, dilation = _pairs(conv)
+    if same_padded(conv):
+        return any(-(-n // s) == 1 for n, s in zip((height, width), stride, strict=True))
     return any(output_size(n, k, s, p, d) == 1 for n, k, s, p, d in
                zip((height, width), kernel, stride, padding, dilation, strict=True))
 
@@ -93,9 +107,9 @@ def in_fp32(conv: nn.Conv2d, x: torch.Tensor) -> bool:
 
 
 def _guarded_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    if in_fp32(self, x):
+    if in_fp32(self, x):  # the class's own forward (timm's Conv2dSame pads first), on fp32 input and weights
         with torch.autocast("cpu", enabled=False):
-            return self._conv_forward(x.float(), self.weight.float(), None if self.bias is None else self.bias.float())
+            return super(type(self), self).forward(x.float())
     return super(type(self), self).forward(x)
 
 
