@@ -293,7 +293,8 @@ def main() -> None:
     for i, seed in enumerate(args.seeds):
         arms = ["harness", "airbench"] if i % 2 == 0 else ["airbench", "harness"]
         for arm in (a for a in arms if a == "harness" or seed in airbench_seeds):
-            row = (harness_run(scratch / f"harness_e{args.epochs}_s{seed}", args.epochs, seed, scratch, [*sets, *args.harness_set])
+            out = scratch / f"harness_e{args.epochs}_s{seed}"
+            row = (harness_run(out, args.epochs, seed, scratch, [*sets, *args.harness_set])
                    if arm == "harness"
                    else airbench_run(script, args.epochs, seed, airbench_runs))
             runs[arm].append(row)
