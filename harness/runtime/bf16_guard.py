@@ -128,10 +128,13 @@ def guard(model: nn.Module) -> list[str]:
     names = []
     train_fp32 = depthwise_in_fp32()
     for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d) and (may_be_wrong(module) or (train_fp32 and depthwise(module))):
+        if not isinstance(module, nn.Conv2d):
+            continue
+        fp32_training = train_fp32 and depthwise(module)
+        if may_be_wrong(module) or fp32_training:
             if not type(module).__name__.startswith("Bf16Guarded"):
                 module.__class__ = _guarded_class(type(module))
-            setattr(module, _TRAIN_FP32, train_fp32 and depthwise(module))
+            setattr(module, _TRAIN_FP32, fp32_training)
             names.append(name)
     return names
 
