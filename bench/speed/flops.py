@@ -11,8 +11,8 @@ batch 1024, in fp32 (TF32 off), bf16 and fp16, timed between synchronizations. T
 the recipe network's training FLOPs per image (forward counted by torch's FlopCounterMode, backward
 taken as twice the forward) times the training images/s, both of the harness run given (its
 metrics.json), of any `--rate NAME=IMAGES_PER_S` (airbench's, say) and of a bare loop (forward,
-backward and SGD step on random batches, nothing else; bf16 autocast on a GPU, as the harness's
-`precision = "auto"` trains there). `--batches` times the bare loop at each batch size too, in the
+backward and SGD step on random batches, nothing else; in bf16 autocast where the harness's
+`precision = "auto"` trains in bf16: a GPU, or a CPU with AVX-512 BF16 or AMX). `--batches` times the bare loop at each batch size too, in the
 same process one after the other: on a CPU the batch decides how much of the limit a step reaches.
 
 Appends one row, with the machine, to bench/results/flops.jsonl.
@@ -92,9 +92,15 @@ def forward_flops(model: torch.nn.Module, size: int) -> float:
     return counter.get_total_flops() / 64
 
 
-def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str = "cpu") -> float:
-    """Training images/s of forward + backward + SGD on random batches: the loop with nothing else
-    (bf16 autocast on a GPU)."""
+def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str = "cpu",
+                    bf16: bool | None = None) -> float:
+    """Training images/s of forward + backward + SGD on random batches: the loop with nothing else,
+    in bf16 autocast where the harness's `precision = "auto"` picks it (a GPU; a CPU with AVX-512 BF16
+    or AMX), otherwise fp32. `bf16` overrides the choice."""
+    if bf16 is None:
+        from harness.runtime.precision import cpu_bf16
+
+        bf16 = device == "cuda" or cpu_bf16("auto")
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)  # as the array's batches
@@ -102,7 +108,7 @@ def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, d
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
@@ -129,18 +135,21 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[],
                    help="also time the bare loop at each of these batch sizes")
     args = p.parse_args()
+    from harness.runtime.precision import cpu_bf16
+
     limit = limits(args.repeats, args.device)
     model = recipe_model(args.recipe)
     per_image = 3 * forward_flops(model, 32)  # forward + backward (about twice the forward)
-    bare = bare_train_rate(model, 32, 512 if args.device == "cpu" else 1024, args.steps, args.device)
+    bf16 = args.device == "cuda" or cpu_bf16("auto")  # as the harness's `precision = "auto"` trains
+    bare = bare_train_rate(model, 32, 512 if args.device == "cpu" else 1024, args.steps, args.device, bf16)
     best = max(limit.values())  # the best this machine showed, fp32 or bf16, matmul or convolution
     summary = {**{k: round(v, 1) for k, v in limit.items()}, "limit_gflops": round(best, 1),
-               "train_gflop_per_image": round(per_image / 1e9, 4),
+               "train_gflop_per_image": round(per_image / 1e9, 4), "bare_loop_precision": "bf16" if bf16 else "fp32",
                "bare_loop_img_per_s": round(bare, 1),
                "bare_loop_gflops": round(bare * per_image / 1e9, 1),
                "bare_loop_fraction_of_limit": round(bare * per_image / 1e9 / best, 3)}
     if args.batches:
-        by_batch = {b: bare_train_rate(model, 32, b, args.steps, args.device) for b in args.batches}
+        by_batch = {b: bare_train_rate(model, 32, b, args.steps, args.device, bf16) for b in args.batches}
         summary["bare_loop_img_per_s_by_batch"] = {str(b): round(r, 1) for b, r in by_batch.items()}
         summary["bare_loop_fraction_of_limit_by_batch"] = {str(b): round(r * per_image / 1e9 / best, 3)
                                                            for b, r in by_batch.items()}
