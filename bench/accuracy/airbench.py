@@ -254,11 +254,14 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: airbench as published (fp16, cuda events), 2 runs a process (the first a warm-up), "
                         "and the harness on the GPU with the recipe as it is")
-    p.add_argument("--airbench-precision", choices=["fp32", "bf16"], default="fp32",
-                   help="on a CPU, airbench's fp16 as fp32 (the default) or as bf16 (`BF16_EDITS`)")
+    p.add_argument("--airbench-precision", choices=["fp32", "bf16"], default=None,
+                   help="on a CPU, airbench's fp16 as fp32 (the default) or as bf16 (`BF16_EDITS`); a GPU "
+                        "runs it in fp16 as published, so this is refused with --device cuda")
     p.add_argument("--photos", type=Path, default=PHOTOS, help="the CIFAR-10 ImageFolder (train/, test/)")
     p.add_argument("--scratch", type=Path, default=None, help="the scratch folder (default: a new temporary one)")
     args = p.parse_args()
+    if args.device == "cuda" and args.airbench_precision is not None:
+        raise SystemExit("--airbench-precision is for a CPU: on a GPU airbench94 runs in fp16, as published")
     if args.device == "cuda":
         import torch
 
