@@ -6,6 +6,7 @@
     python bench/accuracy/accuracy.py --seeds 2 --arms layer_decay two_level fixed_size   # the ablations
     python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
+    python bench/accuracy/accuracy.py --seeds 3 --arms lite2_hires lite2 --hires 320   # Lite2 above its native size
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune_fp32 finetune_bf16 --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble   # and their mean
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble mean hill_climb \
@@ -25,7 +26,8 @@ Arms: `bare` (the yardstick), `finetune`, `lite0_finetune` (the head on frozen f
 with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
 (`finetune_lite1.toml`, `finetune_lite2.toml`: finetune with EfficientNet-Lite1 at 240 px and Lite2
-at 260 px), `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what
+at 260 px), `lite2_hires` (`finetune_lite2.toml` trained and predicted at `--hires` px, 320 by
+default), `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what
 `auto` picks on a CPU with bf16 in hardware, against fp32), `finetune_bf16_plain` (bf16 with the
 depthwise convolutions on oneDNN's bf16 kernel, `HARNESS_BF16_DEPTHWISE=bf16`: the harness before
 its guard sent them to fp32); the pairs' gaps and speed ratios are printed seed by seed. The arms
@@ -76,6 +78,7 @@ HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] =
     "fixed_size": ("finetune.toml", lambda a: ["augment.start_size=1.0", f"augment.start_scale_min={a.scale_min}"]),
     "lite1": ("finetune_lite1.toml", lambda a: []),
     "lite2": ("finetune_lite2.toml", lambda a: []),
+    "lite2_hires": ("finetune_lite2.toml", lambda a: [f"data.image_size={a.hires}"]),
     "finetune_fp32": ("finetune.toml", lambda a: ["train.precision='fp32'"]),
     "finetune_bf16": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
     "finetune_bf16_plain": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
@@ -239,6 +242,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--sets", nargs="+", default=list(SPLITS), choices=list(SPLITS))
     p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
+    p.add_argument("--hires", type=int, default=320, help="the lite2_hires arm's training and prediction size")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--layer-decay", type=float, default=0.9, help="the layer_decay arm's train.layer_decay")

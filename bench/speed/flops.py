@@ -12,8 +12,9 @@ the recipe network's training FLOPs per image (forward counted by torch's FlopCo
 taken as twice the forward) times the training images/s, both of the harness run given (its
 metrics.json), of any `--rate NAME=IMAGES_PER_S` (airbench's, say) and of a bare loop (forward,
 backward and SGD step on random batches, nothing else; in bf16 autocast where the harness's
-`precision = "auto"` trains in bf16: a GPU, or a CPU with AVX-512 BF16 or AMX). `--batches` times the bare loop at each batch size too, in the
-same process one after the other: on a CPU the batch decides how much of the limit a step reaches.
+`precision = "auto"` trains in bf16: a GPU, or a CPU with AVX-512 BF16 or AMX). `--batches` times
+the bare loop at each batch size too, in the same process one after the other: on a CPU the batch
+decides how much of the limit a step reaches.
 
 Appends one row, with the machine, to bench/results/flops.jsonl.
 """
