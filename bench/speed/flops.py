@@ -93,15 +93,19 @@ def forward_flops(model: torch.nn.Module, size: int) -> float:
     return counter.get_total_flops() / 64
 
 
+def auto_bf16(device: str) -> bool:
+    """Whether the harness's `precision = "auto"` trains in bf16 on this device."""
+    from harness.runtime.precision import cpu_bf16
+
+    return device == "cuda" or cpu_bf16("auto")
+
+
 def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str = "cpu",
                     bf16: bool | None = None) -> float:
     """Training images/s of forward + backward + SGD on random batches: the loop with nothing else,
     in bf16 autocast where the harness's `precision = "auto"` picks it (a GPU; a CPU with AVX-512 BF16
     or AMX), otherwise fp32. `bf16` overrides the choice."""
-    if bf16 is None:
-        from harness.runtime.precision import cpu_bf16
-
-        bf16 = device == "cuda" or cpu_bf16("auto")
+    bf16 = auto_bf16(device) if bf16 is None else bf16
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)  # as the array's batches
@@ -136,12 +140,10 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[],
                    help="also time the bare loop at each of these batch sizes")
     args = p.parse_args()
-    from harness.runtime.precision import cpu_bf16
-
     limit = limits(args.repeats, args.device)
     model = recipe_model(args.recipe)
     per_image = 3 * forward_flops(model, 32)  # forward + backward (about twice the forward)
-    bf16 = args.device == "cuda" or cpu_bf16("auto")  # as the harness's `precision = "auto"` trains
+    bf16 = auto_bf16(args.device)
     bare = bare_train_rate(model, 32, 512 if args.device == "cpu" else 1024, args.steps, args.device, bf16)
     best = max(limit.values())  # the best this machine showed, fp32 or bf16, matmul or convolution
     summary = {**{k: round(v, 1) for k, v in limit.items()}, "limit_gflops": round(best, 1),
