@@ -260,9 +260,9 @@ def main() -> None:
     p.add_argument("--photos", type=Path, default=PHOTOS, help="the CIFAR-10 ImageFolder (train/, test/)")
     p.add_argument("--scratch", type=Path, default=None, help="the scratch folder (default: a new temporary one)")
     args = p.parse_args()
-    if args.device == "cuda" and args.airbench_precision is not None:
-        raise SystemExit("--airbench-precision is for a CPU: on a GPU airbench94 runs in fp16, as published")
     if args.device == "cuda":
+        if args.airbench_precision is not None:
+            raise SystemExit("--airbench-precision is for a CPU: on a GPU airbench94 runs in fp16, as published")
         import torch
 
         if not torch.cuda.is_available():

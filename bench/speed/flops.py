@@ -100,12 +100,9 @@ def auto_bf16(device: str) -> bool:
     return device == "cuda" or cpu_bf16("auto")
 
 
-def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str = "cpu",
-                    bf16: bool | None = None) -> float:
+def bare_train_rate(model: torch.nn.Module, size: int, batch: int, steps: int, device: str, bf16: bool) -> float:
     """Training images/s of forward + backward + SGD on random batches: the loop with nothing else,
-    in bf16 autocast where the harness's `precision = "auto"` picks it (a GPU; a CPU with AVX-512 BF16
-    or AMX), otherwise fp32. `bf16` overrides the choice."""
-    bf16 = auto_bf16(device) if bf16 is None else bf16
+    in bf16 autocast or in fp32 (`main` passes `auto_bf16`: as the harness's `precision = "auto"` trains)."""
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)  # as the array's batches
