@@ -313,3 +313,48 @@ def test_row_parts_are_seeded_and_even() -> None:
     assert np.array_equal(parts, row_parts(53)) and not np.array_equal(parts, row_parts(53, seed=1))
     counts = np.bincount(parts, minlength=ROW_PARTS)
     assert len(counts) == ROW_PARTS and counts.max() - counts.min() <= 1
+
+
+def test_headroom_counts_the_misses_every_member_shares(tmp_path: Path, pair: tuple[Path, Path],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert ensemble(*pair, "--out", tmp_path / "ens") == 0
+    room = read_json(tmp_path / "ens" / "ensemble.json")["headroom"]["oof"]
+    right = np.stack([pd.read_csv(p / "oof.csv")[list(CLASSES)].to_numpy().argmax(1) == Y for p in pair])
+    ens_right = pd.read_csv(tmp_path / "ens" / "oof.csv")[list(CLASSES)].to_numpy().argmax(1) == Y
+    assert room["rows"] == N and room["ensemble_wrong"] == (~ens_right).sum()
+    assert room["every_member_wrong"] == (~right.any(0)).sum() > 0
+    assert room["some_member_right"] == (~ens_right & right.any(0)).sum() > 0
+    assert room["oracle_accuracy"] == pytest.approx(right.any(0).mean())
+    assert room["oracle_accuracy"] > room["ensemble_accuracy"] == pytest.approx(ens_right.mean())
+    table = pd.read_csv(tmp_path / "ens" / "mistakes.csv", keep_default_na=False)
+    assert set(table["set"]) == {"oof"} and sorted(table.id) == sorted(np.array(IDS)[~ens_right])
+    assert table.members_right.is_monotonic_increasing  # the rows nobody gets, first
+    by_id = dict(zip(IDS, right.T, strict=True))
+    for row in table.itertuples():
+        assert row.right_by == ";".join(n for n, r in zip("AB", by_id[row.id], strict=True) if r)
+        assert row.members_right == by_id[row.id].sum() and row.label != row.predicted
+    assert f"every member misses {room['every_member_wrong']}," in capsys.readouterr().out
+
+
+def test_headroom_of_a_labelled_holdout(tmp_path: Path) -> None:
+    runs = [write_run(tmp_path / n, {"identity": logits(Y, 1.6, s)}, holdout=True, seed=s) for n, s in (("A", 1), ("B", 2))]
+    assert ensemble(*runs, "--out", tmp_path / "ens") == 0
+    room = read_json(tmp_path / "ens" / "ensemble.json")["headroom"]
+    holdout = pd.read_csv(tmp_path / "ens" / "holdout.csv")
+    wrong = holdout[list(CLASSES)].to_numpy().argmax(1) != HOLDOUT_Y
+    assert room["holdout"]["rows"] == HOLDOUT and room["holdout"]["ensemble_wrong"] == wrong.sum()
+    table = pd.read_csv(tmp_path / "ens" / "mistakes.csv")
+    assert sorted(table.id[table["set"] == "holdout"]) == sorted(holdout.id[wrong])
+
+
+def test_headroom_with_two_classes_every_members_miss_is_the_means() -> None:
+    from harness.ensemble.headroom import LabelledSet, headroom
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    members = [np.stack([1 - (p := rng.uniform(0.01, 0.99, 400)), p], axis=1) for _ in range(3)]
+    room = headroom(LabelledSet("oof", tuple(map(str, range(400))), y, members, np.mean(members, axis=0)))
+    assert room["every_member_wrong"] > 0 and room["some_member_right"] > 0
+    # a mean of probabilities each below 1/2 on the label stays below it: those rows are lost to any blend
+    assert room["ensemble_wrong"] == room["every_member_wrong"] + room["some_member_right"]
+    assert room["oracle_accuracy"] == pytest.approx(1 - room["every_member_wrong"] / 400)

@@ -22,7 +22,9 @@ EXAMPLES = """examples:
 methods: mean, geometric, rank, hill_climb, slsqp, and any plugin's (`harness plugins`).
 A fitting method's weights are scored out of sample (nested): fitted on all folds but one and scored
 on it, or, where the runs share one fold (cv.only), fitted on 4 of 5 seeded parts of its rows.
-Writes ensemble.json, correlation.csv/.png, oof.csv, submission.csv and run.json in --out."""
+Writes ensemble.json, correlation.csv/.png, mistakes.csv, oof.csv, submission.csv and run.json in --out.
+The headroom lines say how many of the ensemble's misses every member shares: better weights or
+another seed cannot fix those; a member that sees them differently can (mistakes.csv names them)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -86,6 +88,7 @@ def parse_temperature(text: str) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from harness.config.typed import from_dict
     from harness.ensemble import Settings, load_pool, print_table, run_ensemble, summarize, write_ensemble
+    from harness.ensemble.headroom import describe
     from harness.metrics import get_metric
     from harness.plugin_manager import load_plugins
     from harness.specs import FittingEnsembler
@@ -117,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(result)
     metrics = write_ensemble(out, result, summary)
     print_table(summary)
+    for name, room in summary["headroom"].items():
+        print(describe(name, room))
     sys.stdout.flush()  # the table before the notes and warnings, on a terminal or in a log
     for line in summary["notes"]:
         print(f"note: {line}", file=sys.stderr)

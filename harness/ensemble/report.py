@@ -1,6 +1,7 @@
 """What `harness ensemble` reports: `ensemble.json` (each member's OOF score next to the
 ensemble's, in-sample and nested; the weights; per-view scores; holdout scores when there are
-labels; warnings), and the same as a table on the terminal (rich on a TTY, plain text otherwise)."""
+labels; the headroom left to a blend of these members, `headroom.py`; warnings), and the same as
+a table on the terminal (rich on a TTY, plain text otherwise)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from harness.ensemble.headroom import headroom, labelled_sets
 from harness.ensemble.pipeline import ROW_PARTS, EnsembleResult
 from harness.ensemble.plan import member_oof, member_probs, plain_plan
 from harness.ensemble.views import view_scores
@@ -80,6 +82,7 @@ def summarize(r: EnsembleResult) -> dict[str, Any]:
         "scores": scores, "best_member": {"name": best["name"], "oof_score": best["oof_score"]},
         "members": members,
         "nested_weights": {str(k): normalized(p.weights, len(pool.members)) for k, p in r.nested_plans.items()},
+        "headroom": {ls.name: headroom(ls) for ls in labelled_sets(r)},
         "correlation": "correlation.csv: Pearson correlation over the OOF rows of each member's probability of the "
                        "true class, after view weighting and scaling",
         "warnings": warnings, "notes": notes,

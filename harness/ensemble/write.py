@@ -2,7 +2,8 @@
 its members, the members' classes, ids and folds), `folds.csv`, `oof.csv`, `fold{k}/logits.npz`
 (one view, "ensemble", holding log-probabilities), `test_probs.csv`, `holdout.csv`,
 `submission.csv` and `metrics.json`; a multi-task run's further tasks under `tasks/` (`tasks.py`);
-plus `ensemble.json` and the members' `correlation.csv` and `correlation.png`. So an ensemble
+plus `ensemble.json`, the members' `correlation.csv` and `correlation.png`, and `mistakes.csv` (the
+rows the ensemble gets wrong and which members get them right, `headroom.py`). So an ensemble
 folder feeds `harness ensemble` and `harness submit` again.
 `run.json` is written last: a folder without it is not a finished ensemble."""
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harness.ensemble.correlation import correlation_frame, heatmap, true_class_correlation
+from harness.ensemble.headroom import labelled_sets, mistakes
 from harness.ensemble.members import Member
 from harness.ensemble.pipeline import EnsembleResult
 from harness.ensemble.plan import member_oof
@@ -108,6 +110,8 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         [m.name for m in pool.members])
     corr.to_csv(out / "correlation.csv")
     heatmap(corr, out / "correlation.png")
+    names = [m.name for m in pool.members]
+    pd.concat([mistakes(ls, classes, names) for ls in labelled_sets(r)]).to_csv(out / "mistakes.csv", index=False)
     RunManifest(
         kind="ensemble", classes=classes, metric=metric.name, higher_is_better=metric.higher_is_better, id_column=id_col,
         folds=ref.folds, folds_sha256=ref.folds_sha256, folds_source=ref.folds_source, cv_seed=ref.cv_seed,
