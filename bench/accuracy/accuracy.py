@@ -7,6 +7,7 @@
     python bench/accuracy/accuracy.py --seeds 1 --arms finetune bare --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 1 --arms lite1 lite2      # the model zoo at native sizes
     python bench/accuracy/accuracy.py --seeds 3 --arms lite2_hires lite2 --hires 320   # Lite2 above its native size
+    python bench/accuracy/accuracy.py --seeds 3 --arms lite0_hires lite1_hires lite2_hires --ensemble mean  # all three
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune_fp32 finetune_bf16 --sets hymenoptera
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble   # and their mean
     python bench/accuracy/accuracy.py --seeds 3 --arms finetune lite1 lite2 --ensemble mean hill_climb \
@@ -27,8 +28,12 @@ with a slower backbone, train.backbone_lr_mult), `fixed_size`
 (finetune at the final size from the first epoch: no progressive resizing), `lite1` and `lite2`
 (`finetune_lite1.toml`, `finetune_lite2.toml`: finetune with EfficientNet-Lite1 at 240 px and Lite2
 at 260 px), `lite2_hires` (`finetune_lite2.toml` trained and predicted at `--hires` px, 320 by
-default), `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what
-`auto` picks on a CPU with bf16 in hardware, against fp32), `finetune_bf16_plain` (bf16 with the
+default; 1.23x its native size), `lite0_hires` and `lite1_hires` (`finetune.toml` at `--hires-lite0`,
+280 px, and `finetune_lite1.toml` at `--hires-lite1`, 296 px: about the same 1.23x), `lite2_hires_5f`,
+`lite1_hires_5f` and `lite0_5f` (`lite2_hires`, `lite1_hires` and `finetune` training all five folds
+instead of the recipe's two: five fold models averaged; folds 0 and 1 are the two-fold run's models),
+`finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what `auto` picks
+on a CPU with bf16 in hardware, against fp32), `finetune_bf16_plain` (bf16 with the
 depthwise convolutions on oneDNN's bf16 kernel, `HARNESS_BF16_DEPTHWISE=bf16`: the harness before
 its guard sent them to fp32); the pairs' gaps and speed ratios are printed seed by seed. The arms
 run in a rotating
@@ -79,6 +84,11 @@ HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] =
     "lite1": ("finetune_lite1.toml", lambda a: []),
     "lite2": ("finetune_lite2.toml", lambda a: []),
     "lite2_hires": ("finetune_lite2.toml", lambda a: [f"data.image_size={a.hires}"]),
+    "lite2_hires_5f": ("finetune_lite2.toml", lambda a: [f"data.image_size={a.hires}", "cv.only=[]"]),
+    "lite1_hires_5f": ("finetune_lite1.toml", lambda a: [f"data.image_size={a.hires_lite1}", "cv.only=[]"]),
+    "lite0_5f": ("finetune.toml", lambda a: ["cv.only=[]"]),
+    "lite0_hires": ("finetune.toml", lambda a: [f"data.image_size={a.hires_lite0}"]),
+    "lite1_hires": ("finetune_lite1.toml", lambda a: [f"data.image_size={a.hires_lite1}"]),
     "finetune_fp32": ("finetune.toml", lambda a: ["train.precision='fp32'"]),
     "finetune_bf16": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
     "finetune_bf16_plain": ("finetune.toml", lambda a: ["train.precision='bf16'"]),
@@ -243,6 +253,8 @@ def main() -> None:
     p.add_argument("--sets", nargs="+", default=list(SPLITS), choices=list(SPLITS))
     p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
     p.add_argument("--hires", type=int, default=320, help="the lite2_hires arm's training and prediction size")
+    p.add_argument("--hires-lite0", type=int, default=280, help="the lite0_hires arm's size (finetune.toml is 224)")
+    p.add_argument("--hires-lite1", type=int, default=296, help="the lite1_hires arm's size (Lite1's native is 240)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--layer-decay", type=float, default=0.9, help="the layer_decay arm's train.layer_decay")

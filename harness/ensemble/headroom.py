@@ -71,7 +71,7 @@ def mistakes(s: LabelledSet, classes: Sequence[str], names: Sequence[str]) -> pd
     frame = pd.DataFrame({
         "set": s.name, "id": [s.ids[i] for i in rows], "label": [classes[y[i]] for i in rows],
         "predicted": [classes[ensemble[i].argmax()] for i in rows],
-        "p_label": ensemble[rows, y[rows]] if len(rows) else np.zeros(0),
+        "p_label": ensemble[rows, y[rows]],
         "members_right": right[:, rows].sum(0).astype(int),
         "right_by": [";".join(n for n, r in zip(names, right[:, i], strict=True) if r) for i in rows],
     })
