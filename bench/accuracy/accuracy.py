@@ -30,7 +30,7 @@ with a slower backbone, train.backbone_lr_mult), `fixed_size`
 at 260 px), `lite2_hires` (`finetune_lite2.toml` trained and predicted at `--hires` px, 320 by
 default; 1.23x its native size), `lite0_hires` and `lite1_hires` (`finetune.toml` at `--hires-lite0`,
 280 px, and `finetune_lite1.toml` at `--hires-lite1`, 296 px: about the same 1.23x), `lite2_hires_5f`,
-`lite1_hires_5f` and `lite0_5f` (`lite2_hires`, `lite1_hires` and `finetune` training all five folds
+`lite1_hires_5f`, `lite0_5f` and `lite2_5f` (`lite2_hires`, `lite1_hires`, `finetune` and `lite2` training all five folds
 instead of the recipe's two: five fold models averaged; folds 0 and 1 are the two-fold run's models),
 `finetune_fp32` and `finetune_bf16` (finetune with `train.precision` fixed: what `auto` picks
 on a CPU with bf16 in hardware, against fp32), `finetune_bf16_plain` (bf16 with the
@@ -87,6 +87,7 @@ HARNESS_ARMS: dict[str, tuple[str, Callable[[argparse.Namespace], list[str]]]] =
     "lite2_hires_5f": ("finetune_lite2.toml", lambda a: [f"data.image_size={a.hires}", "cv.only=[]"]),
     "lite1_hires_5f": ("finetune_lite1.toml", lambda a: [f"data.image_size={a.hires_lite1}", "cv.only=[]"]),
     "lite0_5f": ("finetune.toml", lambda a: ["cv.only=[]"]),
+    "lite2_5f": ("finetune_lite2.toml", lambda a: ["cv.only=[]"]),
     "lite0_hires": ("finetune.toml", lambda a: [f"data.image_size={a.hires_lite0}"]),
     "lite1_hires": ("finetune_lite1.toml", lambda a: [f"data.image_size={a.hires_lite1}"]),
     "finetune_fp32": ("finetune.toml", lambda a: ["train.precision='fp32'"]),

@@ -1,9 +1,10 @@
 """How much an ensemble of these members could still gain, counted on top-1 labels whatever the
 metric: of the rows the ensemble gets wrong, how many every member also gets wrong, and how many
 some member gets right (what better weights, or a better blend, could still win). The oracle is
-the accuracy of choosing, row by row, a member that is right where one is: the ceiling of any
-blend of these members. With two classes no weighted mean fixes a row that every member gets
-wrong; with more, rarely. So when the ensemble's misses are mostly everyone's misses, another seed
+the accuracy of choosing, row by row, a member that is right where one is. With two classes no
+weighted mean of the members' probabilities gets right a row that every member gets wrong, so the
+oracle is the ceiling of every such blend; with more classes a blend can, rarely (two members
+wrong in different ways). So when the ensemble's misses are mostly everyone's misses, another seed
 or better weights will not help: a member that sees those rows differently would.
 
 `mistakes.csv` lists the rows the ensemble gets wrong (OOF, and the holdout where it has labels),

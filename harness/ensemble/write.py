@@ -105,12 +105,11 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
         metrics["task_scores"] = task_scores
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2) + "\n")
+    names = [m.name for m in pool.members]
     corr = correlation_frame(true_class_correlation(
-        [member_oof(m, mp, pool) for m, mp in zip(pool.members, r.plan.members, strict=True)], pool.y),
-        [m.name for m in pool.members])
+        [member_oof(m, mp, pool) for m, mp in zip(pool.members, r.plan.members, strict=True)], pool.y), names)
     corr.to_csv(out / "correlation.csv")
     heatmap(corr, out / "correlation.png")
-    names = [m.name for m in pool.members]
     pd.concat([mistakes(ls, classes, names) for ls in labelled_sets(r)]).to_csv(out / "mistakes.csv", index=False)
     RunManifest(
         kind="ensemble", classes=classes, metric=metric.name, higher_is_better=metric.higher_is_better, id_column=id_col,
