@@ -348,7 +348,8 @@ def test_headroom_of_a_labelled_holdout(tmp_path: Path) -> None:
 
 
 def test_headroom_with_two_classes_every_members_miss_is_the_means() -> None:
-    from harness.ensemble.headroom import LabelledSet, headroom
+    from harness.ensemble.headroom import headroom
+    from harness.ensemble.pipeline import LabelledSet
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 400)

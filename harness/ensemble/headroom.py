@@ -13,38 +13,12 @@ the rows everyone misses first, to look at: ambiguous photos and wrong labels li
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.ensemble.pipeline import EnsembleResult
-from harness.ensemble.plan import member_oof
-from harness.ensemble.pooling import member_probs
-
-
-@dataclass(frozen=True)
-class LabelledSet:
-    """A set of rows with labels, as the ensemble and each of its members (its plan's views and
-    scaling) predict them."""
-
-    name: str  # "oof" or "holdout"
-    ids: tuple[str, ...]
-    y: np.ndarray
-    members: list[np.ndarray]  # (N, C) per member
-    ensemble: np.ndarray  # (N, C): for "oof", what oof.csv holds (nested where it was checked)
-
-
-def labelled_sets(r: EnsembleResult) -> list[LabelledSet]:
-    pool, plans = r.pool, r.plan.members
-    sets = [LabelledSet("oof", pool.ids, pool.y, [member_oof(m, mp, pool) for m, mp in zip(pool.members, plans, strict=True)],
-                        r.written_oof)]
-    if pool.holdout_y is not None:
-        members = [r.fold_mean(list(member_probs(m.sets["holdout"], mp, m.view_pool)))
-                   for m, mp in zip(pool.members, plans, strict=True)]
-        sets.append(LabelledSet("holdout", pool.set_ids["holdout"], pool.holdout_y, members, r.final("holdout")))
-    return sets
+from harness.ensemble.pipeline import LabelledSet
 
 
 def member_right(probs: Sequence[np.ndarray], y: np.ndarray) -> np.ndarray:

@@ -9,15 +9,30 @@ honest as fitting on four folds: it only has fewer rows to fit on."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from harness.ensemble.members import Pool
 from harness.ensemble.nested import nested_predictions
-from harness.ensemble.plan import Plan, Settings, combine_oof, combine_set, fit_plan, plain_plan
+from harness.ensemble.plan import Plan, Settings, combine_oof, combine_set, fit_plan, member_oof, plain_plan
+from harness.ensemble.pooling import member_probs
 from harness.specs import Ensembler
 
 ROW_PARTS = 5
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """A set of rows with labels, as the ensemble and each of its members (its plan's views and
+    scaling) predict them."""
+
+    name: str  # "oof" or "holdout"
+    ids: tuple[str, ...]
+    y: np.ndarray
+    members: list[np.ndarray]  # (N, C) per member
+    ensemble: np.ndarray  # (N, C): for "oof", what oof.csv holds (nested where it was checked)
+
 
 @dataclass(frozen=True)
 class EnsembleResult:
@@ -42,6 +57,19 @@ class EnsembleResult:
         """Set `name`'s (M, C) probabilities: the per-fold predictions averaged."""
         per_fold = (self.plain_sets if plain else self.sets)[name]
         return self.fold_mean(list(per_fold))
+
+    @cached_property
+    def labelled_sets(self) -> tuple[LabelledSet, ...]:
+        """The OOF rows, and the holdout where it has labels, as the ensemble and each member predict
+        them; computed once for the headroom (`headroom.py`), `mistakes.csv` and `correlation.csv`."""
+        pool, plans = self.pool, self.plan.members
+        sets = [LabelledSet("oof", pool.ids, pool.y,
+                            [member_oof(m, mp, pool) for m, mp in zip(pool.members, plans, strict=True)], self.written_oof)]
+        if pool.holdout_y is not None:
+            members = [self.fold_mean(list(member_probs(m.sets["holdout"], mp, m.view_pool)))
+                       for m, mp in zip(pool.members, plans, strict=True)]
+            sets.append(LabelledSet("holdout", pool.set_ids["holdout"], pool.holdout_y, members, self.final("holdout")))
+        return tuple(sets)
 
 
 def row_parts(n: int, parts: int = ROW_PARTS, seed: int = 0) -> np.ndarray:

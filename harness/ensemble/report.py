@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from harness.ensemble.headroom import headroom, labelled_sets
+from harness.ensemble.headroom import headroom
 from harness.ensemble.pipeline import ROW_PARTS, EnsembleResult
 from harness.ensemble.plan import member_oof, member_probs, plain_plan
 from harness.ensemble.views import view_scores
@@ -82,7 +82,7 @@ def summarize(r: EnsembleResult) -> dict[str, Any]:
         "scores": scores, "best_member": {"name": best["name"], "oof_score": best["oof_score"]},
         "members": members,
         "nested_weights": {str(k): normalized(p.weights, len(pool.members)) for k, p in r.nested_plans.items()},
-        "headroom": {ls.name: headroom(ls) for ls in labelled_sets(r)},
+        "headroom": {ls.name: headroom(ls) for ls in r.labelled_sets},
         "correlation": "correlation.csv: Pearson correlation over the OOF rows of each member's probability of the "
                        "true class, after view weighting and scaling",
         "warnings": warnings, "notes": notes,

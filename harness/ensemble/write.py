@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from harness.ensemble.correlation import correlation_frame, heatmap, true_class_correlation
-from harness.ensemble.headroom import labelled_sets, mistakes
+from harness.ensemble.headroom import mistakes
 from harness.ensemble.members import Member
 from harness.ensemble.pipeline import EnsembleResult
-from harness.ensemble.plan import member_oof
 from harness.ensemble.tasks import common_tasks, write_task_ensembles
 from harness.hierarchy.levels import level_scores, levels_extra, run_levels, same_levels
 from harness.metrics import score
@@ -106,11 +105,10 @@ def write_ensemble(out: Path, r: EnsembleResult, summary: dict[str, Any]) -> dic
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = [m.name for m in pool.members]
-    corr = correlation_frame(true_class_correlation(
-        [member_oof(m, mp, pool) for m, mp in zip(pool.members, r.plan.members, strict=True)], pool.y), names)
+    corr = correlation_frame(true_class_correlation(r.labelled_sets[0].members, pool.y), names)  # the OOF set
     corr.to_csv(out / "correlation.csv")
     heatmap(corr, out / "correlation.png")
-    pd.concat([mistakes(ls, classes, names) for ls in labelled_sets(r)]).to_csv(out / "mistakes.csv", index=False)
+    pd.concat([mistakes(ls, classes, names) for ls in r.labelled_sets]).to_csv(out / "mistakes.csv", index=False)
     RunManifest(
         kind="ensemble", classes=classes, metric=metric.name, higher_is_better=metric.higher_is_better, id_column=id_col,
         folds=ref.folds, folds_sha256=ref.folds_sha256, folds_source=ref.folds_source, cv_seed=ref.cv_seed,
