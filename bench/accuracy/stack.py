@@ -35,7 +35,13 @@ validation fold into its CV (the CV - Private column):
 - `kl_fold`: the same, every row labelled by the teacher's fold-0 model (`rows = "fold"`), which never
   saw fold 0: the student's CV cannot be lifted by fold 0's labels.
 
-The teacher is the recipe trained for --teacher-epochs (default 20, twice the student's) on all 5
+With `--student lite0`, the same arms where the seeds measured their stack: every student is
+ImageNet-pretrained EfficientNet-Lite0 fine-tuned whole at 64 px (AdamW at 1e-3 for batch 128, as the
+`lite0` members of ensemble_cifar10.py), and the teacher a bigger pretrained network, EfficientNet-Lite2,
+fine-tuned the same way at 96 px for --teacher-epochs (predicting with the identity and mirror views only, to
+spare the teacher's 5 x 10,000 test predictions).
+
+The teacher is the recipe (or Lite2) trained for --teacher-epochs (default 20, twice the student's) on all 5
 folds of the same fraction: the OOF predictions of folds 1-4 cover every image fold 0's student
 trains on, and fold 0's model, which never saw fold 0's labels, gives the fold-safe pseudo-labels
 of the `js_pseudo` arm.
@@ -43,6 +49,7 @@ of the `js_pseudo` arm.
     python bench/accuracy/stack.py --seeds 0 1 2              (about 90 min on 2 cores)
     python bench/accuracy/stack.py --seeds 0 1 2 --reuse --arms kl js js_pseudo   (then: the distillation table)
     python bench/accuracy/stack.py --seeds 0 --epochs 1 --teacher-epochs 1 --work /tmp/s   (a smoke test)
+    python bench/accuracy/stack.py --student lite0 --teacher-epochs 8 --arms cutmix js stack   (fine-tuned)
 
 A gain counts when the paired mean exceeds 2 sd of the paired differences (issue 25's rule).
 Run again with --reuse and the same --work, finished runs are read back. Appends to
@@ -59,7 +66,18 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
-from common import cifar10_competition, harness_cli, mean_sd, record, screen_budget, screen_options, set_args, spread, submitted  # noqa: E402
+from common import (  # noqa: E402
+    CIFAR_LITE0,
+    cifar10_competition,
+    harness_cli,
+    mean_sd,
+    record,
+    screen_budget,
+    screen_options,
+    set_args,
+    spread,
+    submitted,
+)
 
 ROOT = BENCH.parent
 RECIPE = ROOT / "recipes" / "cifar10.toml"
@@ -68,6 +86,12 @@ SMOOTH = ["loss.smoothing=0.2"]
 CUTMIX = ["batch_transforms.mixup_cutmix.cutmix_alpha=1.0", "batch_transforms.mixup_cutmix.mixup_alpha=0.0"]
 BALANCED = ["sampler.name='class_balanced'"]
 STACK_TABLE = ["smoothing", "cutmix", "balanced", "js", "stack"]
+# --student lite0: the fine-tuned student, and its bigger teacher (2 TTA views: its test predictions go unused).
+STUDENTS = {"airbench": [], "lite0": CIFAR_LITE0}
+# Lite2 at 64 px scored no better than Lite0 (0.76 after 10 epochs on fold 0 of the screen): at 96 px it is the
+# bigger teacher the seeds mean, for 2.25x the pixels.
+TEACHERS = {"airbench": [], "lite0": [*CIFAR_LITE0, "model.name='efficientnet_lite2'", "data.image_size=96",
+                                      "batch_transforms.crop_flip.pad=6", "tta.views=['identity','hflip']"]}
 
 
 def distill(smoothing: float, divergence: str) -> list[str]:
@@ -112,23 +136,32 @@ def harness(*args: object) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    screen_options(ap, 0.1, ROOT / "runs" / "bench_stack", "read back finished runs in --work")
+    screen_options(ap, 0.1, ROOT / "runs" / "bench_stack", "read back finished runs in --work (default: "
+                   "runs/bench_stack, or runs/bench_stack_lite0 with --student lite0)")
     ap.add_argument("--teacher-epochs", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=256, help="train.batch_size of every run (the recipe's: 1024)")
-    ap.add_argument("--lr", type=float, default=0.375, help="train.lr of every run (the recipe's 1.5 x batch / 1024)")
+    ap.add_argument("--student", choices=list(STUDENTS), default="airbench",
+                    help="airbench: the recipe from scratch at 32 px; lite0: pretrained Lite0 fine-tuned at 64 px, "
+                         "taught by Lite2 at 96 px")
+    ap.add_argument("--batch", type=int, help="train.batch_size of every run (default: airbench 256, the recipe's "
+                    "1024 at a screen's scale; lite0 128)")
+    ap.add_argument("--lr", type=float, help="train.lr of every run (default: airbench 0.375, the recipe's 1.5 x "
+                    "batch / 1024; lite0 0.001)")
     ap.add_argument("--arms", nargs="+", default=STACK_TABLE, choices=list(arms(Path("teacher"))),
                     help="the arms (baseline always runs; default: the stack table's)")
     args = ap.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"no {DATA}: this benchmark needs ../shared/data/cifar10")
-    work = args.work.resolve()
+    default_work = args.work == ROOT / "runs" / "bench_stack"
+    work = (args.work.with_name("bench_stack_lite0") if default_work and args.student == "lite0" else args.work).resolve()
     comp, board = cifar10_competition(work, DATA, ROOT)
-    common = [f"data.root='{comp}'", f"train.batch_size={args.batch}", f"train.lr={args.lr}"]
+    scratch = args.student == "airbench"
+    batch, lr = args.batch or (256 if scratch else 128), args.lr or (0.375 if scratch else 0.001)
+    common = [f"data.root='{comp}'", *STUDENTS[args.student], f"train.batch_size={batch}", f"train.lr={lr}"]
     budget = screen_budget(args)
     teacher = work / "teacher"
     if not (args.reuse and (teacher / "metrics.json").is_file()):
         wall = harness("run", RECIPE, "--out", teacher, *set_args(common), *budget, *set_args(
-            ["cv.only=[0,1,2,3,4]", f"train.epochs={args.teacher_epochs}", "train.seed=100"]))
+            [*TEACHERS[args.student], "cv.only=[0,1,2,3,4]", f"train.epochs={args.teacher_epochs}", "train.seed=100"]))
         print(f"teacher: {wall:.0f} s", flush=True)
     teacher_cv = json.loads((teacher / "metrics.json").read_text())["cv_score"]
     if "kl_stored" in args.arms and not (teacher / "fold0" / "in_sample.npz").is_file():
@@ -149,8 +182,9 @@ def main() -> None:
             rows.append({"arm": name, "seed": seed, "cv": metrics["cv_score"], "public": public, "private": private,
                          "wall_s": round(metrics["wall_seconds"], 1)})
             print(rows[-1], flush=True)
-    summary: dict = {"recipe": "recipes/cifar10.toml", "budget": " ".join([*set_args(common[1:]), *budget]),
-                     "seeds": args.seeds, "teacher": f"{args.teacher_epochs} epochs, 5 folds, CV {teacher_cv:.4f}",
+    taught_by = f"{'Lite2 at 96 px, ' if not scratch else ''}{args.teacher_epochs} epochs, 5 folds, CV {teacher_cv:.4f}"
+    summary: dict = {"recipe": "recipes/cifar10.toml", "student": args.student,
+                     "budget": " ".join([*set_args(common[1:]), *budget]), "seeds": args.seeds, "teacher": taught_by,
                      "arms": {n: plan[n] for n in names}}
     base = {r["seed"]: r["private"] for r in rows if r["arm"] == "baseline"}
     table = {}
