@@ -53,15 +53,14 @@ def _same_run(a: Path, b: Path, folds: tuple[str, ...] = ("fold0", "fold1")) -> 
         assert ta["trainer"]["step_losses"] == tb["trainer"]["step_losses"] and ta["components"].keys() == tb["components"].keys()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16 autocast runs on every CPU (slowly without AMX)
-def test_sigkill_twice_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path, precision: str) -> None:
+# fp32 here; bf16 resume is proven bitwise by test_distill_e2e.py's killed distilled run, which adds the
+# teacher, pseudo-labels and autocast to every source of randomness below (the harder of the two).
+def test_sigkill_twice_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path) -> None:
     recipe = _recipe(tmp_path, kaggle_comp)
-    sets = [*SETS, "--set", f"train.precision='{precision}'"]
+    sets = [*SETS, "--set", "train.precision='fp32'"]
     full = harness("run", str(recipe), "--out", "full", *sets, cwd=tmp_path)
     assert full.returncode == 0, full.stderr
-    assert "non-finite" not in full.stderr  # a healthy run to compare, in either precision
-    # bf16 asked for by name, on a model that meets 1-pixel maps at 16 px: warned before training.
-    assert ("train.precision='bf16': 2 strided convolution(s) reach a 1-pixel side" in full.stderr) is (precision == "bf16")
+    assert "non-finite" not in full.stderr and "1-pixel side" not in full.stderr  # a healthy fp32 run to compare
     # 15 images a fold, batches of 4: 3 updates an epoch. Die at update 5 (epoch 2, after the
     # checkpoint at update 4), resume, die at update 6 (same epoch, before its epoch-end checkpoint).
     for die_at in ("5", "6"):
