@@ -65,13 +65,12 @@ RECIPE = ROOT / "recipes" / "cifar10.toml"
 DATA = ROOT.parent / "shared" / "data" / "cifar10"
 RESNET18 = ["model.name='resnet18'", "model.channels_last=true", "train.batch_size=512", "train.lr=0.4",
             "train.momentum=0.9", "train.weight_decay=0.0005", "train.norm_lr_mult=1.0", "train.epochs=15"]
-LITE0 = CIFAR_LITE0  # ImageNet-pretrained EfficientNet-Lite0 fine-tuned whole at 64 px
-# The same fine-tuning at the native 32 px: a third kind that differs from `lite0` only in image size.
-LITE0_32 = [*LITE0, "data.image_size=32", "batch_transforms.crop_flip.pad=2"]
+# The same fine-tuning as CIFAR_LITE0 at the native 32 px: a third kind that differs from `lite0` only in image size.
+LITE0_32 = [*CIFAR_LITE0, "data.image_size=32", "batch_transforms.crop_flip.pad=2"]
 # The recipe taught by a teacher (--teacher: a run or an ensemble folder): the competition's test photos join
 # training, soft-labelled by the teacher's fold-k predictions (fold-safe pseudo-labels), the recipe's own loss.
 PSEUDO = ["callbacks.teacher.source='soft_labels'", "callbacks.teacher.pseudo.images='test'"]
-KINDS = {"airbench": [], "resnet18": RESNET18, "lite0": LITE0, "lite0_32": LITE0_32, "pseudo": PSEUDO}
+KINDS = {"airbench": [], "resnet18": RESNET18, "lite0": CIFAR_LITE0, "lite0_32": LITE0_32, "pseudo": PSEUDO}
 # A screen (--only) trains a tenth of the photos: the SGD kinds keep their rate per image at a smaller
 # batch (stack.py's airbench screen; ResNet-18's 0.4 per 512 is 0.1 per 128), so an epoch has ~30 updates;
 # ResNet-18 predicts with 2 TTA views, not 6 (on 2 cores its 60,000 test views cost ~6 min a member).
