@@ -18,7 +18,9 @@ from harness.data.dataset import ArrayDataset, ImageDataset
 from harness.data.images import load_rgb
 from harness.data.stores import ArrayStore, check_batch_safe, dataset_for
 from harness.errors import HarnessError
+from harness.runtime import resident
 from harness.runtime.loader import make_loader
+from harness.runtime.resident import keep_on_device
 from harness.specs import Batch
 from harness.train.sampling import EpochTagged
 from harness_plugins.augment.crop_flip import CropFlip, CropFlipOptions, crop_flip
@@ -72,12 +74,15 @@ def test_bad_files_are_named_and_never_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("normalize", [True, False])
-def test_whole_batch_reads_give_the_per_image_pipelines_images(tmp_path: Path, normalize: bool) -> None:
+@pytest.mark.parametrize("on_device", ["no", "yes"])
+def test_whole_batch_reads_give_the_per_image_pipelines_images(tmp_path: Path, normalize: bool, on_device: str) -> None:
     paths = _images(tmp_path / "img", 11)
     labels = np.arange(11) % 3
     tf = build_standard(StandardOptions(crop="resize", hflip=0.0), _ctx(32, normalize), train=False)
     images = build_array(paths, 32, tmp_path / "arrays")
-    batched = ArrayStore(images).dataset(paths, labels, tf)
+    store = keep_on_device(ArrayStore(images), on_device, torch.device("cpu"))
+    assert isinstance(store, resident.ResidentArrayStore) == (on_device == "yes")
+    batched = store.dataset(paths, labels, tf)
     assert isinstance(batched, ArrayDataset)
     # the per-image pipeline over the same decoded squares (the per-image cache's role)
     per_image = ImageDataset(paths, labels, tf)
@@ -92,6 +97,19 @@ def test_whole_batch_reads_give_the_per_image_pipelines_images(tmp_path: Path, n
     for (gi, gl, gx), (wi, wl, wx) in zip(got, want, strict=True):
         assert torch.equal(gx, wx) and torch.equal(gl, wl)
         assert gi.dtype == wi.dtype and torch.equal(gi, wi)
+
+
+def test_the_array_goes_to_the_device_only_where_asked_and_where_it_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    assert resident.resident_device("no", 10, cpu) is None
+    assert resident.resident_device("auto", 10, cpu) is None  # a CPU's page cache already holds the map
+    assert resident.resident_device("yes", 10, cpu) == cpu
+    assert resident.fits(250, 1000) and not resident.fits(251, 1000) and resident.fits(1000, 1000, share=1.0)
+    # the copy is made a few rows at a time (here 3 rows of 3 KiB a chunk) and equals the array
+    images = build_array(_images(tmp_path / "img", 7), 32, tmp_path / "arrays")
+    monkeypatch.setattr(resident, "CHUNK_BYTES", 3 * 32 * 32 * 3)
+    copy = resident.copy_whole(images.array, cpu)
+    assert copy.dtype == torch.uint8 and torch.equal(copy, torch.from_numpy(np.array(images.array)))
 
 
 def test_dataset_for_falls_back_to_the_files_for_unscreened_paths(tmp_path: Path) -> None:

@@ -123,7 +123,9 @@ def test_dead_rank_ends_the_job_promptly_and_resumes(tmp_path: Path, kaggle_comp
 def test_array_store_sigkill_mid_epoch_then_resume_is_bitwise(tmp_path: Path, kaggle_comp: Path) -> None:
     """The whole-batch path (data.array, random shifts and flips on the batch) resumes exactly too,
     with the CIFAR record's tricks: the airbench net (its whitening stem fitted on the first batch),
-    alternating flips, lookahead and BatchNorm shifts at their own rate."""
+    alternating flips, lookahead and BatchNorm shifts at their own rate. The killed run keeps the
+    array whole in memory (`data.array_on_device = "yes"`, a GPU's path) where the full one reads the
+    memory map: the two ways of reading a batch give the same run, to the byte."""
     recipe = _recipe(tmp_path, kaggle_comp)
     sets = [*SETS, "--set", "data.array=true", "--set", "augment.crop='resize'", "--set", "augment.hflip=0.0",
             "--set", "data.num_workers=0", "--set", "batch_transforms.crop_flip.pad=2", "--set", "cv.only=[0]",
@@ -131,14 +133,15 @@ def test_array_store_sigkill_mid_epoch_then_resume_is_bitwise(tmp_path: Path, ka
             "--set", "model.source='cifar'", "--set", "model.name='airbench'", "--set", "train.norm_lr_mult=8.0"]
     full = harness("run", str(recipe), "--out", "full", *sets, cwd=tmp_path)
     assert full.returncode == 0, full.stderr
-    assert "image array built" in full.stderr
+    assert "image array built" in full.stderr and "kept whole" not in full.stderr
     os.environ["HARNESS_DIE_AT_UPDATE"] = "5"
     try:
-        killed = harness("run", str(recipe), "--out", "cut", *sets, cwd=tmp_path)
+        killed = harness("run", str(recipe), "--out", "cut", *sets, "--set", "data.array_on_device='yes'", cwd=tmp_path)
     finally:
         del os.environ["HARNESS_DIE_AT_UPDATE"]
     assert killed.returncode == -9, killed.stderr
     resumed = harness("run", str(recipe), "--out", "cut", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "image array reused" in resumed.stderr and "resuming from step-00000004" in resumed.stderr
+    assert "image array kept whole on cpu (yes)" in resumed.stderr
     _same_run(tmp_path / "full", tmp_path / "cut", folds=("fold0",))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from harness.config.recipe import load_recipe
@@ -20,9 +21,10 @@ from .test_images import make_truncated_jpeg, make_zero_byte, noise
 
 
 class FakeAccelerator:
-    """The two members of accelerate.Accelerator that the screen uses, for a single process."""
+    """The three members of accelerate.Accelerator that the screen uses, for a single process."""
 
     is_main_process = True
+    device = torch.device("cpu")
 
     def wait_for_everyone(self) -> None:
         pass

@@ -9,7 +9,9 @@ that does not is read from the disk every epoch. This benchmark measures both ca
 file per image size: "warm" reads the file after it was read once, "cold" after the file's pages
 are evicted with `posix_fadvise(POSIX_FADV_DONTNEED)` (no root needed; the pages of the file alone,
 so nothing else on the machine is disturbed). Each round reads `--batches` shuffled batches of the
-recipe's batch size; rounds alternate cold and warm. It prints images/s and MB/s of each, their
+recipe's batch size; rounds alternate cold, warm and "resident": the array kept whole in the
+device's memory (`data.array_on_device`, harness/runtime/resident.py), a batch one gather there
+(`--device cuda`: on the GPU, against the map's batches pinned and copied there). It prints images/s and MB/s of each, their
 medians, and the data-wait share an epoch would have at the trainer's measured rate
 (`--train-rate`: images/s of `recipes/cifar10.toml` at 32 px and of EfficientNet-Lite0 fine-tuning
 at 224 px on this CPU) when every batch comes cold: wait / (wait + compute), with reads not
@@ -31,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from harness.runtime.resident import ResidentArrayDataset, copy_whole
 
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
@@ -62,21 +67,31 @@ def evict(path: Path) -> None:
         os.close(fd)
 
 
-def read_batches(path: Path, batch: int, batches: int, seed: int) -> float:
-    """Seconds to read `batches` shuffled batches through the trainer's ArrayDataset, from a fresh
-    memory map of the file (pages mapped into a process are not evicted, so none is kept)."""
+def read_batches(path: Path, batch: int, batches: int, seed: int, device: str = "cpu",
+                 resident: torch.Tensor | None = None) -> float:
+    """Seconds to read `batches` shuffled batches through the trainer's ArrayDataset onto `device`,
+    from a fresh memory map of the file (pages mapped into a process are not evicted, so none is
+    kept) or, with `resident`, gathered from the array kept whole on the device
+    (`data.array_on_device`). From the map to a GPU, each batch is pinned and copied without
+    blocking, as the trainer's loader and Accelerate move it."""
     from harness.data.dataset import ArrayDataset
 
     array = np.load(path, mmap_mode="r")
-    ds = ArrayDataset(array, np.arange(len(array)), None, lambda x: x)
+    rows, same = np.arange(len(array)), lambda x: x
+    ds = ArrayDataset(array, rows, None, same) if resident is None else ResidentArrayDataset(array, rows, None, same, resident)
     order = np.random.default_rng(seed).permutation(len(array))
+    to_gpu = device != "cpu" and resident is None
     start = time.perf_counter()
     for b in range(batches):
-        ds.__getitems__(order[b * batch:(b + 1) * batch].tolist())
+        images, _, _ = ds.__getitems__(order[b * batch:(b + 1) * batch].tolist())
+        if to_gpu:
+            images.pin_memory().to(device, non_blocking=True)
+    if device != "cpu":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - start
 
 
-def one_size(size: int, scratch: Path, rounds: int, batches: int, train_rate: float) -> dict[str, Any]:
+def one_size(size: int, scratch: Path, rounds: int, batches: int, train_rate: float, device: str) -> dict[str, Any]:
     n, batch, _ = CASES[size]
     batches = min(batches, n // batch)
     path = scratch / f"array{size}.npy"
@@ -84,15 +99,21 @@ def one_size(size: int, scratch: Path, rounds: int, batches: int, train_rate: fl
     make_array(path, n, size)
     write_s = time.perf_counter() - t0
     image_bytes = size * size * 3
-    seconds: dict[str, list[float]] = {"cold": [], "warm": []}
+    seconds: dict[str, list[float]] = {"cold": [], "warm": [], "resident": []}
+    t0 = time.perf_counter()
+    kept = copy_whole(np.load(path, mmap_mode="r"), torch.device(device))
+    keep_s = time.perf_counter() - t0
     for r in range(rounds):
         evict(path)
-        seconds["cold"].append(read_batches(path, batch, batches, seed=2 * r))
-        read_batches(path, batch, batches, seed=2 * r + 1)  # the same pages: now cached
-        seconds["warm"].append(read_batches(path, batch, batches, seed=2 * r + 1))
+        seconds["cold"].append(read_batches(path, batch, batches, 3 * r, device))
+        read_batches(path, batch, batches, 3 * r + 1, device)  # the same pages: now cached
+        seconds["warm"].append(read_batches(path, batch, batches, 3 * r + 1, device))
+        seconds["resident"].append(read_batches(path, batch, batches, 3 * r + 2, device, kept))
+    del kept
     images = batch * batches
     row: dict[str, Any] = {"size": size, "images_in_file": n, "file_gib": round(n * image_bytes / 2**30, 3),
-                           "batch": batch, "batches": batches, "write_s": round(write_s, 2), "train_rate": train_rate}
+                           "batch": batch, "batches": batches, "write_s": round(write_s, 2), "train_rate": train_rate,
+                           "device": device, "keep_on_device_s": round(keep_s, 2)}
     for mode, secs in seconds.items():
         med = statistics.median(secs)
         row[f"{mode}_img_per_s"] = round(images / med, 1)
@@ -113,9 +134,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batches", type=int, default=40, help="batches read per measurement")
     p.add_argument("--scratch", type=Path, default=None, help="folder for the array files (default: a temp folder)")
+    p.add_argument("--device", default="cpu", help="where the batches go: cpu, or cuda (pinned copies from the map "
+                   "against the array kept on the GPU)")
     args = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="harness-pagecache-", dir=args.scratch))
-    rows = [one_size(s, scratch, args.rounds, args.batches, CASES[s][2]) for s in args.sizes]
+    rows = [one_size(s, scratch, args.rounds, args.batches, CASES[s][2], args.device) for s in args.sizes]
     mem = {k: v for k, v in (line.split(":") for line in Path("/proc/meminfo").read_text().splitlines()[:3])}
     record("page_cache", {"rows": rows, "rounds": args.rounds,
                                 "meminfo": {k: v.strip() for k, v in mem.items()}, "scratch_fs": str(scratch)})

@@ -42,6 +42,11 @@ class DataConfig:
     # augmentation goes in [batch_transforms] (crop_flip, batch_affine, mixup_cutmix). Its folder
     # is data.cache_dir's (default $HARNESS_CACHE/arrays, else ~/.cache/harness/arrays).
     array: bool = False
+    # Where the array's batches come from: "auto" keeps the whole array in a GPU's memory when it
+    # takes at most a quarter of what is free there (a batch is one gather on the device, nothing to
+    # pin or copy), else reads the memory-mapped file; "yes" keeps it on the device whatever it is
+    # (on a CPU: a copy in RAM) and stops when it cannot fit; "no" always reads the file.
+    array_on_device: Literal["auto", "yes", "no"] = "auto"
     # Train on a stratified, seeded subset (by cv.seed) of this share of the training set; the
     # folds are made on that subset. Recorded in run.json, so a fractional run is never taken
     # for a full one. 1.0 is the whole set.

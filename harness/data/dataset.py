@@ -92,14 +92,18 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         index = np.array([k[0] if isinstance(k, tuple) else k for k in keys], dtype=np.int64)
-        rows = self.rows[index]
-        order = np.argsort(rows, kind="stable")  # ascending rows: one forward sweep through the file
-        block = np.empty((len(rows), *self.array.shape[1:]), dtype=np.uint8)
-        block[order] = self.array[rows[order]]
-        images = self.transform(torch.from_numpy(block).permute(0, 3, 1, 2))
+        images = self.transform(self.block(self.rows[index]).permute(0, 3, 1, 2))
         picked = torch.from_numpy(index)
         labels = torch.full((len(index),), -1, dtype=torch.int64) if self.labels is None else self.labels[picked]
         return images, labels, picked
+
+    def block(self, rows: np.ndarray) -> torch.Tensor:
+        """The (B, S, S, 3) uint8 images of `rows`, read from the array in ascending row order:
+        one forward sweep through the file."""
+        order = np.argsort(rows, kind="stable")
+        host = np.empty((len(rows), *self.array.shape[1:]), dtype=np.uint8)
+        host[order] = self.array[rows[order]]
+        return torch.from_numpy(host)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
         images, labels, index = self.__getitems__([key])

@@ -38,7 +38,8 @@ class FileStore:
 
 
 class ArrayStore:
-    """One (N, S, S, 3) uint8 array; a batch is one fancy-indexed read of its rows."""
+    """One (N, S, S, 3) uint8 array; a batch is one fancy-indexed read of its rows (or, kept whole
+    on a device, one gather there: harness/runtime/resident.py)."""
 
     def __init__(self, images: ImageArray):
         self.images = images
@@ -46,7 +47,10 @@ class ArrayStore:
     def dataset(self, paths: Sequence[Path], labels: np.ndarray | None, transform: SampleTransform,
                 seed: int = 0) -> Dataset | None:
         rows = self.images.rows(paths)
-        return None if rows is None else ArrayDataset(self.images.array, rows, labels, transform)
+        return None if rows is None else self.rows_dataset(rows, labels, transform)
+
+    def rows_dataset(self, rows: np.ndarray, labels: np.ndarray | None, transform: SampleTransform) -> ArrayDataset:
+        return ArrayDataset(self.images.array, rows, labels, transform)
 
 
 def check_batch_safe(transform: SampleTransform, size: int) -> None:

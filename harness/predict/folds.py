@@ -23,6 +23,7 @@ from harness.plugin_manager import Plugins
 from harness.predict.pooling import pool_folds, pool_views
 
 if TYPE_CHECKING:
+    import torch
     from accelerate import Accelerator
 
     from harness.config.recipe import Recipe
@@ -71,19 +72,21 @@ def chosen_folds(manifest: RunManifest, folds: Sequence[int] | None) -> tuple[in
     return tuple(dict.fromkeys(folds))
 
 
-def array_store(split: Split, recipe: Recipe) -> ImageStore | None:
+def array_store(split: Split, recipe: Recipe, device: torch.device) -> ImageStore | None:
     """For a run trained from an image array (`data.array`), the images to predict decoded once
     into an array of their own (reused while they are unchanged), and read by whole batches as the
-    run read its test set: the same pixels, the same tensors, the run's speed."""
+    run read its test set (kept on `device` as the run kept it, `data.array_on_device`): the same
+    pixels, the same tensors, the run's speed."""
     if not recipe.data.array:
         return None
     from harness.data.array_cache import array_folder, build_array
     from harness.data.stores import ArrayStore
     from harness.predict.images import refuse_unreadable
+    from harness.runtime.resident import keep_on_device
 
     images = build_array(split.paths, recipe.data.image_size, array_folder(recipe.data.cache_dir))
     refuse_unreadable(split, images.bad)
-    return ArrayStore(images)
+    return keep_on_device(ArrayStore(images), recipe.data.array_on_device, device)
 
 
 def predict_chunked(fm: FoldModel, split: Split, acc: Accelerator, recipe: Recipe, store: ImageStore | None,
@@ -121,7 +124,7 @@ def predict_run(run_dir: Path, split: Split, plugins: Plugins, folds: Sequence[i
     from harness.multitask.build import run_tasks, split_tasks
     from harness.multitask.model import all_tasks
 
-    store = array_store(split, recipe)
+    store = array_store(split, recipe, acc.device)
     task_classes = run_tasks(manifest.extra)
     sizes = [len(classes) for classes in task_classes.values()]
     per_fold: list[np.ndarray] = []

@@ -52,7 +52,7 @@ def write_soft_labels(run_dir: Path, plugins: Plugins, folds: Sequence[int] | No
     recipe = load_recipe(run_dir / "recipe.toml", (), plugins)
     split, fold_of = training_split(run_dir, manifest, load_competition(recipe.data, recipe.cv.group_column).train)
     acc = make_accelerator(recipe)
-    store = array_store(split, recipe)
+    store = array_store(split, recipe, acc.device)
     chunk = eval_batch_size(recipe, acc.num_processes) * CHUNK_BATCHES
     written = []
     for k in use:

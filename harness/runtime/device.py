@@ -39,3 +39,11 @@ def autotune_only_if(full_batch: bool) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.benchmark = before
+
+
+def host_to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`t` (on the host) on `device`: on a GPU through pinned memory without blocking the host (a
+    copy from pageable memory would wait for the GPU to finish its queue); unchanged on a CPU."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)

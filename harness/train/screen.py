@@ -25,6 +25,7 @@ from harness.data.check import scan
 from harness.data.competition import Competition
 from harness.data.stores import ArrayStore, FileStore, ImageStore
 from harness.errors import HarnessError
+from harness.runtime.resident import keep_on_device
 
 
 def _describe(bad: dict[Path, str], limit: int = 5) -> str:
@@ -102,6 +103,11 @@ def screen_images(
     bad_paths = {Path(p): why for p, why in json.loads(verdict_file.read_text()).items()}
     if not acc.is_main_process:
         store = _open_store(paths, recipe, set(bad_paths))
+    if isinstance(store, ArrayStore):
+        kept = keep_on_device(store, cfg.array_on_device, acc.device)
+        if kept is not store:
+            say(f"image array kept whole on {acc.device} ({cfg.array_on_device}): batches are gathered there")
+        store = kept
     for name in ("test", "holdout"):
         split = splits[name]
         hit = {p: bad_paths[p] for p in (split.paths if split else ()) if p in bad_paths}

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from harness.config.typed import require
 from harness.hookspecs import hookimpl
+from harness.runtime.device import host_to_device
 from harness.specs import Batch, BuildContext, Component
 
 
@@ -52,14 +53,6 @@ def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: to
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """`t` (on the host) on `device`: on a GPU through pinned memory without blocking the host (a
-    copy from pageable memory would wait for the GPU to finish its queue); unchanged on a CPU."""
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
-
-
 class CropFlip:
     def __init__(self, opts: CropFlipOptions, seed: int, world_size: int = 1, rank: int = 0):
         self.opts, self.world_size, self.rank = opts, world_size, rank
@@ -81,7 +74,7 @@ class CropFlip:
         mine = slice(self.rank * n, (self.rank + 1) * n)
         device = batch.images.device
         # One copy to the device that does not wait for it: the step loop never syncs with a GPU.
-        params = to_device(torch.stack([shift[mine, 0], shift[mine, 1], flip[mine].long()]), device)
+        params = host_to_device(torch.stack([shift[mine, 0], shift[mine, 1], flip[mine].long()]), device)
         # The coins are drawn where the indices are (on the device, after the loader's copy).
         flips = self.coin(batch.index).to(device) ^ bool(epoch % 2) if o.alternate else params[2].bool()
         return batch.with_(images=crop_flip(batch.images, params[0], params[1], flips, o.pad))
