@@ -13,7 +13,10 @@
 # photos (bench/accuracy/airbench.py --device cuda: airbench as published, fp16, two runs a
 # process, the first a warm-up), EPOCHS (default 10) each, the arms alternating over SEEDS
 # (default "0 1 2"); then the GPU's FLOP/s limit and both sides' fraction of it
-# (bench/speed/flops.py --device cuda). PHOTOS is ../shared/data/cifar10 (train/, test/);
+# (bench/speed/flops.py --device cuda); then the array kept on the GPU against batches copied from
+# the memory map (`data.array_on_device`): the reader alone (bench/speed/page_cache.py --device
+# cuda) and whole runs of the recipe, alternating (bench/speed/variants.py, the shipped recipe on
+# fold 0 of 50, EPOCHS each). PHOTOS is ../shared/data/cifar10 (train/, test/);
 # AIRBENCH94_PY is legacy/airbench94.py of KellerJordan/cifar10-airbench at f1c599c (a GPU machine
 # has no git snapshot: copy the file there). SCRATCH names the scratch folder (default: a new one).
 set -euo pipefail
@@ -42,6 +45,10 @@ cifar10)
     rate=$("$py" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["means"]["airbench"]["img_per_s"])' \
         bench/results/airbench.jsonl)
     "$py" bench/speed/flops.py --device cuda --run "$scratch/harness_${seeds%% *}" --rate "airbench94=$rate"
+    "$py" bench/speed/page_cache.py --device cuda --sizes 32 --rounds 5
+    "$py" bench/speed/variants.py --recipe recipes/cifar10.toml --fraction 1.0 --epochs "$epochs" --rounds 2 \
+        --variant map="data.array_on_device='no'" --variant on_device="data.array_on_device='auto'" \
+        --common "data.root='$photos'" --work "$scratch/variants"
     ;;
 *)
     echo "gpu.sh: unknown benchmark '$mode' (resnet50 or cifar10)" >&2
