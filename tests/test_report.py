@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import tomllib
@@ -78,6 +79,8 @@ def _page(path: Path) -> str:
 def test_run_writes_its_report(tiny_run: Path) -> None:
     text = _page(tiny_run / "run" / "report.html")
     assert text.count('src="data:image/png;base64,') >= 3  # curves, confusion matrix, reliability
+    curves = base64.b64encode((tiny_run / "run" / "learning_curve.png").read_bytes()).decode()
+    assert f'src="data:image/png;base64,{curves}"' in text  # the run's own figure, drawn once
     assert "ema weights" in text and "OOF, no TTA" in text and "OOF, with TTA" in text
     assert 'src="data:image/jpeg;base64,' in text  # the mistakes' thumbnails
     for fact in ("train.csv", "torch", "timm", "data-wait fraction", "class_0", "(standard error)"):

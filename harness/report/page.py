@@ -77,7 +77,16 @@ def _curves(run: RunFolder) -> str:
         why = "an ensemble folder has no training history: see its members' reports" if run.is_ensemble \
             else "no training history (log.jsonl) in this folder"
         return f'<p class="note">{_e(why)}.</p>'
-    return _img(figures.learning_curves(run.history, run.manifest.metric), "learning curves per fold")
+    return _img(_learning_curves(run), "learning curves per fold")
+
+
+def _learning_curves(run: RunFolder) -> bytes:
+    """The run's own `learning_curve.png` (the same figure, drawn once as the run ended), unless the
+    history is newer than it (a run still training, or stopped), then drawn here."""
+    png, log = run.path / "learning_curve.png", run.path / "log.jsonl"
+    if png.is_file() and log.is_file() and png.stat().st_mtime_ns >= log.stat().st_mtime_ns:
+        return png.read_bytes()
+    return figures.learning_curves(run.history, run.manifest.metric)
 
 
 def _scores(rows: list[FoldRow], metric: str, higher: bool) -> str:

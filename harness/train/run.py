@@ -27,11 +27,11 @@ from harness.metrics import bootstrap_se, cross_entropy, score, softmax
 from harness.outputs.epoch_log import LOG
 from harness.outputs.fold_results import FoldResult, read_fold, write_fold
 from harness.outputs.manifest import RunManifest, git_commit, id_set
-from harness.outputs.plot import learning_curves
 from harness.outputs.tables import prob_frame, write_submission
 from harness.plugin_manager import Plugins
 from harness.predict.pooling import pool_folds, pool_views
 from harness.report import report_after_run
+from harness.report.figures import learning_curves
 from harness.runtime import bf16_guard, trackers
 from harness.runtime.accelerator import make_accelerator
 from harness.runtime.allocator import keep_freed_memory
@@ -239,7 +239,7 @@ def _write_run(out_dir: Path, comp: Competition, recipe: Recipe, plugins: Plugin
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history = [h for r in results for h in r.history]
     if history:
-        learning_curves(history, metric.name, out_dir / "learning_curve.png")
+        (out_dir / "learning_curve.png").write_bytes(learning_curves(history, metric.name))  # report.html embeds it
     return metrics
 
 
