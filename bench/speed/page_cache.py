@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.runtime.device import host_to_device
 from harness.runtime.resident import ResidentArrayDataset, copy_whole
 
 BENCH = Path(__file__).resolve().parents[1]
@@ -80,12 +81,12 @@ def read_batches(path: Path, batch: int, batches: int, seed: int, device: str = 
     rows, same = np.arange(len(array)), lambda x: x
     ds = ArrayDataset(array, rows, None, same) if resident is None else ResidentArrayDataset(array, rows, None, same, resident)
     order = np.random.default_rng(seed).permutation(len(array))
-    to_gpu = device != "cpu" and resident is None
+    to_gpu, target = device != "cpu" and resident is None, torch.device(device)
     start = time.perf_counter()
     for b in range(batches):
         images, _, _ = ds.__getitems__(order[b * batch:(b + 1) * batch].tolist())
         if to_gpu:
-            images.pin_memory().to(device, non_blocking=True)
+            host_to_device(images, target)
     if device != "cpu":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start
